@@ -1,0 +1,1 @@
+"""Framework-free verification core: the GAU protocol, seeds, checker and trainer (torch only)."""
