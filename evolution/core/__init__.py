@@ -1,0 +1,1 @@
+"""Framework-free core of the evolution app (no Django, Celery or Channels)."""

@@ -1,0 +1,1 @@
+"""The Django project: settings, URLs, ASGI (Channels) and the Celery app."""

@@ -1,0 +1,1 @@
+"""Framework-free core of the knowledge app (no Django, Celery or Channels)."""
