@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ..gau.tree import GAUTree, TreeError
@@ -12,7 +12,7 @@ SEEDS_DIR = Path(__file__).parent
 SEED_NAMES = ("gpt", "mamba2", "retnet", "rwkv6", "ttt")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> GAUTree:
     return load_unit_folder(SEEDS_DIR / name, name=name)
 
