@@ -22,8 +22,9 @@ GAB_WRAPPER = '''class GAB(GABBase):
     def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
         factory_kwargs = {{"device": device, "dtype": dtype}}
         super().__init__(embed_dim, block_loc)
-        self.root = {root}(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs,
-                           **factory_kwargs, **kwargs)
+        self.root = {root}(
+            embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs, **factory_kwargs, **kwargs
+        )
 
     def _forward(self, X, **Z):
         X, Z = self.root(X, **Z)
