@@ -1,0 +1,81 @@
+"""The search's budget and steering queue. The run loop (a Celery worker) reads these; the web app
+only writes requests and shows what is left."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class EvolutionRun(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    is_active = models.BooleanField(default=True)
+    budgets = models.JSONField(default=dict, help_text="verifications allowed per rung, e.g. {\"14M\": 1000}")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_active", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Verification(models.Model):
+    """Training and evaluating one design at one rung; unique per (design, rung), which is what makes
+    a promotion idempotent."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    design = models.ForeignKey("Design", on_delete=models.CASCADE, related_name="verifications")
+    rung = models.CharField(max_length=16, db_index=True)
+    rung_index = models.PositiveSmallIntegerField(default=0, help_text="position of the rung in the ladder")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    run = models.ForeignKey(EvolutionRun, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="verifications")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    report = models.JSONField(null=True, blank=True, help_text="VerificationReport.to_dict()")
+    fitness = models.FloatField(null=True, blank=True, db_index=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="final loss, per-task scores, params")
+    gpu_seconds = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["design_id", "rung_index"]
+        constraints = [models.UniqueConstraint(fields=["design", "rung"], name="one_verification_per_rung")]
+
+    def __str__(self) -> str:
+        return f"{self.design_id}@{self.rung} ({self.status})"
+
+
+class DesignRequest(models.Model):
+    """"Use as a parent": a researcher asks the run loop for a design bred from these parents."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        TAKEN = "taken", "taken by the run loop"
+        DONE = "done", "done"
+        CANCELLED = "cancelled", "cancelled"
+
+    run = models.ForeignKey(EvolutionRun, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="requests")
+    mode = models.CharField(max_length=16, default="mutation")
+    parents = models.ManyToManyField("Design", related_name="requests")
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    result = models.ForeignKey("Design", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.mode} request {self.id} ({self.status})"

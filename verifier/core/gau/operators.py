@@ -1,0 +1,140 @@
+"""Genetic-programming operators on GAU trees: mutation (swap a unit for another implementation)
+and crossover (graft a unit of one parent into the other).
+
+A swap is only allowed between units with compatible interfaces: the newcomer may read no Z keys
+the old unit did not have available, and must write every key the old unit wrote. Every result is
+validated and composed before it is returned, so a caller never receives a tree that cannot build.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .base import UnitDecl
+from .composer import compose
+from .tree import GAUTree, TreeError
+
+
+class OperatorError(TreeError):
+    """A mutation or crossover that cannot produce a valid design."""
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """A unit of some tree, as a candidate donor or target."""
+
+    tree: GAUTree
+    unit: str
+
+    @property
+    def key(self) -> str:
+        return self.tree.units[self.unit].content_hash()
+
+
+def interface(tree: GAUTree, unit: str) -> UnitDecl:
+    """The declared interface of `unit` (a root or undeclared unit maps X to Y)."""
+    return tree.declares.get(unit) or UnitDecl(unit, "", ["X"], ["Y"])
+
+
+def compatible(target: UnitDecl, donor: UnitDecl) -> bool:
+    """Can `donor` stand where `target` stood?"""
+    available = set(target.inputs) | {"X"}
+    return set(donor.inputs) <= available and set(target.outputs) <= set(donor.outputs) | {"Y"}
+
+
+def _finish(tree: GAUTree, name: str, operator: str, details: dict) -> GAUTree:
+    tree.name = name
+    tree.metadata = {**tree.metadata, "operator": operator, **details}
+    problems = tree.validate()
+    if problems:
+        raise OperatorError(f"{operator} produced an invalid tree: " + "; ".join(problems))
+    try:
+        compose(tree)
+    except (TreeError, SyntaxError) as exc:
+        raise OperatorError(f"{operator} produced a tree that does not compose: {exc}") from exc
+    return tree
+
+
+def mutate(
+    tree: GAUTree,
+    target_unit: str,
+    donor_tree: GAUTree,
+    donor_unit: str,
+    name: str | None = None,
+) -> GAUTree:
+    """Replace `target_unit` (and the descendants only it uses) by `donor_unit`'s subtree."""
+    if target_unit not in tree.units:
+        raise OperatorError(f"{tree.name} has no unit {target_unit!r}")
+    if donor_unit not in donor_tree.units:
+        raise OperatorError(f"{donor_tree.name} has no unit {donor_unit!r}")
+    if target_unit == tree.root:
+        raise OperatorError("the root unit cannot be swapped: that would replace the whole design")
+    want, offer = interface(tree, target_unit), interface(donor_tree, donor_unit)
+    if not compatible(want, offer):
+        raise OperatorError(
+            f"{donor_tree.name}.{donor_unit} (reads {offer.inputs}, writes {offer.outputs}) cannot replace "
+            f"{tree.name}.{target_unit} (reads {want.inputs}, writes {want.outputs})"
+        )
+    child = tree.replace_subtree(target_unit, donor_tree, donor_unit)
+    details = {"target": target_unit, "donor": f"{donor_tree.name}.{donor_unit}"}
+    return _finish(child, name or f"{tree.name}~{donor_unit}", "mutation", details)
+
+
+def swappable_units(tree: GAUTree) -> list[str]:
+    """Units that may be replaced: every implemented unit except the root."""
+    return [n for n in tree.implemented() if n != tree.root]
+
+
+def candidate_swaps(tree: GAUTree, pool: list[GAUTree]) -> list[tuple[str, UnitRef]]:
+    """Every (target in `tree`, donor in `pool`) pair with compatible interfaces and new content."""
+    own = {tree.units[n].content_hash() for n in tree.implemented()}
+    pairs: list[tuple[str, UnitRef]] = []
+    seen: set[tuple[str, str]] = set()
+    for target in swappable_units(tree):
+        want = interface(tree, target)
+        for donor in pool:
+            for unit in swappable_units(donor):
+                ref = UnitRef(donor, unit)
+                if ref.key in own or (target, ref.key) in seen:
+                    continue
+                if compatible(want, interface(donor, unit)):
+                    seen.add((target, ref.key))
+                    pairs.append((target, ref))
+    return pairs
+
+
+def random_mutation(
+    tree: GAUTree, pool: list[GAUTree], rng: random.Random, name: str | None = None, max_tries: int = 8
+) -> GAUTree:
+    """Swap a random unit of `tree` for a compatible unit drawn from the trees in `pool`."""
+    pairs = candidate_swaps(tree, pool)
+    rng.shuffle(pairs)
+    errors: list[str] = []
+    for target, ref in pairs[:max_tries]:
+        try:
+            return mutate(tree, target, ref.tree, ref.unit, name=name)
+        except OperatorError as exc:
+            errors.append(str(exc))
+    detail = ("; last error: " + errors[-1]) if errors else ""
+    raise OperatorError(f"no valid mutation of {tree.name} from a pool of {len(pool)} designs{detail}")
+
+
+def crossover(
+    parent_a: GAUTree, parent_b: GAUTree, rng: random.Random, name: str | None = None, max_tries: int = 8
+) -> GAUTree:
+    """Graft a compatible unit (with its subtree) of `parent_b` into `parent_a`."""
+    pairs = candidate_swaps(parent_a, [parent_b])
+    rng.shuffle(pairs)
+    errors: list[str] = []
+    for target, ref in pairs[:max_tries]:
+        try:
+            child = mutate(parent_a, target, parent_b, ref.unit, name=name or f"{parent_a.name}x{parent_b.name}")
+        except OperatorError as exc:
+            errors.append(str(exc))
+            continue
+        child.metadata["operator"] = "crossover"
+        child.metadata["parents"] = [parent_a.name, parent_b.name]
+        return child
+    detail = ("; last error: " + errors[-1]) if errors else ""
+    raise OperatorError(f"no compatible graft from {parent_b.name} into {parent_a.name}{detail}")
