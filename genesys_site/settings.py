@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "channels",
+    "genesys_site",
     "evolution",
     "designer",
     "verifier",
