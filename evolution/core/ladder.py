@@ -16,6 +16,9 @@ from functools import cache
 EFFECTIVE_FLOPS = 1.0e14
 EVAL_OVERHEAD_S = 120.0
 
+# Verifications allowed per rung when nobody has set budgets yet; admins edit them in the admin.
+DEFAULT_BUDGETS = {"14M": 1000, "31M": 200, "70M": 50, "125M": 12, "350M": 4}
+
 _FALLBACK = (  # name, non-embedding parameters, training tokens
     ("micro", 200_000, 2_000_000),
     ("tiny", 1_000_000, 20_000_000),

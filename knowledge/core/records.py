@@ -149,3 +149,15 @@ def format_references(hits: list[Hit], max_chars: int = 600) -> str:
         where = f" — {hit.section}" if hit.section else ""
         lines.append(f"[{number}] {hit.citation} (id: {hit.paper_id}){where}\n{passage}")
     return "\n\n".join(lines)
+
+
+def searchable_text(title: str, section: str, text: str) -> str:
+    """What both retrievers index for a chunk: its text with the paper title and section in front.
+
+    A passage rarely names the paper it comes from; with the title in front, "Mamba selective scan" finds
+    the Mamba paper's method section and not only its abstract.
+    """
+    head = title.strip()
+    if section and section.strip().lower() != title.strip().lower():
+        head = f"{head} — {section.strip()}" if head else section.strip()
+    return f"{head}\n{text}" if head else text

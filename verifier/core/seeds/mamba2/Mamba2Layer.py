@@ -67,15 +67,10 @@ class Mamba2Layer(GAUBase):
             self.norm_weight.fill_(1.0)
 
     def causal_conv(self, u):
-        """Depthwise causal conv1d of u (B, L, C) with `self.conv1d`'s weights, as a sum of k shifted
-        products: output t sees inputs t-k+1..t only. Much faster on a CPU than a grouped Conv1d."""
-        k, length = self.conv_kernel, u.shape[1]
-        weight = self.conv1d.weight[:, 0, :].t()  # (k, C); tap k-1 multiplies the current position
-        padded = F.pad(u, (0, 0, k - 1, 0))
-        out = self.conv1d.bias + padded[:, k - 1:] * weight[k - 1]
-        for i in range(k - 1):
-            out = out + padded[:, i:i + length] * weight[i]
-        return out
+        """Depthwise causal conv1d of u (B, L, C) with `self.conv1d`'s weights: output t is a weighted
+        sum of the window t-k+1..t (a strided view), much faster on a CPU than a grouped Conv1d."""
+        windows = F.pad(u, (0, 0, self.conv_kernel - 1, 0)).unfold(1, self.conv_kernel, 1)  # (B, L, C, k)
+        return (windows * self.conv1d.weight[:, 0, :]).sum(-1) + self.conv1d.bias
 
     def _forward(self, X, **Z):
         batch, length, _ = X.shape
@@ -95,9 +90,7 @@ class Mamba2Layer(GAUBase):
         y = Z_ssd["y"] + x * self.D[:, None]
         y = y.reshape(batch, length, self.d_inner) * F.silu(z)
         # Gated RMSNorm over the feature axis of each position (norm applied after the gate).
-        yf = y.float()
-        yf = yf * torch.rsqrt(yf.pow(2).mean(-1, keepdim=True) + self.norm_eps)
-        y = (yf * self.norm_weight.float()).to(X.dtype)
+        y = F.rms_norm(y.float(), (self.d_inner,), self.norm_weight.float(), self.norm_eps).to(X.dtype)
         return self.out_proj(y)
 
 

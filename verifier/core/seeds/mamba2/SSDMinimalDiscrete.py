@@ -22,55 +22,58 @@ class SSDMinimalDiscrete(GAUBase):
         self.factory_kwargs = {"device": device, "dtype": dtype}
         super().__init__(embed_dim, block_loc, kwarg_all)
         self.chunk_size = ssd_chunk_size
+        self._masks: dict = {}
 
-    @staticmethod
-    def segment_sum(a):
+    def segment_sum(self, a):
         """S[..., i, j] = a[..., j+1] + ... + a[..., i] for i >= j, -inf above the diagonal.
 
         Built as a cumulative sum of a masked copy (not a difference of prefix sums), so exp(S) is
         exactly 1 on the diagonal, exactly 0 above it, and accurate for long segments.
         """
         T = a.size(-1)
+        key = (T, a.device)
+        if key not in self._masks:
+            ones = torch.ones(T, T, dtype=torch.bool, device=a.device)
+            self._masks[key] = (~torch.tril(ones, diagonal=-1), ~torch.tril(ones))
+        not_strictly_lower, not_lower = self._masks[key]
         a = a.unsqueeze(-1).expand(*a.shape, T)  # a[..., i, j] = a[..., i]
-        strictly_lower = torch.tril(torch.ones(T, T, dtype=torch.bool, device=a.device), diagonal=-1)
-        S = torch.cumsum(a.masked_fill(~strictly_lower, 0.0), dim=-2)
-        lower = torch.tril(torch.ones(T, T, dtype=torch.bool, device=a.device))
-        return S.masked_fill(~lower, float("-inf"))
+        S = torch.cumsum(a.masked_fill(not_strictly_lower, 0.0), dim=-2)
+        return S.masked_fill(not_lower, float("-inf"))
 
     def _forward(self, X, x=None, A=None, B=None, C=None, dt=None):
         batch, length, n_heads, head_dim = x.shape
-        n_groups = B.shape[2]
+        n_groups, d_state = B.shape[2], B.shape[3]
         T = min(self.chunk_size, length)
         pad = (-length) % T
         if pad:  # zero steps at the end: no input, no decay; only positions after `length` see them
             x, B, C = (F.pad(t, (0, 0, 0, 0, 0, pad)) for t in (x, B, C))
             dt = F.pad(dt, (0, 0, 0, pad))
-        n_chunks = (length + pad) // T
+        n = (length + pad) // T  # chunks
         r = n_heads // n_groups  # heads per group; a group's heads share B and C
-        x = (x * dt.unsqueeze(-1)).reshape(batch, n_chunks, T, n_groups, r, head_dim)
-        B = B.reshape(batch, n_chunks, T, n_groups, -1)
-        C = C.reshape(batch, n_chunks, T, n_groups, -1)
-        a = (dt * A).reshape(batch, n_chunks, T, n_groups, r).permute(0, 3, 4, 1, 2)  # (b, g, r, c, T)
+        # Layout (batch, group, head-in-group, chunk, position-in-chunk, features): plain matmuls below.
+        x = (x * dt.unsqueeze(-1)).reshape(batch, n, T, n_groups, r, head_dim).permute(0, 3, 4, 1, 2, 5)
+        B = B.reshape(batch, n, T, n_groups, d_state).permute(0, 3, 1, 2, 4).unsqueeze(2)  # (b, g, 1, n, T, N)
+        C = C.reshape(batch, n, T, n_groups, d_state).permute(0, 3, 1, 2, 4).unsqueeze(2)
+        a = (dt * A).reshape(batch, n, T, n_groups, r).permute(0, 3, 4, 1, 2)  # (b, g, r, n, T) log-decays
         a_cum = torch.cumsum(a, dim=-1)
 
         # 1. Within each chunk: y = (C B^T * L) x, with L = exp(segsum(dt A)) the decay mask.
-        CB = torch.einsum("bclgn,bcsgn->bgcls", C, B).unsqueeze(2)  # (b, g, 1, c, T, T)
-        scores = CB * torch.exp(self.segment_sum(a))  # (b, g, r, c, T, T)
-        y_diag = torch.einsum("bgrcls,bcsgrp->bclgrp", scores, x)
+        scores = (C @ B.transpose(-1, -2)) * torch.exp(self.segment_sum(a))  # (b, g, r, n, T, T)
+        y = scores @ x  # (b, g, r, n, T, P)
 
-        # 2. The state each chunk leaves behind, from its own inputs only.
-        decay_to_end = torch.exp(a_cum[..., -1:] - a_cum)  # (b, g, r, c, T)
-        states = torch.einsum("bcsgn,bcsgrp->bcgrpn", B, x * decay_to_end.permute(0, 3, 4, 1, 2)[..., None])
+        if n > 1:
+            # 2. The state each chunk leaves behind, from its own inputs only: (N, P) per head.
+            decay_to_end = torch.exp(a_cum[..., -1:] - a_cum).unsqueeze(-1)  # (b, g, r, n, T, 1)
+            states = (B * decay_to_end).transpose(-1, -2) @ x  # (b, g, r, n, N, P)
+            # 3. State entering chunk z: sum over c < z of exp(total log-decay of chunks c+1..z-1) * states[c],
+            #    a masked matmul over chunks (exactly 0 for c >= z).
+            chunk_segsum = self.segment_sum(F.pad(a_cum[..., -1], (1, 0)))  # (b, g, r, n+1, n+1)
+            M = torch.exp(chunk_segsum[..., :n, 1:])  # M[z, c] = exp(S[z, c+1])
+            entering = (M @ states.flatten(-2)).view_as(states)
+            # 4. Read the entering state out at each position, decayed to it.
+            y = y + (C * torch.exp(a_cum).unsqueeze(-1)) @ entering
 
-        # 3. State entering each chunk: decayed sum over earlier chunks (a masked matmul over chunks).
-        states = torch.cat([torch.zeros_like(states[:, :1]), states], dim=1)  # zero initial state
-        chunk_decay = torch.exp(self.segment_sum(F.pad(a_cum[..., -1], (1, 0))))  # (b, g, r, c+1, c+1)
-        states = torch.einsum("bgrzc,bcgrpn->bzgrpn", chunk_decay, states)[:, :-1]
-
-        # 4. Read the entering state out at each position, decayed to it.
-        C_decayed = C.unsqueeze(4) * torch.exp(a_cum).permute(0, 3, 4, 1, 2)[..., None]  # (b, c, T, g, r, n)
-        y_off = torch.einsum("bclgrn,bcgrpn->bclgrp", C_decayed, states)
-        y = (y_diag + y_off).reshape(batch, n_chunks * T, n_heads, head_dim)[:, :length]
+        y = y.permute(0, 3, 4, 1, 2, 5).reshape(batch, n * T, n_heads, head_dim)[:, :length]
         return X, {"y": y}
 
 

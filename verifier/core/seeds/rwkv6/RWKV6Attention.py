@@ -72,6 +72,39 @@ class RWKV6Attention(GAUBase):
             self.decay_base.copy_(decay)
             self.bonus.copy_(bonus.view(self.n_heads, self.head_size))
 
+    @staticmethod
+    def _pairwise_decays(cum_before, cum):
+        """exp(cum_before_t - cum_s) for s < t inside each chunk, 0 elsewhere: (..., t, s, K), all <= 1.
+
+        The exponent is masked before the exp, so pairs s >= t (positive exponents) never overflow.
+        """
+        C = cum.shape[-2]
+        strictly_lower = torch.ones(C, C, dtype=torch.bool, device=cum.device).tril(-1)
+        gap = cum_before.unsqueeze(-2) - cum.unsqueeze(-3)
+        return gap.masked_fill_(~strictly_lower[:, :, None], float("-inf")).exp_()
+
+    class _IntraChunkScores(torch.autograd.Function):
+        """scores_ts = sum_k r_tk k_sk exp(cum_before_tk - cum_sk), s < t within a chunk.
+
+        The backward recomputes the (t, s, K) decays instead of keeping them, so a layer stores
+        O(L K) for it rather than O(L C K).
+        """
+
+        @staticmethod
+        def forward(ctx, r, k, cum_before, cum):
+            ctx.save_for_backward(r, k, cum_before, cum)
+            decays = RWKV6Attention._pairwise_decays(cum_before, cum)
+            return decays.mul_(r.unsqueeze(-2)).mul_(k.unsqueeze(-3)).sum(-1)
+
+        @staticmethod
+        def backward(ctx, grad_scores):
+            r, k, cum_before, cum = ctx.saved_tensors
+            weighted = RWKV6Attention._pairwise_decays(cum_before, cum).mul_(grad_scores.unsqueeze(-1))
+            grad_r = (weighted * k.unsqueeze(-3)).sum(-2)
+            grad_k = weighted.mul_(r.unsqueeze(-2)).sum(-3)
+            # d/d cum_before_t = r_t * grad_r_t and d/d cum_s = -k_s * grad_k_s (the exponent's sign).
+            return grad_r, grad_k, r * grad_r, -k * grad_k
+
     def _chunked_wkv(self, r, k, v, log_w, u):
         """o_t = r_t (diag(u) k_t^T v_t + sum_{s<t} diag(prod_{s<j<t} w_j) k_s^T v_s), all (B, H, L, K)."""
         B, H, L, K = r.shape
@@ -83,11 +116,7 @@ class RWKV6Attention(GAUBase):
         r, k, v, log_w = (t.reshape(B, H, n, C, K) for t in (r, k, v, log_w))
         cum = log_w.cumsum(dim=-2)  # inclusive, within each chunk
         cum_before = cum - log_w  # exclusive: decay from the chunk start up to (not including) t
-        # Intra-chunk pairs s < t: decay exp(cum_before_t - cum_s) <= 1; masked before the exp.
-        strictly_lower = torch.ones(C, C, dtype=torch.bool, device=r.device).tril(-1)
-        gap = cum_before.unsqueeze(-2) - cum.unsqueeze(-3)  # (B, H, n, t, s, K)
-        gap = gap.masked_fill(~strictly_lower[:, :, None], float("-inf"))
-        scores = (r.unsqueeze(-2) * k.unsqueeze(-3) * gap.exp()).sum(-1)  # (B, H, n, t, s)
+        scores = self._IntraChunkScores.apply(r, k, cum_before, cum)  # (B, H, n, t, s)
         diagonal = (r * u[None, :, None, None, :] * k).sum(-1, keepdim=True)  # the bonus term
         out = scores @ v + diagonal * v
         # Inter-chunk: the state entering each chunk, carried by a loop over chunks.
@@ -155,3 +184,12 @@ def test_rwkv6_attention_is_causal(device=None, dtype=None):
     X2[:, 5:] = torch.randn_like(X2[:, 5:]) * 3
     Y2, _ = attn(X2)
     assert Y.shape == X.shape and torch.equal(Y[:, :5], Y2[:, :5])
+
+
+@gau_test
+def test_rwkv6_intra_chunk_scores_gradient(device=None, dtype=None):
+    r, k = (torch.randn(1, 1, 2, 5, 3, dtype=torch.float64, device=device, requires_grad=True) for _ in range(2))
+    log_w = -torch.rand(1, 1, 2, 5, 3, dtype=torch.float64, device=device) * 2
+    cum = log_w.cumsum(-2).requires_grad_(True)
+    cum_before = (cum - log_w).detach().requires_grad_(True)
+    assert torch.autograd.gradcheck(RWKV6Attention._IntraChunkScores.apply, (r, k, cum_before, cum))

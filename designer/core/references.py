@@ -1,0 +1,57 @@
+"""References for the proposer from the knowledge engine (knowledge.core), when there is one.
+
+The engine is optional: without it, or without a library, the proposer is told that it has no
+references and the design records why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verifier.core.gau.tree import GAUTree
+
+
+def parent_texts(parents: list[GAUTree]) -> list[str]:
+    """What the engine searches with: each parent's description and its units' specifications."""
+    texts = []
+    for tree in parents:
+        specs = [f"{n}: {tree.units[n].spec}" for n in tree.implemented() if tree.units[n].spec]
+        texts.append("\n".join([str(tree.metadata.get("description", tree.name)), *specs]))
+    return texts
+
+
+def find_references(parents: list[GAUTree], theme: str, *, knowledge: Any = None, knowledge_path: str = "",
+                    k: int = 5) -> tuple[list[dict[str, Any]], str]:
+    """(references as plain dicts, a note on why there are none)."""
+    if knowledge is None:
+        if not knowledge_path:
+            return [], "no knowledge base is configured"
+        try:
+            from knowledge.core import KnowledgeBase
+        except ImportError:
+            return [], "the knowledge engine is not installed"
+        try:
+            knowledge = KnowledgeBase(knowledge_path)
+        except Exception as exc:  # noqa: BLE001 - a broken library must not stop a design
+            return [], f"the knowledge base at {knowledge_path} could not be opened: {exc}"
+    try:
+        hits = knowledge.references_for(theme, parent_texts(parents), k=k)
+    except Exception as exc:  # noqa: BLE001
+        return [], f"the knowledge engine failed: {exc}"
+    refs = [_hit_dict(h) for h in hits]
+    return refs, "" if refs else "the knowledge base found nothing relevant"
+
+
+def _hit_dict(hit: Any) -> dict[str, Any]:
+    if isinstance(hit, dict):
+        get = hit.get
+    else:
+        def get(key: str, default: Any = None) -> Any:
+            return getattr(hit, key, default)
+    return {
+        "paper_id": str(get("paper_id", "") or get("paper", "") or ""),
+        "title": str(get("title", "") or ""),
+        "citation": str(get("citation", "") or ""),
+        "text": str(get("text", "") or ""),
+        "score": float(get("score", 0.0) or 0.0),
+    }

@@ -1,0 +1,1 @@
+"""The evolution app's REST API (DRF)."""

@@ -1,0 +1,19 @@
+"""API routes under /api/."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from evolution.api import views
+
+router = DefaultRouter()
+router.register("designs", views.DesignViewSet, basename="design")
+router.register("units", views.UnitViewSet, basename="unit")
+router.register("verifications", views.VerificationViewSet, basename="verification")
+router.register("annotations", views.AnnotationViewSet, basename="annotation")
+router.register("decisions", views.DecisionViewSet, basename="decision")
+router.register("events", views.EventViewSet, basename="event")
+
+urlpatterns = [
+    path("lineage/", views.LineageView.as_view(), name="api-lineage"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,1 @@
+"""Live updates: events streamed to browsers over websockets (Channels)."""

@@ -1,0 +1,131 @@
+"""Everything the design page shows, gathered in a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from verifier.core.gau.tree import GAUTree, TreeError
+
+from evolution.core import reports
+from evolution.core.diagram import unit_diagram
+from evolution.core.highlight import highlight_lines
+from evolution.core.ladder import RungInfo, ladder
+from evolution.models import Design, DesignUnit, EvolutionRun, Verification
+from evolution.selectors.designs import annotations_of, children_of, decisions_of, parents_of
+from evolution.selectors.runs import PromotionInfo, promotion_info
+
+PROPOSAL_ORDER = ("title", "motivation", "problem", "idea", "units", "pseudocode", "analysis", "effect",
+                  "expected_effect", "references")
+
+
+@dataclass
+class UnitView:
+    name: str
+    is_root: bool
+    unit_id: int
+    content_hash: str
+    spec: str
+    args: dict
+    children: list[str]
+    lines: list[tuple[int, str, list]]  # (number, highlighted html, annotations on that line)
+    annotations: list  # annotations on the unit without a line
+    n_designs: int = 0
+
+
+@dataclass
+class VerificationView:
+    row: Verification
+    rung: RungInfo | None
+    curves: dict[str, dict[str, list[float]]]
+    scores: dict[str, float]
+    final_loss: float | None
+
+
+def _tree(design: Design) -> GAUTree | None:
+    try:
+        return GAUTree.from_dict(design.tree) if design.tree else None
+    except TreeError:
+        return None
+
+
+def proposal_sections(proposal: dict | None) -> list[tuple[str, Any]]:
+    if not isinstance(proposal, dict):
+        return []
+    keys = [k for k in PROPOSAL_ORDER if k in proposal] + sorted(k for k in proposal if k not in PROPOSAL_ORDER)
+    return [(k.replace("_", " "), proposal[k]) for k in keys if proposal[k] not in (None, "", [], {})]
+
+
+def unit_views(design: Design, annotations: list) -> list[UnitView]:
+    by_unit: dict[str, dict[int | None, list]] = defaultdict(lambda: defaultdict(list))
+    for note in annotations:
+        if note.unit_name:
+            by_unit[note.unit_name][note.line].append(note)
+    links = DesignUnit.objects.filter(design=design).select_related("unit").order_by("position")
+    views = []
+    for link in links:
+        unit = link.unit
+        notes = by_unit.get(link.name, {})
+        lines = [(i + 1, html, notes.get(i + 1, [])) for i, html in enumerate(highlight_lines(unit.code))]
+        views.append(UnitView(
+            name=link.name, is_root=link.is_root, unit_id=unit.id, content_hash=unit.content_hash, spec=unit.spec,
+            args=unit.args, children=unit.children, lines=lines, annotations=notes.get(None, []),
+        ))
+    return views
+
+
+def verification_views(design: Design) -> list[VerificationView]:
+    rungs = {r.name: r for r in ladder()}
+    out = []
+    for v in design.verifications.select_related("requested_by").order_by("rung_index"):
+        out.append(VerificationView(
+            row=v, rung=rungs.get(v.rung), curves=reports.loss_curves(v.report), scores=reports.task_scores(v.report),
+            final_loss=reports.final_loss(v.report),
+        ))
+    return out
+
+
+def chart_data(verifications: list[VerificationView]) -> dict[str, Any]:
+    """Compact JSON for the page's Plotly charts: loss curves and per-task scores by rung."""
+    return {
+        "curves": [{"rung": v.row.rung, "curves": v.curves} for v in verifications if v.curves],
+        "scores": [{"rung": v.row.rung, "scores": v.scores} for v in verifications if v.scores],
+    }
+
+
+def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, Any]:
+    annotations = list(annotations_of(design))
+    tree = _tree(design)
+    units = unit_views(design, annotations)
+    verifications = verification_views(design)
+    checks = list(design.check_runs.select_related("created_by").order_by("-created_at", "-id"))
+    latest = checks[0] if checks else None
+    promotion: PromotionInfo = promotion_info(design, run)
+    return {
+        "design": design,
+        "parents": parents_of(design),
+        "children": children_of(design),
+        "tree": tree,
+        "diagram": unit_diagram(tree) if tree else None,
+        "units": units,
+        "unit_names": [u.name for u in units],
+        "composed_lines": highlight_lines(design.composed_code) if design.composed_code else (),
+        "proposal": proposal_sections(design.proposal),
+        "review_rounds": design.review_rounds or [],
+        "trace": design.trace or [],
+        "checks": checks,
+        "check": latest,
+        "findings": reports.findings(latest.report) if latest else [],
+        "figures": reports.figures(latest.report) if latest else {"scalars": [], "series": []},
+        "verifications": verifications,
+        "charts": chart_data(verifications),
+        "annotations": annotations,
+        "general_annotations": [a for a in annotations if not a.unit_name],
+        "decisions": list(decisions_of(design)),
+        "promotion": promotion,
+        "cost": {
+            "tokens_in": design.tokens_in, "tokens_out": design.tokens_out, "dollars": design.cost_dollars,
+            "designer_seconds": design.designer_seconds, "gpu_seconds": design.gpu_seconds,
+        },
+    }

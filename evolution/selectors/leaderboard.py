@@ -1,0 +1,58 @@
+"""Leaderboards: designs verified at one rung, best first, with the seeds as baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from evolution.core.ladder import ladder
+from evolution.models import Design, Verification
+from evolution.selectors.designs import DesignFilters, filter_designs
+
+
+@dataclass
+class Row:
+    rank: int | None
+    design: Design
+    verification: Verification
+    fitness: float | None
+    delta: float | None  # fitness minus the best seed's
+    final_loss: float | None
+    scores: dict[str, float]
+    baseline: bool
+
+
+def rungs_with_results() -> list[str]:
+    done = set(Verification.objects.filter(status="done").values_list("rung", flat=True).distinct())
+    return [r.name for r in ladder() if r.name in done] + sorted(done - {r.name for r in ladder()})
+
+
+def leaderboard(rung: str, params: Mapping[str, Any] | None = None, limit: int = 200) -> dict[str, Any]:
+    """Rows of the rung's leaderboard; seeds always appear (marked as baselines) whatever the filters."""
+    f = DesignFilters.from_params(params or {})
+    f.rung = ""  # the rung is the board itself
+    qs = Verification.objects.filter(rung=rung, status=Verification.Status.DONE).select_related("design")
+    matching = filter_designs(Design.objects.all(), f) if f.active else None
+    seeds = list(qs.filter(design__is_seed=True, design__origin_kind__in=["seed", "upload"]))
+    rows_qs = qs.filter(design__in=matching) if matching is not None else qs
+    rows_qs = rows_qs.order_by("-fitness", "design_id")
+    entries = list(rows_qs[:limit])
+    best_seed = max((s.fitness for s in seeds if s.fitness is not None), default=None)
+    shown = {v.id for v in entries}
+    entries += [s for s in seeds if s.id not in shown]
+    entries.sort(key=lambda v: (v.fitness is None, -(v.fitness or 0.0), v.design_id))
+    tasks: list[str] = sorted({t for v in entries for t in (v.metrics or {}).get("tasks", {})})
+    rows: list[Row] = []
+    rank = 0
+    for v in entries:
+        baseline = v.design.is_seed and v.design.origin_kind in ("seed", "upload")
+        if not baseline:
+            rank += 1
+        rows.append(Row(
+            rank=None if baseline else rank, design=v.design, verification=v, fitness=v.fitness,
+            delta=(v.fitness - best_seed) if v.fitness is not None and best_seed is not None else None,
+            final_loss=(v.metrics or {}).get("final_loss"), scores=(v.metrics or {}).get("tasks", {}),
+            baseline=baseline,
+        ))
+    return {"rung": rung, "rows": rows, "tasks": tasks, "best_seed": best_seed, "total": rows_qs.count()}

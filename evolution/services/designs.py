@@ -1,0 +1,168 @@
+"""Create designs: the one path by which a node enters the evolution tree, whether it comes from a
+designer, a seed or an upload. It stores everything the design page shows and records the event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+from verifier.core.gau.composer import compose, tree_outline
+from verifier.core.gau.tree import GAUTree, TreeError
+
+from designer.core.result import DesignerResult
+from evolution.models import Design, DesignParent
+from evolution.services.checks import store_check
+from evolution.services.events import record_event
+from evolution.services.units import link_units
+
+
+def _free(field: str, base: str) -> str:
+    """`base`, or `base-2`, `base-3`… whichever is not taken yet."""
+    taken = set(Design.objects.filter(**{f"{field}__startswith": base}).values_list(field, flat=True))
+    if base not in taken:
+        return base
+    i = 2
+    while f"{base}-{i}" in taken:
+        i += 1
+    return f"{base}-{i}"
+
+
+def _resolve_parents(parents: Sequence[Design | str | int]) -> list[Design]:
+    out: list[Design] = []
+    for p in parents:
+        if isinstance(p, Design):
+            design = p
+        elif isinstance(p, int):
+            design = Design.objects.get(pk=p)
+        else:
+            design = (
+                Design.objects.filter(name=p).first()
+                or Design.objects.filter(slug=p).first()
+                or Design.objects.filter(tree_hash=p).order_by("id").first()
+            )
+            if design is None:
+                raise Design.DoesNotExist(f"no parent design named {p!r}")
+        if design not in out:
+            out.append(design)
+    return out
+
+
+def create_design(
+    *,
+    tree: GAUTree | None,
+    name: str,
+    origin_kind: str,
+    origin: dict[str, Any] | None = None,
+    mode: str = "",
+    parents: Sequence[Design | str | int] = (),
+    status: str = Design.Status.CHECKED,
+    user=None,
+    summary: str = "",
+    is_seed: bool = False,
+    check_report: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Design:
+    """Store a design with its units, parents and check report, then record `design.created`.
+
+    `fields` are further `Design` columns (proposal, review_rounds, trace, cost fields…).
+    """
+    parent_rows = _resolve_parents(parents)
+    composed, outline, tree_hash, failure = "", "", "", fields.pop("failure", "")
+    if tree is not None:
+        tree_hash = tree.content_hash()
+        outline = tree_outline(tree)
+        try:
+            composed = compose(tree)
+        except (TreeError, SyntaxError) as exc:
+            failure = failure or f"does not compose: {exc}"
+            status = Design.Status.INVALID
+    generation = max((p.generation for p in parent_rows), default=-1) + 1
+    user = user if getattr(user, "is_authenticated", False) else None
+    base = (name or (tree.name if tree else "") or "design").strip()[:190]
+
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                design = Design.objects.create(
+                    name=_free("name", base),
+                    slug=_free("slug", slugify(base)[:200] or "design"),
+                    generation=generation,
+                    origin_kind=origin_kind,
+                    origin=origin or {},
+                    mode=mode,
+                    summary=summary,
+                    tree=tree.to_dict() if tree else None,
+                    tree_hash=tree_hash,
+                    root_unit=tree.root if tree else "",
+                    outline=outline,
+                    composed_code=composed,
+                    status=status,
+                    is_seed=is_seed,
+                    failure=failure,
+                    created_by=user,
+                    **fields,
+                )
+                break
+        except IntegrityError:
+            continue  # a concurrent create took the name; pick the next free one
+    else:
+        raise IntegrityError(f"could not find a free name for design {base!r}")
+
+    with transaction.atomic():
+        DesignParent.objects.bulk_create(
+            [DesignParent(child=design, parent=p, position=i) for i, p in enumerate(parent_rows)]
+        )
+        if tree is not None:
+            link_units(design, tree)
+        if check_report is not None:
+            store_check(check_report, design=design, user=user)
+        record_event("design.created", {
+            "id": design.id, "name": design.name, "slug": design.slug, "generation": design.generation,
+            "status": design.status, "origin_kind": design.origin_kind, "fitness": design.fitness,
+            "confidence": design.confidence, "parents": [p.id for p in parent_rows],
+        }, design=design, actor=user)
+    return design
+
+
+def create_design_from_result(result: DesignerResult, parents: Sequence[Design | str | int], user=None) -> Design:
+    """Store what a designer handed back: proposal, review rounds, trace, check report, cost, origin.
+
+    A failed run is stored too (status invalid, no tree when none was produced): its cost was spent
+    and its reviews and trace say why it failed.
+    """
+    origin = dict(result.origin or {})
+    origin.setdefault("mode", result.mode)
+    if result.prompt_version:
+        origin.setdefault("prompt_version", result.prompt_version)
+    origin_kind = Design.OriginKind.GP if origin.get("kind") == "gp" else Design.OriginKind.LLM
+    report = result.check_report
+    passed = report.get("passed", True) if isinstance(report, dict) else True
+    ok = result.status == "implemented" and result.tree is not None and passed
+    proposal = result.proposal or {}
+    summary = str(proposal.get("title") or proposal.get("motivation") or "")[:500]
+    cost = result.cost
+    return create_design(
+        tree=result.tree,
+        name=result.name or (result.tree.name if result.tree else f"{result.mode}-design"),
+        origin_kind=origin_kind,
+        origin=origin,
+        mode=result.mode,
+        parents=parents or result.parents,
+        status=Design.Status.CHECKED if ok else Design.Status.INVALID,
+        user=user,
+        summary=summary,
+        check_report=report,
+        proposal=result.proposal,
+        review_rounds=list(result.review_rounds),
+        trace=list(result.trace),
+        failure=result.failure or "",
+        references=list(result.references),
+        designer_metrics=dict(result.metrics),
+        tokens_in=cost.tokens_in,
+        tokens_out=cost.tokens_out,
+        cost_dollars=cost.dollars,
+        designer_seconds=cost.seconds,
+    )
+

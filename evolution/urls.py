@@ -1,0 +1,29 @@
+"""The evolution pages: tree, design, diff, leaderboard, units, seeding, and the researcher actions."""
+
+from django.urls import path
+
+from evolution.views import actions, assets, design, diff, leaderboard, seed, tree, units
+
+app_name = "evolution"
+
+urlpatterns = [
+    path("", tree.tree_page, name="tree"),
+    path("tree/graph.json", tree.tree_graph, name="tree-graph"),
+    path("tree/results/", tree.tree_results, name="tree-results"),
+    path("designs/<slug:slug>/", design.design_detail, name="design"),
+    path("designs/<slug:slug>/diff/", diff.design_diff, name="diff"),
+    path("designs/<slug:slug>/code.py", design.design_code, name="design-code"),
+    path("designs/<slug:slug>/design.json", design.design_json, name="design-json"),
+    path("designs/<slug:slug>/approve/", actions.approve, name="approve"),
+    path("designs/<slug:slug>/veto/", actions.veto, name="veto"),
+    path("designs/<slug:slug>/promote/", actions.promote, name="promote"),
+    path("designs/<slug:slug>/annotate/", actions.annotate, name="annotate"),
+    path("designs/<slug:slug>/make-seed/", actions.make_seed, name="make-seed"),
+    path("designs/<slug:slug>/use-as-parent/", actions.use_as_parent, name="use-as-parent"),
+    path("leaderboard/", leaderboard.leaderboard_page, name="leaderboard"),
+    path("units/", units.unit_browser, name="units"),
+    path("units/<str:content_hash>/", units.unit_detail, name="unit"),
+    path("seed/", seed.seed_page, name="seed"),
+    path("seed/uploads/<int:pk>/", seed.upload_detail, name="upload"),
+    path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly"),
+]

@@ -1,0 +1,1 @@
+"""Server-rendered pages. Each view reads through selectors and writes through services."""

@@ -1,0 +1,59 @@
+"""Seed a design: upload or paste it; it is checked in the sandbox before it enters the tree."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_http_methods
+
+from evolution.core import reports
+from evolution.forms import SeedForm
+from evolution.models import Upload
+from evolution.services.checks import CheckerUnavailable, checker_available
+from evolution.services.intake import submit_design
+from evolution.views.common import page
+from genesys_site.permissions import SEED, action_required
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(SEED)
+def seed_page(request):
+    form = SeedForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            upload = form.cleaned_data.get("file")
+            try:
+                result = submit_design(
+                    request.user,
+                    filename=upload.name if upload else "",
+                    data=upload.read() if upload else None,
+                    text=form.cleaned_data.get("text") or "",
+                    name=form.cleaned_data.get("name") or "",
+                )
+            except CheckerUnavailable as exc:
+                form.add_error(None, str(exc))
+                status = 503
+            else:
+                if result.status == Upload.Status.ACCEPTED:
+                    messages.success(request, f"{result.design.name} passed the checker and is in the tree")
+                    return redirect(result.design.get_absolute_url())
+                return redirect("evolution:upload", pk=result.pk)
+        else:
+            status = 400
+    uploads = Upload.objects.filter(author=request.user).select_related("design", "check_run")[:20]
+    return page(request, "evolution/seed.html", {
+        "form": form, "uploads": uploads, "checker_ready": checker_available(),
+    }, status=status)
+
+
+@action_required(SEED)
+def upload_detail(request, pk: int):
+    """An upload and its checker report; visible to its author (and admins) only."""
+    upload = get_object_or_404(Upload.objects.select_related("check_run", "design"), pk=pk)
+    if upload.author_id != request.user.id and not request.user.is_superuser:
+        return page(request, "evolution/upload.html", {"upload": None}, status=404)
+    report = upload.check_run.report if upload.check_run else None
+    return page(request, "evolution/upload.html", {
+        "upload": upload, "findings": reports.findings(report), "figures": reports.figures(report),
+    })

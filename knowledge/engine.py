@@ -1,0 +1,35 @@
+"""The process's KnowledgeBase for the configured store directory (the embedding model loads once).
+
+Store directory: settings.GENESYS_KNOWLEDGE_DIR, else the GENESYS_KNOWLEDGE_DIR environment variable,
+else VAR_DIR/knowledge. The LLM reranker is on when a provider is configured (see knowledge.core.llm).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from django.conf import settings
+
+from .core import KnowledgeBase
+from .core.llm import complete_from_env
+
+_lock = threading.Lock()
+_instances: dict[str, KnowledgeBase] = {}
+
+
+def store_path() -> Path:
+    configured = getattr(settings, "GENESYS_KNOWLEDGE_DIR", None) or os.environ.get("GENESYS_KNOWLEDGE_DIR")
+    return Path(configured) if configured else Path(settings.VAR_DIR) / "knowledge"
+
+
+def knowledge_base() -> KnowledgeBase:
+    path = store_path()
+    key = str(path.resolve())
+    with _lock:
+        kb = _instances.get(key)
+        if kb is None:
+            kb = KnowledgeBase(path, complete=complete_from_env())
+            _instances[key] = kb
+        return kb

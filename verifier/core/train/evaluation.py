@@ -1,0 +1,174 @@
+"""Evaluation with lm-eval: the trained model behind lm-eval's HFLM, on local or stock tasks.
+
+HFLM accepts an in-memory model when it looks like a Hugging Face causal LM (a config with a
+context length, `.device`, `.tie_weights()`, a forward returning `.logits`). A thin
+`PreTrainedModel` around GenesysLM provides exactly that and nothing more, so HFLM's own
+batching, tokenisation and scoring are used unchanged.
+
+Local tasks (`<data_dir>/lm_eval_tasks`) name their data files relative to the data directory;
+they are copied once into the cache with those paths made absolute, so evaluation runs from any
+working directory and fully offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..model import GenesysLM
+from .ladder import STOCK_TASK
+
+METRICS = ("acc", "acc_norm", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte")
+_DATA_PATH = re.compile(r"^(\s*[\w-]+:\s*)(eval/\S+?)\s*$")
+
+
+@cache
+def _hf_classes() -> tuple[type, type]:
+    from transformers import PretrainedConfig, PreTrainedModel
+    from transformers.modeling_outputs import CausalLMOutput
+
+    class GenesysHFConfig(PretrainedConfig):
+        model_type = "genesys"
+
+        def __init__(self, vocab_size: int = 32000, max_position_embeddings: int = 2048, **kwargs: Any):
+            self.vocab_size = vocab_size
+            self.max_position_embeddings = max_position_embeddings
+            kwargs.setdefault("tie_word_embeddings", False)  # GenesysLM ties its own head
+            super().__init__(**kwargs)
+
+    class GenesysForCausalLM(PreTrainedModel):
+        """A GenesysLM dressed as a Hugging Face causal LM (for lm-eval's HFLM)."""
+
+        config_class = GenesysHFConfig
+        base_model_prefix = "lm"
+
+        def __init__(self, config: GenesysHFConfig, lm: nn.Module):
+            super().__init__(config)
+            self.lm = lm
+
+        def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, **_: Any):
+            out = self.lm(input_ids, labels=labels)
+            return CausalLMOutput(loss=out.loss, logits=out.logits)
+
+        def tie_weights(self, *args: Any, **kwargs: Any) -> None:
+            pass  # already tied inside GenesysLM
+
+    return GenesysHFConfig, GenesysForCausalLM
+
+
+def as_hf_model(lm: GenesysLM) -> nn.Module:
+    """Wrap a GenesysLM so that lm-eval's HFLM (and other HF code) accepts it."""
+    config_cls, model_cls = _hf_classes()
+    config = config_cls(vocab_size=lm.config.vocab_size, max_position_embeddings=lm.config.context_length)
+    return model_cls(config, lm).eval()
+
+
+def local_tasks_dir(data_dir: Path | None) -> Path | None:
+    folder = Path(data_dir) / "lm_eval_tasks" if data_dir else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def rewrite_task_paths(tasks_dir: Path, data_dir: Path, cache_dir: Path) -> Path:
+    """A copy of `tasks_dir` whose `eval/...` data paths point into `data_dir` absolutely."""
+    files = sorted(p for p in tasks_dir.rglob("*") if p.is_file())
+    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode())
+    for path in files:
+        digest.update(path.relative_to(tasks_dir).as_posix().encode() + path.read_bytes())
+    target = Path(cache_dir) / "lm_eval_tasks" / digest.hexdigest()[:16]
+    if target.is_dir():
+        return target
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    root = Path(data_dir).resolve()
+    for path in files:
+        out = tmp / path.relative_to(tasks_dir)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for line in path.read_text().splitlines():
+            m = _DATA_PATH.match(line)
+            lines.append(f"{m.group(1)}{root / m.group(2)}" if m else line)
+        out.write_text("\n".join(lines) + "\n")
+    try:
+        tmp.rename(target)
+    except OSError:  # another process wrote it first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_tasks(tasks: list[str] | tuple[str, ...], data_dir: Path | None) -> list[str]:
+    """Local task names where the data directory has them, else their stock lm-eval names."""
+    if local_tasks_dir(data_dir) is not None:
+        return list(tasks)
+    return [STOCK_TASK.get(t, t) for t in tasks]
+
+
+def summarize(results: dict[str, Any], tasks: list[str], limit: int | None) -> dict[str, dict[str, Any]]:
+    """Per requested task (or group): acc, acc_norm, their stderr, perplexities, sample count."""
+    out: dict[str, dict[str, Any]] = {}
+    table = {**results.get("results", {}), **results.get("groups", {})}
+    n_samples = results.get("n-samples", {})
+    for task in tasks:
+        raw = table.get(task, {})
+        row: dict[str, Any] = {}
+        for metric in METRICS:
+            value = raw.get(f"{metric},none")
+            if isinstance(value, (int, float)):
+                row[metric] = float(value)
+                stderr = raw.get(f"{metric}_stderr,none")
+                row[f"{metric}_stderr"] = float(stderr) if isinstance(stderr, (int, float)) else None
+        samples = n_samples.get(task, {}).get("effective")
+        if samples is None:  # a group: add up its subtasks
+            subtasks = results.get("group_subtasks", {}).get(task, [])
+            samples = sum(n_samples.get(t, {}).get("effective", 0) for t in subtasks) or None
+        row["samples"] = samples
+        row["limit"] = limit
+        out[task] = row
+    return out
+
+
+def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], data_dir: Path | None,
+             cache_dir: Path, limit: int | None = None, batch_size: int = 16, device: torch.device | None = None,
+             bootstrap_iters: int = 100, seed: int = 1234) -> dict[str, dict[str, Any]]:
+    """Run lm-eval on `tasks` (zero-shot) and return a summary per task."""
+    tasks_dir = local_tasks_dir(data_dir)
+    if tasks_dir is not None:
+        # Local tasks read local files only: make sure nothing reaches for the hub.
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    elif data_dir is not None and (Path(data_dir) / "hf_datasets").is_dir():
+        # A data directory prepared online keeps the stock tasks' datasets in its own cache.
+        os.environ.setdefault("HF_DATASETS_CACHE", str(Path(data_dir) / "hf_datasets"))
+    import lm_eval  # lazy: only evaluation needs it
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    for name in ("lm-eval", "lm_eval"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    device = device or next(lm.parameters()).device
+    names = resolve_tasks(tasks, data_dir)
+    include = str(rewrite_task_paths(tasks_dir, Path(data_dir), cache_dir)) if tasks_dir and data_dir else None
+    manager = TaskManager(include_path=include) if include else TaskManager()
+    hf_model = as_hf_model(lm)
+    harness = HFLM(
+        pretrained=hf_model, tokenizer=tokenizer, backend="causal", batch_size=batch_size,
+        max_length=lm.config.context_length,
+        mixed_precision_dtype=torch.bfloat16 if device.type == "cuda" else None,
+    )
+    results = lm_eval.simple_evaluate(
+        model=harness, tasks=names, num_fewshot=0, limit=limit, task_manager=manager, log_samples=False,
+        bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
+        fewshot_random_seed=seed,
+    )
+    if results is None:
+        raise RuntimeError("lm-eval returned no results")
+    summary = summarize(results, names, limit)
+    return {task: summary[name] for task, name in zip(tasks, names, strict=True)}

@@ -1,0 +1,199 @@
+"""The ladder of scales as configuration: what each rung trains, on how many tokens, and evaluates.
+
+The GPU rungs follow the paper (14M ... 350M: reference shapes, tokens per parameter, learning
+rates, 2,048-token context, 0.5M-token batches, budgets 4x per rung down). The CPU rungs ("micro",
+"tiny") and the "test" rung exist so the whole loop runs on a laptop-class CPU in minutes; with a
+32k vocabulary their embedding and LM head dominate, which is fine for checking the machinery.
+
+A rung's size target is the *non-embedding* parameter count of the reference GPT shape
+(12 * d_model^2 * n_block), which is what the size tuner fits a design to. Training tokens are
+tokens-per-parameter times the rung's nominal size (14M x 50 = 700M tokens), as in the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+BATCH_TOKENS = 2**19  # "0.5M tokens" per optimizer step on the GPU rungs (256 x 2,048)
+GPU_CONTEXT = 2048
+
+# The local (offline) lm-eval tasks in <data_dir>/lm_eval_tasks, and the stock lm-eval task each
+# one stands for (used when the data directory was prepared online and has no local tasks).
+STOCK_TASK = {
+    "piqa_local": "piqa",
+    "hellaswag_local": "hellaswag",
+    "arc_easy_local": "arc_easy",
+    "arc_challenge_local": "arc_challenge",
+    "openbookqa_local": "openbookqa",
+    "winogrande_local": "winogrande",
+    "boolq_local": "boolq",
+    "copa_local": "copa",
+    "lambada_openai_local": "lambada_openai",
+    "blimp_local": "blimp",
+    "wikitext_local": "wikitext",
+}
+
+# Random-choice accuracy per task (the fitness subtracts it): 1 / number of choices; BLiMP pairs
+# 0.5; LAMBADA (exact next word) 0. Tasks without a baseline (WikiText perplexity) are reported
+# but do not enter the fitness. Keys are stock names; `baseline_for` maps local names onto them.
+RANDOM_BASELINES: dict[str, float] = {
+    "piqa": 0.5,
+    "hellaswag": 0.25,
+    "arc_easy": 0.25,
+    "arc_challenge": 0.25,
+    "openbookqa": 0.25,
+    "winogrande": 0.5,
+    "boolq": 0.5,
+    "copa": 0.5,
+    "lambada_openai": 0.0,
+    "blimp": 0.5,
+    "sciq": 0.25,
+    "swag": 0.25,
+    "mathqa": 0.2,
+    "wsc273": 0.5,
+}
+
+FULL_TASKS = (
+    "piqa_local", "hellaswag_local", "arc_easy_local", "arc_challenge_local", "openbookqa_local",
+    "winogrande_local", "boolq_local", "copa_local", "lambada_openai_local", "blimp_local",
+)
+CPU_TASKS = FULL_TASKS
+TEST_TASKS = ("piqa_local", "lambada_openai_local")
+
+
+def stock_name(task: str) -> str:
+    return STOCK_TASK.get(task, task.removesuffix("_local"))
+
+
+def baseline_for(task: str, baselines: dict[str, float] | None = None) -> float | None:
+    """The random-choice baseline of a task, by its local or stock name (None: not an accuracy task)."""
+    table = RANDOM_BASELINES if baselines is None else baselines
+    if task in table:
+        return table[task]
+    return table.get(stock_name(task))
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    d_model: int  # reference shape: where the size tuner starts
+    n_block: int
+    nominal_params: int  # the rung's name as a number (14M ...): tokens = tokens_per_param * this
+    tokens_per_param: float
+    lr: float
+    context_length: int
+    batch_tokens: int  # tokens per optimizer step
+    budget: int  # default number of verifications the evolution may spend here
+    tasks: tuple[str, ...]
+    eval_limit: int | None  # examples per lm-eval task (None: all)
+    val_tokens: int  # held-out tokens for validation perplexity
+    reference_tokens_per_s: float  # a plain GPT at this shape (H100 for GPU rungs, 2-core CPU else)
+    slow_factor: float = 10.0  # a step slower than slow_factor x the reference step is "too slow"
+    size_tolerance: float = 0.2
+    device: str = "cuda"  # where the rung is meant to run ("cuda" or "cpu")
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target_params(self) -> int:
+        """Non-embedding parameters of the reference GPT shape (12 d^2 per block)."""
+        return 12 * self.d_model * self.d_model * self.n_block
+
+    @property
+    def train_tokens(self) -> int:
+        return int(self.tokens_per_param * self.nominal_params)
+
+    @property
+    def batch_seqs(self) -> int:
+        return max(1, self.batch_tokens // self.context_length)
+
+    @property
+    def total_steps(self) -> int:
+        return max(1, -(-self.train_tokens // (self.batch_seqs * self.context_length)))
+
+    @property
+    def step_time_limit_s(self) -> float:
+        """The runtime monitor's limit for one optimizer step."""
+        return self.slow_factor * self.batch_tokens / self.reference_tokens_per_s
+
+    @property
+    def est_gpu_seconds(self) -> float:
+        """Training time of a plain GPT at this rung on one H100 plus evaluation (0 for CPU rungs)."""
+        if self.device != "cuda":
+            return 0.0
+        return self.train_tokens / self.reference_tokens_per_s + 120.0
+
+    def with_overrides(self, **changes: Any) -> Rung:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "d_model": self.d_model, "n_block": self.n_block,
+            "target_params": self.target_params, "nominal_params": self.nominal_params,
+            "tokens_per_param": self.tokens_per_param, "train_tokens": self.train_tokens, "lr": self.lr,
+            "context_length": self.context_length, "batch_tokens": self.batch_tokens,
+            "total_steps": self.total_steps, "budget": self.budget, "tasks": list(self.tasks),
+            "eval_limit": self.eval_limit, "val_tokens": self.val_tokens,
+            "step_time_limit_s": self.step_time_limit_s, "size_tolerance": self.size_tolerance,
+            "device": self.device,
+        }
+
+
+def _gpu(name: str, d: int, n: int, nominal: float, tpp: int, lr: float, budget: int, ref_tps: float) -> Rung:
+    return Rung(
+        name=name, d_model=d, n_block=n, nominal_params=int(nominal), tokens_per_param=tpp, lr=lr,
+        context_length=GPU_CONTEXT, batch_tokens=BATCH_TOKENS, budget=budget, tasks=FULL_TASKS,
+        eval_limit=None, val_tokens=2**21, reference_tokens_per_s=ref_tps,
+    )
+
+
+# CPU rungs: sized so one seed trains and evaluates in a few minutes on 2 cores (see docs/VERIFIER.md).
+# Their "tokens per parameter" is per *non-embedding* parameter; reference throughputs were
+# measured on this 2-core box with the GPT seed.
+MICRO = Rung(
+    name="micro", d_model=128, n_block=4, nominal_params=12 * 128 * 128 * 4, tokens_per_param=0.5,
+    lr=2e-3, context_length=256, batch_tokens=8 * 256, budget=256, tasks=CPU_TASKS, eval_limit=100,
+    val_tokens=2**15, reference_tokens_per_s=1500.0, slow_factor=20.0, device="cpu",
+    notes="about 0.8M non-embedding parameters, ~0.4M tokens: minutes per design on 2 CPU cores",
+)
+TINY = Rung(
+    name="tiny", d_model=256, n_block=5, nominal_params=12 * 256 * 256 * 5, tokens_per_param=0.5,
+    lr=1.5e-3, context_length=512, batch_tokens=8 * 512, budget=64, tasks=CPU_TASKS, eval_limit=200,
+    val_tokens=2**16, reference_tokens_per_s=600.0, slow_factor=20.0, device="cpu",
+    notes="about 4M non-embedding parameters, ~2M tokens: under an hour per design on 2 CPU cores",
+)
+TEST = Rung(
+    name="test", d_model=64, n_block=2, nominal_params=12 * 64 * 64 * 2, tokens_per_param=0.25,
+    lr=3e-3, context_length=64, batch_tokens=8 * 64, budget=0, tasks=TEST_TASKS, eval_limit=10,
+    val_tokens=2**12, reference_tokens_per_s=4000.0, slow_factor=50.0, device="cpu",
+    notes="for tests: a full verify in seconds",
+)
+
+LADDER: dict[str, Rung] = {
+    rung.name: rung
+    for rung in (
+        MICRO,
+        TINY,
+        _gpu("14M", 128, 6, 14e6, 50, 1e-3, 256, 3.68e6),
+        _gpu("31M", 256, 6, 31e6, 40, 1e-3, 64, 2.67e6),
+        _gpu("70M", 512, 6, 70e6, 30, 1e-3, 16, 1.48e6),
+        _gpu("125M", 768, 12, 125e6, 20, 6e-4, 4, 5.23e5),
+        _gpu("350M", 1024, 24, 350e6, 20, 3e-4, 1, 1.87e5),
+    )
+}
+EXTRA_RUNGS: dict[str, Rung] = {TEST.name: TEST}
+
+
+def get_rung(name: str) -> Rung:
+    """A rung by name ("micro", "tiny", "14M" ... "350M", or "test"); names are case-insensitive."""
+    for table in (LADDER, EXTRA_RUNGS):
+        for key, rung in table.items():
+            if key.lower() == name.lower():
+                return rung
+    raise KeyError(f"unknown rung {name!r}; rungs are {', '.join([*LADDER, *EXTRA_RUNGS])}")
+
+
+def default_budgets() -> dict[str, int]:
+    """Verifications per rung (each lower rung gets 4x the one above), for the evolution settings."""
+    return {name: rung.budget for name, rung in LADDER.items()}

@@ -1,0 +1,119 @@
+"""Chunked linear cross-entropy: the LM head and its loss without materialising all the logits.
+
+With a 32k vocabulary the logits of a batch (tokens x vocab, in float32 for the softmax) are the
+largest tensor in a small model's step, often larger than all activations together. Here the head
+is applied chunk by chunk; each chunk's gradient with respect to the hidden states and the head
+weight is computed right away (softmax minus one-hot), so only one chunk of logits ever exists.
+The same matmuls run as in the plain path, so it is never slower; it saves memory (larger
+micro-batches on a GPU) and memory traffic (faster on CPU).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..model import GenesysLM
+
+
+def _chunk_rows(n_rows: int, vocab: int, chunk_bytes: int) -> int:
+    return max(1, min(n_rows, chunk_bytes // max(1, 4 * vocab)))
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, ignore_index: int, chunk_bytes: int):  # type: ignore[override]
+        n_rows, vocab = hidden.shape[0], weight.shape[0]
+        valid = targets != ignore_index
+        n_valid = int(valid.sum().clamp(min=1))
+        compute_dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(
+            hidden.device.type) else hidden.dtype
+        w = weight.to(compute_dtype)
+        grad_hidden = torch.empty_like(hidden)
+        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        rows = _chunk_rows(n_rows, vocab, chunk_bytes)
+        for start in range(0, n_rows, rows):
+            h = hidden[start:start + rows].to(compute_dtype)
+            t = targets[start:start + rows]
+            ok = valid[start:start + rows]
+            logits = (h @ w.t()).float()
+            lse = torch.logsumexp(logits, dim=-1)
+            safe_t = torch.where(ok, t, torch.zeros_like(t))
+            target_logit = logits.gather(1, safe_t[:, None]).squeeze(1)
+            loss += ((lse - target_logit) * ok).sum()
+            # d loss / d logits = (softmax - onehot) / n_valid, zero for ignored rows
+            grad = torch.exp(logits - lse[:, None])
+            grad.scatter_add_(1, safe_t[:, None], -torch.ones_like(lse)[:, None])
+            grad *= (ok.float() / n_valid)[:, None]
+            grad = grad.to(compute_dtype)
+            grad_hidden[start:start + rows] = (grad @ w).to(hidden.dtype)
+            grad_weight += (grad.t() @ h).float()
+        ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))
+        return loss / n_valid
+
+    @staticmethod
+    def backward(ctx, grad_output):  # type: ignore[override]
+        grad_hidden, grad_weight = ctx.saved_tensors
+        return grad_hidden * grad_output, grad_weight * grad_output, None, None, None
+
+
+def linear_cross_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    targets: torch.Tensor,
+    ignore_index: int = -100,
+    chunk_bytes: int = 2**28,
+) -> torch.Tensor:
+    """Mean cross-entropy of `hidden @ weight.T` against `targets`, chunked; `hidden` is (N, d)."""
+    hidden = hidden.reshape(-1, hidden.shape[-1])
+    targets = targets.reshape(-1)
+    if not (hidden.requires_grad or weight.requires_grad) or not torch.is_grad_enabled():
+        return _loss_only(hidden, weight, targets, ignore_index, chunk_bytes)
+    return _LinearCrossEntropy.apply(hidden, weight, targets, ignore_index, chunk_bytes)
+
+
+def _loss_only(hidden, weight, targets, ignore_index: int, chunk_bytes: int) -> torch.Tensor:
+    total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    rows = _chunk_rows(hidden.shape[0], weight.shape[0], chunk_bytes)
+    for start in range(0, hidden.shape[0], rows):
+        logits = F.linear(hidden[start:start + rows], weight).float()
+        total += F.cross_entropy(logits, targets[start:start + rows], ignore_index=ignore_index, reduction="sum")
+    return total / (targets != ignore_index).sum().clamp(min=1)
+
+
+def final_hidden(model: GenesysLM, input_ids: torch.Tensor) -> torch.Tensor:
+    """GenesysLM's forward up to the final norm (the input of the LM head)."""
+    X = model.embedding(input_ids)
+    Z: dict = {}
+    for block in model.blocks:
+        X, Z = block(X, **Z)
+    return model.norm_out(X)
+
+
+class HiddenStates(nn.Module):
+    """GenesysLM minus its head, as a module so that torch.compile can wrap it."""
+
+    def __init__(self, model: GenesysLM):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return final_hidden(self.model, input_ids)
+
+
+def lm_loss(model: GenesysLM, input_ids: torch.Tensor, body: nn.Module | None = None,
+            chunked: bool = True, chunk_bytes: int = 2**28) -> torch.Tensor:
+    """Next-token loss of a GenesysLM on a packed batch (every position is a target but the first).
+
+    `body` is the (possibly compiled) HiddenStates of `model`; `chunked=False` uses the model's own
+    forward with full logits, the reference path.
+    """
+    if not chunked:
+        return model(input_ids, labels=input_ids).loss
+    hidden = (body or HiddenStates(model))(input_ids)
+    vocab = model.config.vocab_size
+    return linear_cross_entropy(
+        hidden[:, :-1], model.lm_head.weight[:vocab], input_ids[:, 1:], chunk_bytes=chunk_bytes
+    )
