@@ -83,10 +83,16 @@ def main() -> int:
         results["model_load_s"] = round(time.perf_counter() - started, 2)
         results["embedding_dtype"] = embedding_dtype()
 
+        load_before = os.getloadavg()
+        cpu_before = time.process_time()
         report = kb.import_library(args.library, include_fulltext=not args.abstracts_only,
                                    progress=progress_printer("import"))
+        cpu_seconds = time.process_time() - cpu_before
         results["import"] = {
             "seconds": round(report.seconds, 1),
+            # CPU time of this process: comparable across runs when other jobs share the cores.
+            "cpu_seconds": round(cpu_seconds, 1),
+            "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             "documents_written": len(report.added),
             "documents_unchanged": len(report.skipped),
             "chunks_written": report.chunks_added,

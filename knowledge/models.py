@@ -52,6 +52,12 @@ class Paper(models.Model):
 
         return format_authors(self.authors or [])
 
+    @property
+    def citation(self) -> str:
+        from .core.records import citation_string
+
+        return citation_string(self.title, self.authors or [], self.year, self.venue, self.arxiv_id, self.s2id)
+
 
 class Citation(models.Model):
     """`citing` builds on `cited` (the library's seed_ids, or links added with an upload)."""

@@ -7,6 +7,8 @@ design is reported as an error finding instead of crashing the design.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +37,16 @@ class CheckOutcome:
         return [f for f in self.findings if f.get("severity") != "error"]
 
 
-def load_checker() -> CheckFn:
+def load_checker(overrides: dict[str, Any] | None = None) -> CheckFn:
+    """`run_checks`, with a `CheckConfig` built from `overrides` (e.g. fewer training steps) if given."""
     try:
-        from verifier.core.checker import run_checks
-    except ImportError as exc:
+        module = importlib.import_module("verifier.core.checker")
+        run_checks, check_config = module.run_checks, module.CheckConfig
+    except (ImportError, AttributeError) as exc:
         raise CheckerUnavailable(f"the symbolic checker (verifier.core.checker) is not available: {exc}") from exc
-    return run_checks
+    if not overrides:
+        return run_checks
+    return functools.partial(run_checks, config=check_config(**overrides))
 
 
 FINDING_FIELDS = ("category", "severity", "unit", "line", "message", "stage", "detail")

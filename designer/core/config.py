@@ -102,6 +102,7 @@ class DesignerConfig:
     knowledge_path: str = ""
     seed: int | None = None
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)  # model -> ($/Mtok in, out)
+    check_config: dict[str, Any] = field(default_factory=dict)  # CheckConfig fields for the checker
 
     def provider_for(self, role: str) -> ProviderSettings:
         spec = self.roles[role]

@@ -46,9 +46,9 @@ def gp_design(parents: list[GAUTree], mode: str, *, pool: list[GAUTree] | None =
     try:
         outcome = run_check(child, checker)
     except CheckerUnavailable as exc:
+        # The operators already validated and composed the tree; say plainly that it is unchecked.
         result.status = "implemented"
-        result.metrics["valid"] = None
-        result.check_report = {"skipped": str(exc)}
+        result.metrics.update(valid=None, check_skipped=str(exc))
         return result
     result.check_report = outcome.report
     result.metrics["valid"] = outcome.passed

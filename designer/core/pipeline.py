@@ -20,7 +20,7 @@ from verifier.core.gau.tree import GAUTree
 
 from .agents import Agents
 from .budget import Budget, BudgetExhausted
-from .checking import CheckerUnavailable, CheckFn, run_check
+from .checking import CheckerUnavailable, CheckFn, load_checker, run_check
 from .config import DesignerConfig
 from .design_edits import lines_of_code
 from .gp_designer import gp_design
@@ -60,6 +60,11 @@ def design(parents: list[GAUTree], mode: str, config: DesignerConfig | None = No
     config = config or DesignerConfig.from_env()
     check_mode(mode, parents)
     rng = rng or random.Random(config.seed)
+    if checker is None and config.check_config:
+        try:
+            checker = load_checker(config.check_config)
+        except CheckerUnavailable:
+            pass  # each stage reports the missing checker where it needs one
     ready, why = config.llm_ready()
     if not ready and not (providers and not config.use_gp):
         log.info("designing with the GP designer: %s", why)

@@ -19,7 +19,10 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import DesignerConfig
 
 ANTHROPIC_PATH = "/v1/messages"
 OPENAI_PATH = "/chat/completions"
@@ -110,17 +113,22 @@ class ReplayServer:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
                 status, headers, payload = server._answer(self.path, raw)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a timeout test): nothing to answer
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True  # a reply still sleeping (a timeout test) must not hold up stop()
+        self._httpd.block_on_close = False
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self.base_url
@@ -183,3 +191,27 @@ class ReplayServer:
         self.errors.append(message)
         body = {"type": "error", "error": {"type": "invalid_request_error", "message": f"replay: {message}"}}
         return 400, {"content-type": "application/json"}, json.dumps(body).encode()
+
+
+def point_config_at(server: ReplayServer, config: DesignerConfig, kind: str | None = None,
+                    key_env: str = "GENESYS_REPLAY_API_KEY") -> DesignerConfig:
+    """Send every role of `config` to the running `server`, in the wire format of its replies
+    (Anthropic, else OpenAI-compatible). The key variable must be set for the Anthropic and OpenAI
+    SDKs, which refuse to start without a key; the replay never looks at it."""
+    from .config import ProviderSettings
+
+    if kind is None:
+        api = next((r.api for r in server.replies if r.api != "any"), "anthropic")
+        kind = "anthropic" if api == "anthropic" else "compatible"
+    base_url = server.base_url if kind == "anthropic" else server.openai_base_url
+    previous = config.providers.get(kind)
+    config.providers[kind] = ProviderSettings(
+        kind=kind, base_url=base_url, api_key_env=key_env,
+        timeout_s=previous.timeout_s if previous else 30.0,
+        max_retries=previous.max_retries if previous else 2,
+        backoff_base_s=0.01, backoff_max_s=0.1,
+    )
+    for spec in config.roles.values():
+        spec.provider = kind
+    config.use_gp = False
+    return config

@@ -44,12 +44,19 @@ def unit_diagram(tree: GAUTree, states: dict[str, str] | None = None) -> dict:
         return max(60.0, len(name) * CHAR_W + PAD)
 
     def place(name: str, depth: int, path: tuple[str, ...]) -> Box:
+        start, first_box, first_link = cursor[0], len(boxes), len(links)
         node = tree.units.get(name)
         children = [] if node is None or name in path or len(boxes) >= MAX_BOXES else list(dict.fromkeys(node.children))
         placed = [place(c, depth + 1, path + (name,)) for c in children]
         w = width(name)
         if placed:
             x = (placed[0].x + placed[-1].x) / 2
+            if x - w / 2 < start:  # a parent wider than its children: move the whole subtree right
+                shift = start - (x - w / 2)
+                for b in boxes[first_box:]:
+                    b.x += shift
+                links[first_link:] = [(x1 + shift, y1, x2 + shift, y2) for x1, y1, x2, y2 in links[first_link:]]
+                x += shift
             cursor[0] = max(cursor[0], x + w / 2 + GAP_X)
         else:
             x = cursor[0] + w / 2

@@ -16,8 +16,8 @@ from functools import cache
 EFFECTIVE_FLOPS = 1.0e14
 EVAL_OVERHEAD_S = 120.0
 
-# Verifications allowed per rung when nobody has set budgets yet; admins edit them in the admin.
-DEFAULT_BUDGETS = {"14M": 1000, "31M": 200, "70M": 50, "125M": 12, "350M": 4}
+# Verifications allowed per rung when the engine gives none; admins edit a run's budgets in the admin.
+DEFAULT_BUDGETS = {"micro": 256, "tiny": 64, "14M": 256, "31M": 64, "70M": 16, "125M": 4, "350M": 1}
 
 _FALLBACK = (  # name, non-embedding parameters, training tokens
     ("micro", 200_000, 2_000_000),
@@ -36,8 +36,9 @@ class RungInfo:
     index: int
     params: int
     tokens: int
-    est_gpu_seconds: float
+    est_gpu_seconds: float  # one verification of a plain GPT at this rung (0 for CPU rungs)
     source: str  # "engine" or "fallback"
+    device: str = "cuda"
 
     @property
     def est_gpu_hours(self) -> float:
@@ -67,15 +68,17 @@ def _from_engine() -> list[RungInfo] | None:
         name = str(_first(rung, ("name",), ""))
         if not name:
             continue
-        params = int(_first(rung, ("params", "target_params", "n_params", "non_embedding_params")))
-        tokens = int(_first(rung, ("tokens", "train_tokens", "n_tokens")))
+        params = int(_first(rung, ("nominal_params", "params", "target_params", "n_params")))
+        tokens = int(_first(rung, ("train_tokens", "tokens", "n_tokens")))
         if not tokens:
             steps = int(_first(rung, ("steps", "max_steps")))
             batch = int(_first(rung, ("batch_size", "batch")))
             seq = int(_first(rung, ("seq_len", "context_length", "block_size")))
             tokens = steps * batch * seq
-        est = float(_first(rung, ("est_gpu_seconds", "estimated_gpu_seconds", "gpu_seconds"), 0.0))
-        out.append(RungInfo(name, i, params, tokens, est or _estimate(params, tokens), "engine"))
+        device = str(_first(rung, ("device",), "cuda"))
+        est = _first(rung, ("est_gpu_seconds", "estimated_gpu_seconds", "gpu_seconds"), None)
+        est = float(est) if est is not None else (_estimate(params, tokens) if device == "cuda" else 0.0)
+        out.append(RungInfo(name, i, params, tokens, est, "engine", device))
     return out or None
 
 
@@ -85,9 +88,19 @@ def ladder() -> tuple[RungInfo, ...]:
     if engine:
         return tuple(engine)
     return tuple(
-        RungInfo(name, i, params, tokens, _estimate(params, tokens), "fallback")
+        RungInfo(name, i, params, tokens, _estimate(params, tokens) if i >= 2 else 0.0, "fallback",
+                 "cuda" if i >= 2 else "cpu")
         for i, (name, params, tokens) in enumerate(_FALLBACK)
     )
+
+
+def default_budgets() -> dict[str, int]:
+    """Verifications per rung for a new run: the engine's defaults, else DEFAULT_BUDGETS."""
+    try:
+        from verifier.core.train.ladder import default_budgets as engine_budgets
+    except Exception:  # noqa: BLE001 - no engine: the fallback budgets
+        return dict(DEFAULT_BUDGETS)
+    return {name: int(n) for name, n in engine_budgets().items() if n}
 
 
 def rung_names() -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-FINDING_FIELDS = ("category", "severity", "unit", "line", "message")
+FINDING_FIELDS = ("category", "severity", "unit", "line", "message", "stage", "detail")
 SEVERITY_ORDER = {"error": 0, "fatal": 0, "warning": 1, "warn": 1, "info": 2, "note": 2}
 SCORE_KEYS = ("acc_norm", "acc", "accuracy", "score", "exact_match", "f1", "value")
 
@@ -46,7 +46,7 @@ def findings(report: dict | None) -> list[dict[str, Any]]:
         if isinstance(item, dict):
             row = {k: item.get(k) for k in FINDING_FIELDS}
         elif isinstance(item, (list, tuple)):
-            row = dict(zip(FINDING_FIELDS, list(item) + [None] * 5, strict=False))
+            row = dict(zip(FINDING_FIELDS, list(item) + [None] * len(FINDING_FIELDS), strict=False))
         else:
             row = {"category": "", "severity": "error", "unit": None, "line": None, "message": str(item)}
         row["severity"] = str(row.get("severity") or "error").lower()
@@ -54,6 +54,15 @@ def findings(report: dict | None) -> list[dict[str, Any]]:
         out.append(row)
     out.sort(key=lambda r: SEVERITY_ORDER.get(r["severity"], 3))
     return out
+
+
+def stages(report: dict | None) -> list[dict[str, Any]]:
+    """The checker's stages in order: name, passed (None: not run), seconds, why skipped."""
+    raw = report.get("stages") if isinstance(report, dict) else None
+    if not isinstance(raw, dict):
+        return []
+    return [{"name": str(name), "passed": s.get("passed"), "seconds": _number(s.get("seconds")),
+             "skipped": s.get("skipped", "")} for name, s in raw.items() if isinstance(s, dict)]
 
 
 def figures(report: dict | None) -> dict[str, list]:
@@ -171,7 +180,7 @@ def fitness(report: dict | None) -> float | None:
 def final_loss(report: dict | None) -> float | None:
     if not isinstance(report, dict):
         return None
-    value = _number(_dig(report, "final_loss", "val_loss", "eval_loss", "loss"))
+    value = _number(_dig(report, "val_loss", "final_loss", "final_train_loss", "eval_loss", "loss"))
     if value is not None:
         return value
     curves = loss_curves(report)
@@ -189,14 +198,17 @@ def summary_metrics(report: dict | None) -> dict[str, Any]:
     loss = final_loss(report)
     if loss is not None:
         out["final_loss"] = loss
-    params = _number(_dig(report, "params", "n_params", "non_embedding_params", "model.params"))
+    params = _number(_dig(report, "shape.non_embedding_params", "params", "n_params", "non_embedding_params"))
     if params is not None:
         out["params"] = int(params)
     scores = task_scores(report)
     if scores:
         out["tasks"] = scores
         out["mean_score"] = sum(scores.values()) / len(scores)
-    gpu = _number(_dig(report, "gpu_seconds", "wall_seconds", "seconds"))
+    ppl = _number(report.get("val_perplexity"))
+    if ppl is not None:
+        out["val_perplexity"] = ppl
+    gpu = _number(_dig(report, "gpu_seconds", "wall_time_s.total", "wall_seconds", "seconds"))
     if gpu is not None:
         out["gpu_seconds"] = gpu
     return out

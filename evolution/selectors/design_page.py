@@ -6,8 +6,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.core.gau.tree import GAUTree, TreeError
-
 from evolution.core import reports
 from evolution.core.diagram import unit_diagram
 from evolution.core.highlight import highlight_lines
@@ -15,6 +13,7 @@ from evolution.core.ladder import RungInfo, ladder
 from evolution.models import Design, DesignUnit, EvolutionRun, Verification
 from evolution.selectors.designs import annotations_of, children_of, decisions_of, parents_of
 from evolution.selectors.runs import PromotionInfo, promotion_info
+from verifier.core.gau.tree import GAUTree, TreeError
 
 PROPOSAL_ORDER = ("title", "motivation", "problem", "idea", "units", "pseudocode", "analysis", "effect",
                   "expected_effect", "references")
@@ -117,6 +116,7 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
         "checks": checks,
         "check": latest,
         "findings": reports.findings(latest.report) if latest else [],
+        "stages": reports.stages(latest.report) if latest else [],
         "figures": reports.figures(latest.report) if latest else {"scalars": [], "series": []},
         "verifications": verifications,
         "charts": chart_data(verifications),

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verifier.core.gau.tree import GAUTree, TreeError
-
 from evolution.core.diagram import unit_diagram
 from evolution.core.treediff import REMOVED, TreeDiff, diff_trees
 from evolution.models import Design
+from verifier.core.gau.tree import GAUTree, TreeError
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evolution.core.ladder import DEFAULT_BUDGETS, RungInfo, ladder, rung_index
+from evolution.core.ladder import RungInfo, default_budgets, ladder, rung_index
 from evolution.models import Design, EvolutionRun, Verification
 
 
@@ -27,7 +27,7 @@ def active_run() -> EvolutionRun | None:
 
 
 def run_budgets(run: EvolutionRun | None) -> dict[str, int]:
-    return dict(run.budgets) if run is not None and run.budgets else dict(DEFAULT_BUDGETS)
+    return dict(run.budgets) if run is not None and run.budgets else default_budgets()
 
 
 def budgets_overview(run: EvolutionRun | None) -> list[dict]:

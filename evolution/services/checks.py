@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from verifier.core.gau.tree import GAUTree
-
 from evolution.models import CheckRun, Design
+from verifier.core.gau.tree import GAUTree
 
 
 class CheckerUnavailable(RuntimeError):

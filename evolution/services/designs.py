@@ -8,14 +8,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
-from verifier.core.gau.composer import compose, tree_outline
-from verifier.core.gau.tree import GAUTree, TreeError
 
 from designer.core.result import DesignerResult
 from evolution.models import Design, DesignParent
 from evolution.services.checks import store_check
 from evolution.services.events import record_event
 from evolution.services.units import link_units
+from verifier.core.gau.composer import compose, tree_outline
+from verifier.core.gau.tree import GAUTree, TreeError
 
 
 def _free(field: str, base: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evolution.core.ladder import DEFAULT_BUDGETS
+from evolution.core.ladder import default_budgets
 from evolution.models import EvolutionRun
 
 
@@ -10,6 +10,6 @@ def ensure_active_run() -> EvolutionRun:
     run = EvolutionRun.objects.filter(is_active=True).first()
     if run is None:
         run, _ = EvolutionRun.objects.get_or_create(
-            name="default", defaults={"budgets": dict(DEFAULT_BUDGETS), "is_active": True}
+            name="default", defaults={"budgets": default_budgets(), "is_active": True}
         )
     return run

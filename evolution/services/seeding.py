@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verifier.core.seeds import available_seeds, load_seed
-
 from evolution.models import Design
 from evolution.services.checks import checker_available, run_checker
 from evolution.services.designs import create_design
+from verifier.core.seeds import available_seeds, load_seed
 
 
 @dataclass

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from verifier.core.gau.tree import GAUTree
-
 from evolution.models import Design, DesignUnit, Unit
+from verifier.core.gau.tree import GAUTree
 
 
 def link_units(design: Design, tree: GAUTree) -> list[DesignUnit]:

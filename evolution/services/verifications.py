@@ -105,7 +105,7 @@ def record_report(verification: Verification, report: dict[str, Any], user=None,
     if user is not None:
         require(user, REPORT)
     error = str(report.get("error") or "") if isinstance(report, dict) else ""
-    failed = failed or bool(error) or report.get("status") == "failed"
+    failed = failed or bool(error) or report.get("status") in ("failed", "interrupted")
     metrics = reports.summary_metrics(report)
     with transaction.atomic():
         verification.report = report
@@ -125,10 +125,11 @@ def record_report(verification: Verification, report: dict[str, Any], user=None,
 
 
 def _refresh_design(design: Design) -> Design:
+    """Fitness is the mean over the rungs verified, confidence their number (the paper's Eq. 1)."""
     rows = list(design.verifications.all())
-    done = sorted((v for v in rows if v.status == Verification.Status.DONE), key=lambda v: v.rung_index)
+    done = [v for v in rows if v.status == Verification.Status.DONE and v.fitness is not None]
     design.confidence = len(done)
-    design.fitness = next((v.fitness for v in reversed(done) if v.fitness is not None), design.fitness)
+    design.fitness = sum(v.fitness for v in done) / len(done) if done else None
     design.gpu_seconds = float(design.verifications.aggregate(s=Sum("gpu_seconds"))["s"] or 0.0)
     if any(v.status in (Verification.Status.QUEUED, Verification.Status.RUNNING) for v in rows):
         design.status = Design.Status.VERIFYING

@@ -34,7 +34,8 @@ def num(value, digits: int = 3):
 def signed(value, digits: int = 3):
     if value is None:
         return "–"
-    return f"{float(value):+.{int(digits)}f}"
+    value = round(float(value), int(digits))
+    return f"{value:+.{int(digits)}f}" if value else f"{0:.{int(digits)}f}"
 
 
 @register.filter

@@ -56,4 +56,5 @@ def upload_detail(request, pk: int):
     report = upload.check_run.report if upload.check_run else None
     return page(request, "evolution/upload.html", {
         "upload": upload, "findings": reports.findings(report), "figures": reports.figures(report),
+        "stages": reports.stages(report),
     })

@@ -30,17 +30,25 @@ STOPWORDS = frozenset(
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A light suffix stripper: enough to match "models"/"model" and "gated"/"gating", no more."""
-    if len(word) <= 4 or word.isdigit():
+    """A light suffix stripper: enough to match "models"/"modeling" and "gate"/"gated"/"gating", no more."""
+    if len(word) <= 3 or not word.isalpha():
         return word
     for suffix, replacement in (("ational", "ate"), ("ization", "ize"), ("ies", "y"), ("sses", "ss")):
         if word.endswith(suffix):
-            return word[: -len(suffix)] + replacement
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
+            word = word[: -len(suffix)] + replacement
+            break
+    else:
+        for suffix in ("ing", "ed"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                if word[-1] == word[-2] and word[-1] not in "sl" or word.endswith("ll") and len(word) > 5:
+                    word = word[:-1]  # "modelling" -> "model", "gapped" -> "gap"
+                break
+        else:
+            if word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
+                word = word[:-1]
+    if word.endswith("e") and len(word) >= 4:
+        word = word[:-1]
     return word
 
 

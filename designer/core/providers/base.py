@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import ProviderSettings
-from ..pricing import call_cost, price_per_mtok
+from ..pricing import UNKNOWN_REMOTE_PRICE, call_cost, price_per_mtok
 
 # Statuses worth another try: timeout, conflict, rate limit, server errors, Anthropic's "overloaded".
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -94,13 +94,18 @@ class Provider(ABC):
                 if not error.retryable or attempt > self.settings.max_retries:
                     raise error from exc
                 self.sleep(self._wait_s(attempt, exc))
-        priced = price_per_mtok(raw.model or model, self.prices) is not None
+        answered_by = raw.model or model
+        priced = price_per_mtok(answered_by, self.prices) is not None or price_per_mtok(model, self.prices) is not None
+        # A listed name as requested prices an unlisted snapshot in the reply; a paid API's unknown
+        # model is charged on the high side so that the budget still bites.
+        price_as = answered_by if price_per_mtok(answered_by, self.prices) else model
+        unknown = None if self.settings.kind == "compatible" else UNKNOWN_REMOTE_PRICE
         return Completion(
             text=raw.text,
-            model=raw.model or model,
+            model=answered_by,
             tokens_in=raw.tokens_in,
             tokens_out=raw.tokens_out,
-            dollars=call_cost(raw.model or model, raw.tokens_in, raw.tokens_out, self.prices),
+            dollars=call_cost(price_as, raw.tokens_in, raw.tokens_out, self.prices, unknown),
             latency_s=time.monotonic() - started,
             attempts=attempt,
             stop_reason=raw.stop_reason,

@@ -20,7 +20,7 @@ BLOCKED_PREFIXES = (
     "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg",
     "os.putenv", "os.unsetenv", "os.startfile", "subprocess.", "pty.", "socket.", "urllib.", "http.client.",
     "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.", "webbrowser.", "ctypes.",
-    "pickle.find_class", "marshal.load", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+    "pickle.find_class", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
     "resource.setrlimit", "resource.prlimit", "signal.pthread_kill", "builtins.input", "builtins.breakpoint",
     "sys.remote_exec", "sqlite3.",
 )

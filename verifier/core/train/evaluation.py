@@ -137,8 +137,12 @@ def summarize(results: dict[str, Any], tasks: list[str], limit: int | None) -> d
 
 def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], data_dir: Path | None,
              cache_dir: Path, limit: int | None = None, batch_size: int = 16, device: torch.device | None = None,
-             bootstrap_iters: int = 100, seed: int = 1234) -> dict[str, dict[str, Any]]:
-    """Run lm-eval on `tasks` (zero-shot) and return a summary per task."""
+             bootstrap_iters: int = 100, seed: int = 1234, max_length: int | None = None) -> dict[str, dict[str, Any]]:
+    """Run lm-eval on `tasks` (zero-shot) and return a summary per task.
+
+    `max_length` bounds context + continuation (lm-eval cuts contexts from the left and refuses a
+    longer continuation); default: the training context, but at least 256 tokens so the short
+    contexts of the CPU rungs can still score every answer."""
     tasks_dir = local_tasks_dir(data_dir)
     if tasks_dir is not None:
         # Local tasks read local files only: make sure nothing reaches for the hub.
@@ -160,7 +164,7 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
     hf_model = as_hf_model(lm)
     harness = HFLM(
         pretrained=hf_model, tokenizer=tokenizer, backend="causal", batch_size=batch_size,
-        max_length=lm.config.context_length,
+        max_length=max_length or max(lm.config.context_length, 256),
         mixed_precision_dtype=torch.bfloat16 if device.type == "cuda" else None,
     )
     results = lm_eval.simple_evaluate(

@@ -164,8 +164,8 @@ TINY = Rung(
     notes="about 4M non-embedding parameters, ~2M tokens: under an hour per design on 2 CPU cores",
 )
 TEST = Rung(
-    name="test", d_model=64, n_block=2, nominal_params=12 * 64 * 64 * 2, tokens_per_param=0.25,
-    lr=3e-3, context_length=64, batch_tokens=8 * 64, budget=0, tasks=TEST_TASKS, eval_limit=10,
+    name="test", d_model=64, n_block=2, nominal_params=2**16, tokens_per_param=0.25,
+    lr=3e-3, context_length=128, batch_tokens=4 * 128, budget=0, tasks=TEST_TASKS, eval_limit=10,
     val_tokens=2**12, reference_tokens_per_s=4000.0, slow_factor=50.0, device="cpu",
     notes="for tests: a full verify in seconds",
 )

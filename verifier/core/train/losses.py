@@ -29,16 +29,17 @@ class _LinearCrossEntropy(torch.autograd.Function):
         n_valid = int(valid.sum().clamp(min=1))
         compute_dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(
             hidden.device.type) else hidden.dtype
+        acc_dtype = torch.promote_types(compute_dtype, torch.float32)  # softmax in >= float32
         w = weight.to(compute_dtype)
         grad_hidden = torch.empty_like(hidden)
-        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
-        loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        grad_weight = torch.zeros(weight.shape, dtype=acc_dtype, device=weight.device)
+        loss = torch.zeros((), dtype=acc_dtype, device=hidden.device)
         rows = _chunk_rows(n_rows, vocab, chunk_bytes)
         for start in range(0, n_rows, rows):
             h = hidden[start:start + rows].to(compute_dtype)
             t = targets[start:start + rows]
             ok = valid[start:start + rows]
-            logits = (h @ w.t()).float()
+            logits = (h @ w.t()).to(acc_dtype)
             lse = torch.logsumexp(logits, dim=-1)
             safe_t = torch.where(ok, t, torch.zeros_like(t))
             target_logit = logits.gather(1, safe_t[:, None]).squeeze(1)
@@ -46,10 +47,10 @@ class _LinearCrossEntropy(torch.autograd.Function):
             # d loss / d logits = (softmax - onehot) / n_valid, zero for ignored rows
             grad = torch.exp(logits - lse[:, None])
             grad.scatter_add_(1, safe_t[:, None], -torch.ones_like(lse)[:, None])
-            grad *= (ok.float() / n_valid)[:, None]
+            grad *= (ok.to(acc_dtype) / n_valid)[:, None]
             grad = grad.to(compute_dtype)
             grad_hidden[start:start + rows] = (grad @ w).to(hidden.dtype)
-            grad_weight += (grad.t() @ h).float()
+            grad_weight += (grad.t() @ h).to(acc_dtype)
         ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))
         return loss / n_valid
 
@@ -75,10 +76,11 @@ def linear_cross_entropy(
 
 
 def _loss_only(hidden, weight, targets, ignore_index: int, chunk_bytes: int) -> torch.Tensor:
-    total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    acc_dtype = torch.promote_types(hidden.dtype, torch.float32)
+    total = torch.zeros((), dtype=acc_dtype, device=hidden.device)
     rows = _chunk_rows(hidden.shape[0], weight.shape[0], chunk_bytes)
     for start in range(0, hidden.shape[0], rows):
-        logits = F.linear(hidden[start:start + rows], weight).float()
+        logits = F.linear(hidden[start:start + rows], weight.to(hidden.dtype)).to(acc_dtype)
         total += F.cross_entropy(logits, targets[start:start + rows], ignore_index=ignore_index, reduction="sum")
     return total / (targets != ignore_index).sum().clamp(min=1)
 

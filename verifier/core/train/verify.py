@@ -64,6 +64,7 @@ class VerifyConfig:
     tasks: tuple[str, ...] | None = None  # None: the rung's
     eval_limit: int | None = -1  # -1: the rung's; None: every example
     eval_batch_size: int = 16
+    eval_max_length: int | None = None  # None: the context length, at least 256
     skip_eval: bool = False
     save_weights: bool = True
     keep_checkpoint: bool = False
@@ -305,7 +306,7 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
             from .evaluation import evaluate
 
             report.eval = evaluate(model, tokenizer, tasks, data_dir, cache_dir, limit=eval_limit,
-                                   batch_size=cfg.eval_batch_size, device=device)
+                                   batch_size=cfg.eval_batch_size, device=device, max_length=cfg.eval_max_length)
         except ModuleNotFoundError as exc:
             report.warnings.append(f"evaluation skipped: {exc.name} is not installed")
         except Exception as exc:  # noqa: BLE001

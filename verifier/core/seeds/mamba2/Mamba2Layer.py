@@ -10,7 +10,7 @@ from verifier.core.gau.base import GAUBase, UnitDecl, gau_test
 
 
 class Mamba2Layer(GAUBase):
-    """The Mamba-2 mixer (Dao & Gu, 2024, "Transformers are SSMs", Sec. 7 parallel block).
+    """The Mamba-2 mixer (Dao & Gu, 2024, "Transformers are SSMs", Sec. 7.1 parallel block).
 
     One in-projection produces, per position, the gate z, the SSM input x, the shared (per group)
     B and C, and a per-head step dt. x, B and C pass through a causal depthwise conv1d and SiLU;
@@ -67,8 +67,9 @@ class Mamba2Layer(GAUBase):
             self.norm_weight.fill_(1.0)
 
     def causal_conv(self, u):
-        """Depthwise causal conv1d of u (B, L, C) with `self.conv1d`'s weights: output t is a weighted
-        sum of the window t-k+1..t (a strided view), much faster on a CPU than a grouped Conv1d."""
+        """Depthwise causal conv1d of u (B, L, C) with `self.conv1d`'s weights: output t is the weighted
+        sum of the window t-k+1..t (a strided view of left-padded u). Same result as the grouped Conv1d,
+        without its transposes and slow CPU path."""
         windows = F.pad(u, (0, 0, self.conv_kernel - 1, 0)).unfold(1, self.conv_kernel, 1)  # (B, L, C, k)
         return (windows * self.conv1d.weight[:, 0, :]).sum(-1) + self.conv1d.bias
 

@@ -1,0 +1,177 @@
+"""Run one verification as a child process and follow it.
+
+Generated code never runs inside a worker process: the worker starts
+`python -m verifier.core verify` in its own process group with a clean environment (no API keys),
+tails its JSON-lines progress file, enforces a wall-clock limit, and turns every way the child can
+end — report written, crash, kill, time-out — into an outcome. The child resumes from its
+checkpoints when started again on the same output folder, which is how a restarted worker picks
+up an interrupted verification.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Environment variables a verification may see; everything else (API keys, tokens) stays behind.
+PASSED_ENV = (
+    "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "GENESYS_DATA_DIR", "GENESYS_CACHE_DIR",
+    "CUDA_VISIBLE_DEVICES", "HF_HOME", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+)
+
+
+@dataclass
+class VerifyOutcome:
+    status: str  # done | failed | interrupted
+    report: dict[str, Any] | None
+    failure: dict[str, str] | None
+    returncode: int | None
+    wall_s: float
+    stderr_tail: str = ""
+    progress_events: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def child_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in PASSED_ENV}
+    env["HF_HUB_OFFLINE"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides or {})
+    return env
+
+
+class _Tail:
+    """Reads complete JSON lines appended to a file since the last call."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.count = 0
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            chunk = fh.read()
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        events = []
+        for line in chunk[: end + 1].splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn or foreign line: progress is advisory, the report is what counts
+        self.count += len(events)
+        return events
+
+
+def run_verification(
+    design_json: Path,
+    rung: str,
+    out_dir: Path,
+    *,
+    data_dir: Path | None = None,
+    timeout_s: float = 3600.0,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    poll_s: float = 0.5,
+) -> VerifyOutcome:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    progress_path = out_dir / "progress.jsonl"
+    report_path = out_dir / "report.json"
+    report_path.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "verifier.core", "verify", str(design_json), "--rung", rung,
+           "--out", str(out_dir), "--progress-jsonl", str(progress_path), "--quiet", *(extra_args or [])]
+    if data_dir is not None:
+        cmd += ["--data-dir", str(data_dir)]
+    overrides = dict(env or {})
+    overrides.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    stderr_path = out_dir / "stderr.log"
+    tail = _Tail(progress_path)
+    tail.offset = progress_path.stat().st_size if progress_path.exists() else 0
+    start = time.monotonic()
+    with stderr_path.open("ab") as stderr_file:
+        child = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=stderr_file, env=child_env(overrides), start_new_session=True,
+        )
+        stopped_by: str | None = None
+        while child.poll() is None:
+            for event in tail.read():
+                if on_progress is not None:
+                    on_progress(event)
+            if time.monotonic() - start > timeout_s:
+                stopped_by = "timeout"
+            elif should_stop is not None and should_stop():
+                stopped_by = "stopped"
+            if stopped_by:
+                _kill_group(child)
+                break
+            time.sleep(poll_s)
+        child.wait()
+    for event in tail.read():
+        if on_progress is not None:
+            on_progress(event)
+    wall = time.monotonic() - start
+    stderr_tail = _tail_text(stderr_path)
+    report = _read_json(report_path)
+    code = child.returncode
+    if stopped_by == "timeout":
+        failure = {"category": "timeout", "message": f"verification exceeded {timeout_s:.0f} s and was killed"}
+        return VerifyOutcome("failed", report, failure, code, wall, stderr_tail, tail.count)
+    if stopped_by == "stopped":
+        return VerifyOutcome("interrupted", report, None, code, wall, stderr_tail, tail.count)
+    if report is not None and code in (0, 1):
+        failure = report.get("failure") if report.get("status") != "done" else None
+        status = "done" if code == 0 and report.get("status") == "done" else "failed"
+        if status == "failed" and not failure:
+            failure = {"category": "forward-error", "message": str(report.get("error") or "verification failed")}
+        return VerifyOutcome(status, report, failure, code, wall, stderr_tail, tail.count)
+    if code == 3:
+        return VerifyOutcome("interrupted", report, None, code, wall, stderr_tail, tail.count)
+    if code is not None and code < 0:
+        message = f"killed by signal {-code}"
+        return VerifyOutcome("failed", report, {"category": "killed", "message": message}, code, wall,
+                             stderr_tail, tail.count)
+    message = f"verifier exited with status {code} and no report: {stderr_tail[-800:]}"
+    return VerifyOutcome("failed", report, {"category": "crash", "message": message}, code, wall,
+                         stderr_tail, tail.count)
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+        child.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _tail_text(path: Path, limit: int = 4000) -> str:
+    try:
+        data = path.read_bytes()[-limit:]
+    except OSError:
+        return ""
+    return data.decode(errors="replace")

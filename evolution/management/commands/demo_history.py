@@ -1,0 +1,20 @@
+"""`manage.py demo_history`: fill the database with a synthetic search history (for demos)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from evolution.demo import build_history
+
+
+class Command(BaseCommand):
+    help = "Add the seeds and N synthetic designed descendants, some verified (made-up reports). Demo data only."
+
+    def add_arguments(self, parser):
+        parser.add_argument("-n", "--designs", type=int, default=60)
+        parser.add_argument("--seed", type=int, default=0, help="random seed")
+        parser.add_argument("--rung", default="14M")
+
+    def handle(self, *args, designs, seed, rung, **options):
+        stats = build_history(designs, seed=seed, rung=rung)
+        self.stdout.write(f"added {stats.designs} designs and {stats.verifications} verifications at {rung}")
