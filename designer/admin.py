@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from designer.models import DesignerSettings
 
@@ -7,6 +8,7 @@ from designer.models import DesignerSettings
 class DesignerSettingsAdmin(admin.ModelAdmin):
     list_display = ("name", "default_provider", "proposer_model", "coder_model", "run_budget_dollars", "updated_at")
     readonly_fields = ("updated_at", "updated_by")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
         (None, {"fields": ("name", "default_provider", "prompt_version", "knowledge_path")}),
         ("Providers (keys are read from the named environment variables)", {"fields": (

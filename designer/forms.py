@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.db import models
 
 from designer.models import DesignerSettings
 
@@ -13,7 +14,15 @@ LIMIT_FIELDS = ("proposal_threshold", "max_proposal_attempts", "observer_thresho
                 "prompt_version", "knowledge_path")
 
 
+def settings_formfield(field: models.Field, **kwargs):
+    """Base URLs typed without a scheme are taken as https (Django 6's default, chosen now)."""
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
+
+
 class DesignerSettingsForm(forms.ModelForm):
     class Meta:
         model = DesignerSettings
         exclude = ("name", "updated_by")
+        formfield_callback = settings_formfield

@@ -7,6 +7,8 @@ key); changing them needs the `designer.change_designersettings` permission.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
 from django.shortcuts import redirect, render
 
 from designer.core.config import ROLES
@@ -23,6 +25,8 @@ def settings_page(request):
     settings = active_settings()
     may_edit = can(request.user, CHANGE)
     if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
         require(request.user, CHANGE)
         form = DesignerSettingsForm(request.POST, instance=settings)
         if form.is_valid():
@@ -57,8 +61,6 @@ def settings_page(request):
 def prompts_page(request, version: str):
     """The templates of one prompt version, as the agents receive them (placeholders unfilled)."""
     if version not in available_versions():
-        from django.http import Http404
-
         raise Http404(f"no prompt version {version!r}")
     prompts = PromptSet(version)
     return render(request, "designer/prompts.html", {"prompts": prompts, "templates": sorted(prompts.templates.items())})

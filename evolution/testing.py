@@ -1,4 +1,4 @@
-"""Pytest fixtures shared by the web, API and browser tests (import them into a test module).
+"""Pytest fixtures shared by the web, API and browser tests (`pytest_plugins = ["evolution.testing"]`).
 
 They build real rows through the real services: users with real roles, the real seeds, a small
 synthetic history (see `evolution.demo`). Nothing is mocked.
@@ -51,28 +51,42 @@ def history(seeds) -> list[Design]:
     return list(Design.objects.order_by("id"))
 
 
-def client_for(user) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
-def api_client_for(user, token: bool = False) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        if token:
-            key = Token.objects.get_or_create(user=user)[0].key
-            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-        else:
-            client.force_authenticate(user)
-    return client
-
-
-def verified_design(designs: list[Design]) -> Design:
-    return next(d for d in designs if d.status == Design.Status.VERIFIED and d.generation > 0)
-
-
-def checked_design(designs: list[Design]) -> Design:
+@pytest.fixture
+def checked(history) -> Design:
     """A designed (not seed) design that passed the checker and has not been verified."""
-    return next(d for d in designs if d.status == Design.Status.CHECKED and d.generation > 0)
+    return next(d for d in history if d.status == Design.Status.CHECKED and d.generation > 0)
+
+
+@pytest.fixture
+def verified(history) -> Design:
+    return next(d for d in history if d.status == Design.Status.VERIFIED and d.generation > 0)
+
+
+@pytest.fixture
+def client_for(db):
+    """client_for(user) -> a Django test client logged in as `user` (None: anonymous)."""
+
+    def make(user) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(db):
+    """api_client_for(user, token=False) -> a DRF client, authenticated by session or by token."""
+
+    def make(user, token: bool = False) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            if token:
+                key = Token.objects.get_or_create(user=user)[0].key
+                client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+            else:
+                client.force_login(user)
+        return client
+
+    return make

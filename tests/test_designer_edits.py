@@ -3,7 +3,13 @@ parents' units by name, and the tree the coder starts from."""
 
 from __future__ import annotations
 
-from designer.core.design_edits import adopt_from_parents, lines_of_code, open_unit, prune_declarations, put_unit
+from designer.core.design_edits import (
+    adopt_from_parents,
+    lines_of_code,
+    open_unit,
+    prune_declarations,
+    put_unit,
+)
 from designer.core.implementation import start_tree
 from designer.core.proposal import Proposal, UnitChange
 from verifier.core.gau.composer import compose

@@ -124,7 +124,7 @@ def test_review_and_rating_scores_must_be_whole_numbers_from_1_to_5():
     assert parse_review('{"score": 4, "strengths": "s", "concerns": "", "suggestions": ""}').score == 4
     for bad in ('"four"', "6", "0", "3.5", "true"):
         with pytest.raises(ParseError, match="score"):
-            parse_review('{"score": %s, "strengths": "", "concerns": "", "suggestions": ""}' % bad)
+            parse_review(f'{{"score": {bad}, "strengths": "", "concerns": "", "suggestions": ""}}')
     rating = parse_rating('{"quality": 4, "adherence": 5, "novelty": 3, "rating": 4, "comments": "ok"}')
     assert (rating.quality, rating.rating) == (4, 4)
     with pytest.raises(ParseError, match="'novelty'"):

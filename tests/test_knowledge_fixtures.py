@@ -1,18 +1,46 @@
 """Shared fixtures and helpers of the knowledge tests (imported by the other test_knowledge_* modules).
 
-Stores that take long to build (the 297 library abstracts) are built once per test session and cached
-in this module, whichever test module asks first; tests that write get fresh stores of their own.
+Read-only stores that take long to build (the 297 library abstracts) are built once and kept under
+var/test-cache/, in a folder named after a digest of the knowledge engine's code: the next session's
+import is then a no-op (idempotent ingestion), and any change to chunking or embedding code builds a
+fresh one. GENESYS_TEST_KNOWLEDGE_CACHE=0 builds in a temporary folder instead. Tests that write get
+fresh stores of their own.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from knowledge.core import KnowledgeBase
 
+REPO = Path(__file__).resolve().parent.parent
+CORE = REPO / "knowledge" / "core"
 _cache: dict[str, Path] = {}
+
+
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(CORE.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_store(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where a read-only test store lives: var/test-cache/<name>-<code digest>, or a temporary folder."""
+    if os.environ.get("GENESYS_TEST_KNOWLEDGE_CACHE", "1") in {"0", "false", "no"}:
+        return tmp_path_factory.mktemp(name)
+    root = Path(os.environ.get("GENESYS_VAR_DIR", REPO / "var")) / "test-cache"
+    path = root / f"{name}-{_code_digest()}"
+    for stale in root.glob(f"{name}-*"):
+        if stale != path:
+            shutil.rmtree(stale, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 #: Small full texts (~25 passages each) with citation links among them: wgqa builds on gqa.
 SMALL_PAPERS = ["mqa", "gqa", "wgqa"]
@@ -30,7 +58,7 @@ def library_dir(genesys_data_dir: Path) -> Path:
 def abstracts_store(tmp_path_factory: pytest.TempPathFactory, library_dir: Path) -> Path:
     """A store holding the abstracts of all 297 library papers (read-only for tests)."""
     if "abstracts" not in _cache:
-        path = tmp_path_factory.mktemp("kb-abstracts")
+        path = cached_store("kb-abstracts", tmp_path_factory)
         KnowledgeBase(path).import_library(library_dir, include_fulltext=False)
         _cache["abstracts"] = path
     return _cache["abstracts"]

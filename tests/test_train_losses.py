@@ -8,7 +8,13 @@ import torch.nn.functional as F
 from verifier.core.gau import compose, load_gab
 from verifier.core.seeds import load_seed
 from verifier.core.train.autotune import build_model
-from verifier.core.train.losses import final_hidden, linear_cross_entropy, lm_loss
+from verifier.core.train.losses import (
+    chunk_step_functional,
+    chunk_step_inplace,
+    final_hidden,
+    linear_cross_entropy,
+    lm_loss,
+)
 
 
 def test_chunked_loss_and_gradients_match_full_logits():
@@ -52,3 +58,15 @@ def test_lm_loss_matches_the_models_own_loss_and_gradients():
     assert torch.allclose(chunked, plain, atol=1e-6)
     for name, param in model.named_parameters():
         assert torch.allclose(param.grad, ref[name], atol=1e-6), name
+
+
+def test_the_gpu_chunk_kernel_computes_what_the_cpu_one_does():
+    gen = torch.Generator().manual_seed(1)
+    h, w = torch.randn(9, 8, generator=gen), torch.randn(40, 8, generator=gen)
+    t = torch.randint(0, 40, (9,), generator=gen)
+    ok = torch.ones(9, dtype=torch.bool)
+    ok[4] = False
+    a = chunk_step_inplace(h, w, t, ok, 1 / 8, torch.float32)
+    b = chunk_step_functional(h, w, t, ok, 1 / 8)
+    for x, y in zip(a, b, strict=True):
+        assert torch.allclose(x, y, atol=1e-6)

@@ -135,7 +135,7 @@ def test_numerically_broken_design_is_stopped_by_the_monitor(tmp_path, genesys_d
     report = verify_design(NAN_GAB, "test", tmp_path, genesys_data_dir, **small(cache_dir, skip_eval=True))
     assert report.status == "failed"
     assert report.failure["category"] == "nan_inf", report.error
-    assert 1 <= report.failure["step"] <= 3  # a few steps in, not at the start
+    assert 2 <= report.failure["step"] <= 6  # a few steps in, not at the start
     assert report.fitness is None and report.weights is None
 
 
@@ -162,7 +162,7 @@ def test_cli_verify_streams_progress_as_json_lines(tmp_path, genesys_data_dir, c
     assert report["status"] == "done" and report["eval"] == {}
     assert "gpt at test: done" in done.stdout
 
-    missing = subprocess.run([*cmd[:8], "--data-dir", str(tmp_path / "nothing"), "--no-eval", "--quiet"],
+    missing = subprocess.run([*cmd[:9], "--data-dir", str(tmp_path / "nothing"), "--no-eval", "--quiet"],
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 1 and "data_missing" in missing.stdout
     status = subprocess.run([sys.executable, "-m", "verifier.core", "data-status", "--data-dir",

@@ -21,10 +21,9 @@ from evolution.services.events import record_event
 from evolution.services.roles import create_roles, ensure_user
 from evolution.services.runs import ensure_active_run
 from evolution.services.seeding import seed_designs
-from evolution.testing import checked_design
 from verifier.core.seeds import available_seeds, load_seed
 
-pytest_plugins = ["evolution.testing"]  # fixtures: roles, researcher, viewer, admin_user, seeds, history
+pytest_plugins = ["evolution.testing"]  # fixtures: roles, researcher, viewer, admin_user, seeds, history, …
 
 
 def _result(parent: Design, name: str = "GatedGPT") -> DesignerResult:
@@ -114,8 +113,8 @@ def test_record_event_waits_for_the_transaction(monkeypatch, django_capture_on_c
 
 
 @pytest.mark.django_db
-def test_veto_needs_a_reason_and_a_researcher(history, researcher, viewer):
-    design = checked_design(history)
+def test_veto_needs_a_reason_and_a_researcher(checked, researcher, viewer):
+    design = checked
     with pytest.raises(ValidationError):
         decisions.veto(design, researcher, "  ")
     with pytest.raises(PermissionDenied):
@@ -133,8 +132,8 @@ def test_veto_needs_a_reason_and_a_researcher(history, researcher, viewer):
 
 
 @pytest.mark.django_db
-def test_promotion_is_idempotent_and_spends_budget(history, researcher):
-    design = checked_design(history)
+def test_promotion_is_idempotent_and_spends_budget(checked, researcher):
+    design = checked
     first, created = verifications.promote(design, researcher)
     second, created_again = verifications.promote(design, researcher)
     third, _ = verifications.promote(design, researcher, first.rung)
@@ -147,8 +146,8 @@ def test_promotion_is_idempotent_and_spends_budget(history, researcher):
 
 
 @pytest.mark.django_db
-def test_promotion_refused_when_the_budget_is_spent(history, researcher):
-    design = checked_design(history)
+def test_promotion_refused_when_the_budget_is_spent(checked, researcher):
+    design = checked
     run = ensure_active_run()
     rung = verifications.next_rung(design, run).name
     used = Verification.objects.filter(run=run, rung=rung).exclude(status="failed").count()
@@ -159,8 +158,8 @@ def test_promotion_refused_when_the_budget_is_spent(history, researcher):
 
 
 @pytest.mark.django_db
-def test_vetoed_and_invalid_designs_are_not_promoted(history, researcher):
-    design = checked_design(history)
+def test_vetoed_and_invalid_designs_are_not_promoted(checked, researcher):
+    design = checked
     decisions.veto(design, researcher, "no")
     with pytest.raises(verifications.PromotionRefused, match="vetoed"):
         verifications.promote(Design.objects.get(pk=design.pk), researcher)
@@ -171,8 +170,8 @@ def test_vetoed_and_invalid_designs_are_not_promoted(history, researcher):
 
 
 @pytest.mark.django_db
-def test_verification_report_sets_fitness_confidence_and_status(history, researcher, admin_user):
-    design = checked_design(history)
+def test_verification_report_sets_fitness_confidence_and_status(checked, researcher, admin_user):
+    design = checked
     v, _ = verifications.promote(design, researcher, "14M")
     with pytest.raises(PermissionDenied):
         verifications.record_report(v, {"fitness": 0.1}, researcher)  # researchers do not report results

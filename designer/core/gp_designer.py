@@ -19,7 +19,7 @@ from .result import DesignerResult
 
 def gp_design(parents: list[GAUTree], mode: str, *, pool: list[GAUTree] | None = None,
               rng: random.Random | None = None, checker: CheckFn | None = None,
-              reason: str = "") -> DesignerResult:
+              reason: str = "", check: bool = True) -> DesignerResult:
     """One design by the GP operators; the result is checked as a whole when the checker is there."""
     rng = rng or random.Random()
     pool = [t for t in (pool if pool is not None else _seed_pool()) if t.name not in {p.name for p in parents}]
@@ -43,6 +43,10 @@ def gp_design(parents: list[GAUTree], mode: str, *, pool: list[GAUTree] | None =
         n in p.units and p.units[n].content_hash() == child.units[n].content_hash() for p in parents)]
     result.metrics = {"attempts": 0, "proposal_rounds": 0, "new_units": new_units,
                       "lines_of_code": sum(lines_of_code(child.units[n].code) for n in new_units)}
+    if not check:
+        result.status = "implemented"
+        result.metrics.update(valid=None, check_skipped="the checker was switched off")
+        return result
     try:
         outcome = run_check(child, checker)
     except CheckerUnavailable as exc:

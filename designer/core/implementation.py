@@ -157,8 +157,7 @@ class Implementer:
             "observer_task", unit=unit, proposal=pretty(self.proposal.to_dict()), plan=plan or "(no plan)",
             code=code.rstrip(), check_summary=summary,
         ))
-        rating, calls, error = self.agents.ask_parsed("observer", [message], parse_rating, budget=self.budget)
-        entry["calls"] += [c.to_dict() for c in calls]
+        rating, _, error = self.agents.ask_parsed("observer", [message], parse_rating, budget=self.budget)
         if rating is None:
             entry["observer_error"] = f"the observer gave no usable rating ({error}); unit kept"
             return []
@@ -169,9 +168,9 @@ class Implementer:
                         f"{rating.adherence}, novelty {rating.novelty}): {rating.comments}",
                         category="observer", unit=unit)]
 
-    def _plan(self, unit: str, previous_failure: str) -> tuple[str, list[dict[str, Any]]]:
+    def _plan(self, unit: str, previous_failure: str) -> str:
         if not self.ablation.planner or self.ablation.direct:
-            return "", []
+            return ""
         old = self.replaced.get(unit.split(", ")[0])
         message = Message("user", self.agents.prompts.render(
             "planner_task", unit=unit, declaration=self._declarations(unit), proposal=pretty(self.proposal.to_dict()),
@@ -180,8 +179,20 @@ class Implementer:
             callers=self._callers(unit), replaced=replaced_text(old[1] if old else None, old[0] if old else None),
             previous_failure=previous_failure,
         ))
-        plan, calls, error = self.agents.ask_parsed("planner", [message], parse_plan, budget=self.budget)
-        return plan or f"(the planner gave no plan: {error})", [c.to_dict() for c in calls]
+        plan, _, error = self.agents.ask_parsed("planner", [message], parse_plan, budget=self.budget)
+        return plan or f"(the planner gave no plan: {error})"
+
+    def _new_entry(self, round_no: int, unit: str, attempt: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "round": round_no, "unit": unit, "attempt": attempt, "plan": None, "code": None, "findings": [],
+            "check": None, "rating": None, "passed": False, "rolled_back": False, "calls": [],
+        }
+        self.trace.append(entry)
+        return entry
+
+    def _sync_calls(self, entry: dict[str, Any], start: int) -> None:
+        """The attempt's calls, from `start` on: kept even when the budget or the provider cut it short."""
+        entry["calls"] = [c.to_dict() for c in self.agents.calls[start:]]
 
     def _declarations(self, units: str) -> str:
         return "\n".join(declaration_text(self.tree, u) for u in units.split(", "))
@@ -227,7 +238,12 @@ class UnitByUnitImplementer(Implementer):
         previous = ""
         if last_failure:
             previous = f"## The previous round failed\n\nIts last findings:\n{last_failure}\n"
-        plan, plan_calls = self._plan(unit, previous)
+        entry = self._new_entry(round_no, unit, 1)
+        start = len(self.agents.calls)
+        try:
+            plan = entry["plan"] = self._plan(unit, previous)
+        finally:
+            self._sync_calls(entry, start)
         old = self.replaced.get(unit)
         task = Message("user", self.agents.prompts.render(
             "coder_task", unit=unit, declaration=declaration_text(self.tree, unit),
@@ -239,16 +255,15 @@ class UnitByUnitImplementer(Implementer):
         messages = [task]
         failure_text = ""
         for attempt in range(1, self.limits.max_debug_attempts + 2):
-            entry: dict[str, Any] = {
-                "round": round_no, "unit": unit, "attempt": attempt, "plan": plan if attempt == 1 else None,
-                "code": None, "findings": [], "check": None, "rating": None, "passed": False,
-                "rolled_back": False, "calls": plan_calls if attempt == 1 else [],
-            }
-            self.trace.append(entry)
-            record = self._ask("coder", messages)
-            self.attempts += 1
-            entry["calls"].append(record.to_dict())
-            failures = self._attempt(unit, record.reply, plan, entry)
+            if attempt > 1:
+                entry = self._new_entry(round_no, unit, attempt)
+                start = len(self.agents.calls)
+            try:
+                record = self._ask("coder", messages)
+                self.attempts += 1
+                failures = self._attempt(unit, record.reply, plan, entry)
+            finally:
+                self._sync_calls(entry, start)
             if not failures:
                 entry["passed"] = True
                 entry["tree_hash"] = self.tree.content_hash()

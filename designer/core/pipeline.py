@@ -68,7 +68,8 @@ def design(parents: list[GAUTree], mode: str, config: DesignerConfig | None = No
     ready, why = config.llm_ready()
     if not ready and not (providers and not config.use_gp):
         log.info("designing with the GP designer: %s", why)
-        result = gp_design(parents, mode, pool=pool, rng=rng, checker=checker, reason=why)
+        result = gp_design(parents, mode, pool=pool, rng=rng, checker=checker, reason=why,
+                           check=config.ablation.checker)
         _emit(on_event, "finished", {"status": result.status})
         return result
     return LLMDesigner(config, parents, mode, providers=providers or {}, http_client=http_client,

@@ -155,29 +155,39 @@ class ProposalStage:
             entry: dict[str, Any] = {"round": round_no, "proposal": None, "review": None, "score": None,
                                      "passed": False, "calls": []}
             self.rounds.append(entry)
-            proposal, calls, error = self.agents.ask_parsed(
-                "proposer", conversation, lambda text: parse_proposal(text, self.mode, self.parents))
-            entry["calls"] += [c.to_dict() for c in calls]
-            if proposal is None:
-                entry["error"] = f"proposal did not parse: {error}"
-                self._notify(entry)
-                continue
-            entry["proposal"] = proposal.to_dict()
-            review, calls, error = self._review(proposal, round_no, parents_text, references_text, previous)
-            entry["calls"] += [c.to_dict() for c in calls]
-            if review is None:
-                entry["error"] = f"review did not parse: {error}"
-                self._notify(entry)
-                continue
-            entry.update(review=asdict(review), score=review.score, passed=review.score >= limits.proposal_threshold)
+            start = len(self.agents.calls)
+            try:
+                proposal, review, reply = self._round(entry, conversation, parents_text, references_text, previous)
+            finally:  # even a round cut short by the budget or the provider keeps its calls
+                entry["calls"] = [c.to_dict() for c in self.agents.calls[start:]]
             self._notify(entry)
+            if proposal is None or review is None:
+                continue
             if entry["passed"]:
                 return proposal
             previous = (pretty(proposal.to_dict()), review)
-            conversation = [task, Message("assistant", calls_reply(entry, "proposer")),
+            conversation = [task, Message("assistant", reply),
                             Message("user", prompts.render("proposer_revise", score=review.score,
                                                            threshold=limits.proposal_threshold, review=review.text()))]
         return None
+
+    def _round(self, entry: dict[str, Any], conversation: list[Message], parents_text: str, references_text: str,
+               previous: tuple[str, Review] | None) -> tuple[Proposal | None, Review | None, str]:
+        """One proposal and its review; returns them (None where a reply never parsed) and the proposer's reply."""
+        proposal, calls, error = self.agents.ask_parsed(
+            "proposer", conversation, lambda text: parse_proposal(text, self.mode, self.parents))
+        reply = calls[-1].reply or "(empty reply)"
+        if proposal is None:
+            entry["error"] = f"proposal did not parse: {error}"
+            return None, None, reply
+        entry["proposal"] = proposal.to_dict()
+        review, _, error = self._review(proposal, entry["round"], parents_text, references_text, previous)
+        if review is None:
+            entry["error"] = f"review did not parse: {error}"
+            return proposal, None, reply
+        entry.update(review=asdict(review), score=review.score,
+                     passed=review.score >= self.agents.config.limits.proposal_threshold)
+        return proposal, review, reply
 
     def _review(self, proposal: Proposal, round_no: int, parents_text: str, references_text: str,
                 previous: tuple[str, Review] | None) -> tuple[Review | None, list[CallRecord], str | None]:
@@ -196,8 +206,3 @@ class ProposalStage:
         if self.on_round is not None:
             self.on_round(entry)
 
-
-def calls_reply(entry: dict[str, Any], role: str) -> str:
-    """The last reply of `role` in a round: what the model said, to continue the conversation."""
-    replies = [c["reply"] for c in entry["calls"] if c["role"] == role and c["reply"]]
-    return replies[-1] if replies else "(empty reply)"

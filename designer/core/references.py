@@ -6,6 +6,7 @@ references and the design records why.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from verifier.core.gau.tree import GAUTree
@@ -24,12 +25,16 @@ def find_references(parents: list[GAUTree], theme: str, *, knowledge: Any = None
                     k: int = 5) -> tuple[list[dict[str, Any]], str]:
     """(references as plain dicts, a note on why there are none)."""
     if knowledge is None:
-        if not knowledge_path:
-            return [], "no knowledge base is configured"
         try:
-            from knowledge.core import KnowledgeBase
+            from knowledge.core import KnowledgeBase, default_path
         except ImportError:
             return [], "the knowledge engine is not installed"
+        if not knowledge_path:
+            if not default_path().is_dir():
+                return [], "no knowledge base is configured"
+            knowledge_path = str(default_path())
+        if not Path(knowledge_path).is_dir():
+            return [], f"there is no knowledge base at {knowledge_path}"
         try:
             knowledge = KnowledgeBase(knowledge_path)
         except Exception as exc:  # noqa: BLE001 - a broken library must not stop a design
@@ -43,15 +48,16 @@ def find_references(parents: list[GAUTree], theme: str, *, knowledge: Any = None
 
 
 def _hit_dict(hit: Any) -> dict[str, Any]:
+    """The engine's own reference record (what the paper pages look for), plus the passage and score."""
     if isinstance(hit, dict):
-        get = hit.get
+        data = dict(hit)
+    elif hasattr(hit, "as_reference"):
+        data = hit.as_reference()
     else:
-        def get(key: str, default: Any = None) -> Any:
-            return getattr(hit, key, default)
-    return {
-        "paper_id": str(get("paper_id", "") or get("paper", "") or ""),
-        "title": str(get("title", "") or ""),
-        "citation": str(get("citation", "") or ""),
-        "text": str(get("text", "") or ""),
-        "score": float(get("score", 0.0) or 0.0),
-    }
+        data = {k: getattr(hit, k, "") for k in ("paper_id", "title", "citation")}
+    data.setdefault("paper_id", "")
+    data.setdefault("title", "")
+    data.setdefault("citation", "")
+    data["text"] = str(data.get("text") or getattr(hit, "text", "") or "")
+    data["score"] = float(data.get("score") or getattr(hit, "score", 0.0) or 0.0)
+    return data

@@ -194,7 +194,7 @@ class ReplayServer:
 
 
 def point_config_at(server: ReplayServer, config: DesignerConfig, kind: str | None = None,
-                    key_env: str = "GENESYS_REPLAY_API_KEY") -> DesignerConfig:
+                    key_env: str = "GENESYS_REPLAY_API_KEY", max_retries: int = 2) -> DesignerConfig:
     """Send every role of `config` to the running `server`, in the wire format of its replies
     (Anthropic, else OpenAI-compatible). The key variable must be set for the Anthropic and OpenAI
     SDKs, which refuse to start without a key; the replay never looks at it."""
@@ -204,13 +204,8 @@ def point_config_at(server: ReplayServer, config: DesignerConfig, kind: str | No
         api = next((r.api for r in server.replies if r.api != "any"), "anthropic")
         kind = "anthropic" if api == "anthropic" else "compatible"
     base_url = server.base_url if kind == "anthropic" else server.openai_base_url
-    previous = config.providers.get(kind)
-    config.providers[kind] = ProviderSettings(
-        kind=kind, base_url=base_url, api_key_env=key_env,
-        timeout_s=previous.timeout_s if previous else 30.0,
-        max_retries=previous.max_retries if previous else 2,
-        backoff_base_s=0.01, backoff_max_s=0.1,
-    )
+    config.providers[kind] = ProviderSettings(kind=kind, base_url=base_url, api_key_env=key_env, timeout_s=60.0,
+                                              max_retries=max_retries, backoff_base_s=0.01, backoff_max_s=0.1)
     for spec in config.roles.values():
         spec.provider = kind
     config.use_gp = False

@@ -29,7 +29,12 @@ class WholeDesignImplementer(Implementer):
         if not todo:
             return ImplementationOutcome(tree=self.tree, completed=True)
         units = ", ".join(todo)
-        plan, plan_calls = self._plan(units, "")
+        entry = self._new_entry(1, units, 1)
+        start = len(self.agents.calls)
+        try:
+            plan = entry["plan"] = self._plan(units, "")
+        finally:
+            self._sync_calls(entry, start)
         replaced = "\n".join(replaced_text(self.replaced[u][1], self.replaced[u][0]) for u in todo if u in self.replaced)
         task = Message("user", self.agents.prompts.render(
             "design_task", units=units, proposal=pretty(self.proposal.to_dict()),
@@ -42,16 +47,15 @@ class WholeDesignImplementer(Implementer):
         tries = 1 if self.ablation.direct else self.limits.max_debug_attempts + 1
         failure_text = ""
         for attempt in range(1, tries + 1):
-            entry: dict[str, Any] = {
-                "round": 1, "unit": units, "attempt": attempt, "plan": plan if attempt == 1 else None,
-                "code": None, "findings": [], "check": None, "rating": None, "passed": False,
-                "rolled_back": False, "calls": plan_calls if attempt == 1 else [],
-            }
-            self.trace.append(entry)
-            record = self._ask("coder", messages)
-            self.attempts += 1
-            entry["calls"].append(record.to_dict())
-            failures = self._attempt(todo, record.reply, plan, entry)
+            if attempt > 1:
+                entry = self._new_entry(1, units, attempt)
+                start = len(self.agents.calls)
+            try:
+                record = self._ask("coder", messages)
+                self.attempts += 1
+                failures = self._attempt(todo, record.reply, plan, entry)
+            finally:
+                self._sync_calls(entry, start)
             if not failures:
                 entry["passed"] = True
                 entry["tree_hash"] = self.tree.content_hash()

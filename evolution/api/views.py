@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evolution.api import serializers as s
+from evolution.api.pagination import StudioPagination
 from evolution.core import reports
 from evolution.models import Annotation, Decision, Design, Upload, Verification
 from evolution.selectors.designs import design_list, with_relations
@@ -55,6 +56,7 @@ def service_errors():
 
 class DesignViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [SiteReadPermission]
+    pagination_class = StudioPagination
     lookup_field = "slug"
 
     def get_queryset(self):
@@ -141,6 +143,7 @@ class LineageView(APIView):
     """The whole evolution tree as compact columns with a server-computed layout."""
 
     permission_classes = [SiteReadPermission]
+    pagination_class = StudioPagination
 
     @extend_schema(parameters=DESIGN_FILTERS[:-1], responses=OpenApiTypes.OBJECT)
     def get(self, request):
@@ -149,6 +152,7 @@ class LineageView(APIView):
 
 class UnitViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [SiteReadPermission]
+    pagination_class = StudioPagination
     lookup_field = "content_hash"
 
     def get_queryset(self):
@@ -173,6 +177,7 @@ class UnitViewSet(viewsets.ReadOnlyModelViewSet):
 
 class VerificationViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [SiteReadPermission]
+    pagination_class = StudioPagination
 
     def get_queryset(self):
         qs = Verification.objects.select_related("design", "requested_by").order_by("id")
@@ -216,6 +221,7 @@ class VerificationViewSet(viewsets.ReadOnlyModelViewSet):
 
 class AnnotationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [SiteReadPermission]
+    pagination_class = StudioPagination
     serializer_class = s.AnnotationSerializer
 
     def get_queryset(self):
@@ -238,6 +244,7 @@ class DecisionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """The audit log of decisions; creating one calls the same service as the page's button."""
 
     permission_classes = [SiteReadPermission]
+    pagination_class = StudioPagination
     serializer_class = s.DecisionSerializer
 
     def get_queryset(self):
@@ -276,6 +283,7 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     """Events in id order; poll with ?after=<last id seen>."""
 
     permission_classes = [SiteReadPermission]
+    pagination_class = StudioPagination
     serializer_class = s.EventSerializer
 
     def get_queryset(self):

@@ -73,14 +73,28 @@ def figures(report: dict | None) -> dict[str, list]:
     if isinstance(raw, list):
         raw = {str(f.get("name", i)): f.get("value") for i, f in enumerate(raw) if isinstance(f, dict)}
     if isinstance(raw, dict):
-        for name, value in raw.items():
+        for name, value in _flatten(raw):
             if isinstance(value, list) and value and all(_number(v) is not None for v in value):
-                series.append((str(name), [float(v) for v in value]))
-            elif isinstance(value, (int, float, str, bool)) or value is None:
-                scalars.append((str(name), value))
+                series.append((name, [float(v) for v in value]))
+            elif isinstance(value, float):
+                scalars.append((name, round(value, 6)))
+            elif isinstance(value, (int, str, bool)) or value is None:
+                scalars.append((name, value))
             else:
-                scalars.append((str(name), str(value)[:200]))
+                scalars.append((name, str(value)[:200]))
     return {"scalars": scalars, "series": series}
+
+
+def _flatten(raw: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested figures (e.g. the GPT reference's) as dotted names, one level at a time."""
+    out: list[tuple[str, Any]] = []
+    for name, value in raw.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and not prefix:
+            out.extend(_flatten(value, key + "."))
+        else:
+            out.append((key, value))
+    return out
 
 
 # ---- verification ----------------------------------------------------------------------------------

@@ -85,11 +85,13 @@ def verification_views(design: Design) -> list[VerificationView]:
     return out
 
 
-def chart_data(verifications: list[VerificationView]) -> dict[str, Any]:
-    """Compact JSON for the page's Plotly charts: loss curves and per-task scores by rung."""
+def chart_data(verifications: list[VerificationView], check_series: list | None = None) -> dict[str, Any]:
+    """Compact JSON for the page's Plotly charts: loss curves and per-task scores by rung, and the
+    checker's short training run."""
     return {
         "curves": [{"rung": v.row.rung, "curves": v.curves} for v in verifications if v.curves],
         "scores": [{"rung": v.row.rung, "scores": v.scores} for v in verifications if v.scores],
+        "check_series": [{"name": name, "y": values} for name, values in check_series or []],
     }
 
 
@@ -101,6 +103,7 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
     checks = list(design.check_runs.select_related("created_by").order_by("-created_at", "-id"))
     latest = checks[0] if checks else None
     promotion: PromotionInfo = promotion_info(design, run)
+    figures = reports.figures(latest.report) if latest else {"scalars": [], "series": []}
     return {
         "design": design,
         "parents": parents_of(design),
@@ -117,9 +120,9 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
         "check": latest,
         "findings": reports.findings(latest.report) if latest else [],
         "stages": reports.stages(latest.report) if latest else [],
-        "figures": reports.figures(latest.report) if latest else {"scalars": [], "series": []},
+        "figures": figures,
         "verifications": verifications,
-        "charts": chart_data(verifications),
+        "charts": chart_data(verifications, figures["series"]),
         "annotations": annotations,
         "general_annotations": [a for a in annotations if not a.unit_name],
         "decisions": list(decisions_of(design)),

@@ -11,6 +11,11 @@ from django.http import Http404
 
 from evolution.models import Annotation, Decision, Design, DesignParent, Verification
 
+# What lists and tables show: loading a design's tree, code and reports for a row of a table is
+# most of the cost of a list of a thousand designs.
+LIST_FIELDS = ("id", "name", "slug", "generation", "status", "verdict", "is_seed", "origin_kind", "fitness",
+               "confidence", "created_at", "mode")
+
 ORDERINGS = {
     "fitness": ("-fitness", "id"), "-fitness": ("fitness", "id"), "generation": ("generation", "id"),
     "-generation": ("-generation", "-id"), "name": ("name",), "newest": ("-id",), "oldest": ("id",),
@@ -102,7 +107,7 @@ def filter_designs(qs: QuerySet[Design], f: DesignFilters) -> QuerySet[Design]:
 
 
 def design_list(params: Mapping[str, Any] | None = None, ordering: str = "") -> QuerySet[Design]:
-    qs = filter_designs(Design.objects.all(), DesignFilters.from_params(params or {}))
+    qs = filter_designs(Design.objects.only(*LIST_FIELDS), DesignFilters.from_params(params or {}))
     return qs.order_by(*ORDERINGS.get(ordering, ("id",)))
 
 
@@ -119,12 +124,11 @@ def find_design(name: str) -> Design | None:
 
 
 def parents_of(design: Design) -> list[Design]:
-    links = DesignParent.objects.filter(child=design).select_related("parent").order_by("position")
-    return [link.parent for link in links]
+    return list(Design.objects.only(*LIST_FIELDS).filter(child_links__child=design).order_by("child_links__position"))
 
 
 def children_of(design: Design) -> list[Design]:
-    return list(Design.objects.filter(parent_links__parent=design).order_by("id"))
+    return list(Design.objects.only(*LIST_FIELDS).filter(parent_links__parent=design).order_by("id"))
 
 
 def annotations_of(design: Design) -> QuerySet[Annotation]:

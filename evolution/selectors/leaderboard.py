@@ -8,7 +8,10 @@ from typing import Any
 
 from evolution.core.ladder import ladder
 from evolution.models import Design, Verification
-from evolution.selectors.designs import DesignFilters, filter_designs
+from evolution.selectors.designs import LIST_FIELDS, DesignFilters, filter_designs
+
+ROW_FIELDS = ("id", "design_id", "rung", "status", "fitness", "metrics",
+              *(f"design__{f}" for f in LIST_FIELDS))
 
 
 @dataclass
@@ -32,7 +35,8 @@ def leaderboard(rung: str, params: Mapping[str, Any] | None = None, limit: int =
     """Rows of the rung's leaderboard; seeds always appear (marked as baselines) whatever the filters."""
     f = DesignFilters.from_params(params or {})
     f.rung = ""  # the rung is the board itself
-    qs = Verification.objects.filter(rung=rung, status=Verification.Status.DONE).select_related("design")
+    qs = (Verification.objects.filter(rung=rung, status=Verification.Status.DONE)
+          .select_related("design").only(*ROW_FIELDS))
     matching = filter_designs(Design.objects.all(), f) if f.active else None
     seeds = list(qs.filter(design__is_seed=True, design__origin_kind__in=["seed", "upload"]))
     rows_qs = qs.filter(design__in=matching) if matching is not None else qs

@@ -39,6 +39,8 @@ def run_checker(tree: GAUTree) -> dict[str, Any]:
     try:
         report = run_checks(tree)
     except Exception as exc:  # noqa: BLE001 - a checker crash is a finding, not a server error
+        if type(exc).__name__ == "SandboxUnavailable":
+            raise CheckerUnavailable(f"the checker's sandbox does not work on this server: {exc}") from exc
         return {"passed": False, "findings": [
             {"category": "checker", "severity": "error", "unit": None, "line": None,
              "message": f"the checker itself failed: {type(exc).__name__}: {exc}"}

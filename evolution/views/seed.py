@@ -18,7 +18,7 @@ from genesys_site.permissions import SEED, action_required
 @require_http_methods(["GET", "POST"])
 @action_required(SEED)
 def seed_page(request):
-    form = SeedForm(request.POST or None, request.FILES or None)
+    form = SeedForm(request.POST, request.FILES) if request.method == "POST" else SeedForm()
     status = 200
     if request.method == "POST":
         if form.is_valid():

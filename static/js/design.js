@@ -30,6 +30,13 @@
     Plotly.newPlot(el, traces, { ...base, barmode: "group", yaxis: { title: { text: "score" } } }, config);
   }
 
+  function checkChart() {
+    const el = document.getElementById("check-series");
+    if (!el || !window.Plotly || !(charts.check_series || []).length) return;
+    const traces = charts.check_series.map((s) => ({ y: s.y, mode: "lines+markers", name: s.name }));
+    Plotly.newPlot(el, traces, { ...base, xaxis: { title: { text: "step of the checker's training run" } } }, config);
+  }
+
   // A click on a line number pins the annotation form to that unit and line.
   document.addEventListener("click", (ev) => {
     const a = ev.target.closest && ev.target.closest("a[data-line]");
@@ -41,6 +48,6 @@
     form.elements.text.placeholder = "Note on " + a.dataset.unit + ", line " + a.dataset.line;
   });
 
-  function draw() { lossChart(); scoreChart(); }
+  function draw() { lossChart(); scoreChart(); checkChart(); }
   if (document.readyState === "complete") draw(); else window.addEventListener("load", draw);
 })();

@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
         tokens = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8).long()
     checks = RuntimeChecks(job, channel.send, tokens)
     cfg = checks.cfg
-    calibration = Calibration(cfg.d_model, cfg.batch_size * cfg.seq_len, cfg.seed)
+    calibration = Calibration(cfg.d_model, cfg.batch_size, cfg.seq_len, cfg.seed)
     warm_up(calibration)
     package_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     guard = Guard(default_read_roots([package_dir, os.path.dirname(job_path)]), [job["tmp_dir"]],

@@ -1,9 +1,11 @@
 """The effectiveness stages inside the sandbox: a short training run on real text whose loss must
 fall, and the figures a design is compared on against the GPT seed (time, FLOPs, memory).
 
-Time on a loaded two-core machine is noisy, so each training step is paired with a fixed
-calibration workload built by the runner before any design code ran; the compared figure is the
-median step time in units of the median calibration time, which cancels most of the load.
+Wall time on a loaded two-core machine is noisy, so steps are timed in CPU time (unaffected by
+other processes taking turns) and each is paired with a fixed calibration workload built by the
+runner before any design code ran; the compared figure is the median step CPU time in units of
+the median calibration CPU time, which also cancels differences in CPU speed. Wall time is
+reported too.
 """
 
 from __future__ import annotations
@@ -22,20 +24,38 @@ from .runtime_checks import RuntimeChecks
 
 
 class Calibration:
-    """A fixed MLP forward/backward on the reference shape: the yardstick for step times."""
+    """A fixed transformer-like block (norm, attention, MLP) forward and backward on the reference
+    shape: the yardstick for step times. Its mix of small and large ops resembles a design's, so
+    machine load slows both alike."""
 
-    def __init__(self, d_model: int, tokens: int, seed: int):
+    def __init__(self, d_model: int, batch: int, length: int, seed: int):
         gen = torch.Generator().manual_seed(seed)
-        self.x = torch.randn(tokens, d_model, generator=gen)
-        self.w1 = (torch.randn(d_model, 4 * d_model, generator=gen) * 0.02).requires_grad_()
-        self.w2 = (torch.randn(4 * d_model, d_model, generator=gen) * 0.02).requires_grad_()
+
+        def weight(*shape: int) -> torch.Tensor:
+            return (torch.randn(*shape, generator=gen) * 0.02).requires_grad_()
+
+        self.heads = max(1, d_model // 64)
+        self.x = torch.randn(batch, length, d_model, generator=gen)
+        self.weights = [weight(d_model, 3 * d_model), weight(d_model, d_model), weight(d_model, 4 * d_model),
+                        weight(4 * d_model, d_model)]
+
+    @staticmethod
+    def _norm(x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5)
 
     def run(self) -> float:
-        start = time.perf_counter()
-        y = F.gelu(self.x @ self.w1) @ self.w2
+        """CPU seconds of one forward and backward."""
+        start = time.thread_time()
+        w_qkv, w_o, w_1, w_2 = self.weights
+        B, L, D = self.x.shape
+        q, k, v = (self._norm(self.x) @ w_qkv).view(B, L, 3, self.heads, D // self.heads).unbind(2)
+        a = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
+        h = self.x + a.transpose(1, 2).reshape(B, L, D) @ w_o
+        y = h + F.gelu(self._norm(h) @ w_1) @ w_2
         y.square().mean().backward()
-        self.w1.grad = self.w2.grad = None
-        return time.perf_counter() - start
+        for w in self.weights:
+            w.grad = None
+        return time.thread_time() - start
 
 
 def train(checks: RuntimeChecks, calibration: Calibration) -> bool:
@@ -46,12 +66,13 @@ def train(checks: RuntimeChecks, calibration: Calibration) -> bool:
     opt = AdamW(model.parameters(), lr=cfg.learning_rate)
     losses: list[float] = []
     step_times: list[float] = []
+    step_cpu: list[float] = []
     calib_times: list[float] = []
     grad_norms: list[float] = []
     for step in range(cfg.train_steps):
         ids = checks.batch(cfg.batch_size)
         calib_times.append(calibration.run())
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         try:
             loss = model(ids, labels=ids).loss
             opt.zero_grad(set_to_none=True)
@@ -62,6 +83,7 @@ def train(checks: RuntimeChecks, calibration: Calibration) -> bool:
             checks.exception(exc, FORWARD_ERROR, "train")
             return False
         step_times.append(time.perf_counter() - start)
+        step_cpu.append(time.thread_time() - start_cpu)
         value = float(loss)
         losses.append(value)
         grad_norms.append(norm)
@@ -72,13 +94,13 @@ def train(checks: RuntimeChecks, calibration: Calibration) -> bool:
             checks.finding(NAN_INF, ERROR, f"exploding gradient: norm {norm:.4g} at step {step}", "train")
             return False
     skip = min(cfg.warmup_steps_excluded_from_timing, max(0, len(step_times) - 3))
-    step = statistics.median(step_times[skip:])
+    step = statistics.median(step_cpu[skip:])
     calib = statistics.median(calib_times[skip:])
     window = max(1, min(3, len(losses) // 4))
     first, last = statistics.fmean(losses[:window]), statistics.fmean(losses[-window:])
     checks.figure(loss_first=first, loss_last=last, losses=[round(x, 4) for x in losses],
-                  grad_norm_max=max(grad_norms), step_seconds=step, calibration_seconds=calib,
-                  time_units=step / calib)
+                  grad_norm_max=max(grad_norms), step_seconds=statistics.median(step_times[skip:]),
+                  step_cpu_seconds=step, calibration_cpu_seconds=calib, time_units=step / max(calib, 1e-9))
     if min(losses) <= 0:
         checks.finding(NOT_LEARNING, ERROR, f"the loss reached {min(losses):.4g} <= 0: cross-entropy cannot, so the "
                        "loss is computed wrongly", "train")

@@ -110,6 +110,9 @@ class Trainer:
         self.order = BatchOrder(len(data), settings.batch_seqs, settings.seed)
         self.autocast = device.type == "cuda" and settings.bf16
         self.body: nn.Module = HiddenStates(model)
+        if device.type == "cuda":  # fp32 matmuls (outside autocast) on tensor cores
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
 
     # ---- one forward/backward ------------------------------------------------------------------
     def loss(self, ids: torch.Tensor, body: nn.Module | None = None) -> torch.Tensor:
@@ -212,7 +215,8 @@ class Trainer:
                 lr = lr_at(step, s.total_steps, s.lr, s.warmup_frac, s.min_lr_ratio)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                ids = self.data.get(self.order.indices(step)).to(device, non_blocking=True)
+                ids = self.data.get(self.order.indices(step))
+                ids = (ids.pin_memory() if device.type == "cuda" else ids).to(device, non_blocking=True)
                 try:
                     loss_t = self.forward_backward(ids, plan.micro_batch)
                 except Exception as exc:

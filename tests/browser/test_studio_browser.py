@@ -1,0 +1,147 @@
+"""A researcher's session in a real browser: log in, open the tree, search it, open a design from the
+plot, read its diff, annotate a line, promote (double click: one verification), veto, and seed a
+design by upload. Screenshots of each step go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+import pytest
+from playwright.sync_api import expect
+
+from evolution.demo import build_history
+from evolution.models import Annotation, Design, Upload, Verification
+from evolution.services.checks import checker_available
+from evolution.services.roles import ensure_user
+from verifier.core.seeds import SEEDS_DIR, load_seed
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "browser-pass-123"
+
+
+@pytest.fixture
+def studio(live_server, transactional_db):
+    """A live server with the seeds, a small history and a researcher."""
+    build_history(16, seed=7)
+    ensure_user("rita", PASSWORD, "researcher")
+    return live_server.url
+
+
+def log_in(page, base: str, next_url: str = "/") -> None:
+    page.goto(f"{base}/accounts/login/?next={next_url}")
+    page.fill("input[name=username]", "rita")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_browse_annotate_promote_veto(studio, page, shoot):
+    log_in(page, studio)
+    expect(page.locator("#lineage")).to_have_attribute("data-ready", "1")
+    expect(page.locator(".topbar .role")).to_have_text("researcher")
+    assert page.locator("#lineage .scatterlayer, #lineage canvas").count() > 0
+    shoot(page, "01-tree")
+
+    # Search highlights the matches in the plot and lists them (htmx partial).
+    target = Design.objects.filter(mode="mutation", status__in=["checked", "verified"]).order_by("-generation").first()
+    page.fill("input[name=q]", target.name)
+    expect(page.locator("#result-list")).to_contain_text(target.name)
+    expect(page.locator("#lineage")).not_to_have_attribute("data-highlighted", "all")
+    assert f"q={target.name}" in page.url
+    shoot(page, "02-tree-search")
+
+    # A click on the design's marker opens it (Plotly's click event on the node trace).
+    index = page.evaluate(
+        "(slug) => JSON.parse(document.getElementById('graph-data').textContent).nodes.slug.indexOf(slug)",
+        target.slug)
+    page.evaluate("(i) => document.getElementById('lineage').emit('plotly_click', {points: [{curveNumber: 1, "
+                  "pointIndex: i}]})", index)
+    page.wait_for_url(f"**/designs/{target.slug}/")
+    expect(page.locator("h1")).to_contain_text(target.name)
+    expect(page.locator("svg.diagram")).to_be_visible()
+    expect(page.locator("#units .code").first).to_be_visible()
+    shoot(page, "03-design", full_page=True)
+
+    # Its diff against the parent.
+    page.click("text=Diff against parent")
+    expect(page.locator(".comparison")).to_contain_text("1 changed")
+    expect(page.locator("table.sbs").first).to_be_visible()
+    shoot(page, "04-diff")
+    page.go_back()
+
+    # Annotate a line: clicking its number pins the form to the unit and line.
+    unit = target.unit_links.order_by("position").first().name
+    page.click(f"#u-{unit}-L3 td.ln a")
+    expect(page.locator("#annotate-form select[name=unit_name]")).to_have_value(unit)
+    expect(page.locator("#annotate-form input[name=line]")).to_have_value("3")
+    page.fill("#annotate-form textarea[name=text]", "This constant looks hand-tuned.")
+    page.click("#annotate-form button[type=submit]")
+    expect(page.locator("#annotations")).to_contain_text("annotation added")
+    expect(page.locator("#annotations")).to_contain_text(f"{unit}:3")
+    note = Annotation.objects.get(design=target)
+    assert (note.unit_name, note.line, note.author.username) == (unit, 3, "rita")
+    shoot(page, "05-annotated")
+
+    # Promote: a double click queues one verification.
+    promote = page.locator("#promote-box button")
+    expect(promote).to_be_enabled()
+    rung_text = promote.inner_text()
+    promote.dblclick()
+    expect(page.locator("#decisions")).to_contain_text("queued")
+    expect(page.locator("#decisions")).to_contain_text("promoted")
+    assert Verification.objects.filter(design=target, status="queued").count() == 1, rung_text
+    shoot(page, "06-promoted")
+
+    # Veto needs a reason; the header badge updates in place.
+    page.click("#decisions summary:has-text('Veto')")
+    page.fill("#veto-form textarea[name=reason]", "Only a constant changed: not a new idea.")
+    page.click("#veto-form button[type=submit]")
+    expect(page.locator("#design-badges")).to_contain_text("vetoed")
+    expect(page.locator("#decision-history")).to_contain_text("Only a constant changed")
+    target.refresh_from_db()
+    assert target.verdict == "vetoed"
+    shoot(page, "07-vetoed")
+    assert page.errors == []
+
+
+def _zip_of_gpt() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted((SEEDS_DIR / "gpt").glob("*.py")):
+            text = path.read_text() + ("\n# browser-uploaded variant\n" if path.stem == "RMSNorm" else "")
+            archive.writestr(f"gpt_browser/{path.name}", text)
+    return buffer.getvalue()
+
+
+@pytest.mark.xfail(not checker_available(), reason="verifier.core.checker.run_checks is not installed")
+def test_seed_a_design_by_upload(studio, page, shoot, tmp_path):
+    log_in(page, studio, "/seed/")
+    expect(page.locator("h1")).to_have_text("Seed a design")
+    archive = tmp_path / "gpt_browser.zip"
+    archive.write_bytes(_zip_of_gpt())
+    page.set_input_files("input[name=file]", str(archive))
+    page.fill("input[name=name]", "GPT browser upload")
+    shoot(page, "08-seed-form")
+    page.click("#seed-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/designs/gpt-browser-upload/"), timeout=180_000)
+    expect(page.locator(".messages")).to_contain_text("passed the checker")
+    expect(page.locator("#checker")).to_contain_text("passed")
+    design = Design.objects.get(name="GPT browser upload")
+    assert design.generation == 0 and design.origin_kind == "upload"
+    shoot(page, "09-seeded-design")
+
+    # A design that leaks the future is refused, with the checker's findings.
+    leaky = load_seed("gpt")
+    leaky.name = "leaky"
+    leaky.units["MHA"].code = leaky.units["MHA"].code.replace("is_causal=True", "is_causal=False")
+    page.goto(f"{studio}/seed/")
+    page.fill("textarea[name=text]", json.dumps(leaky.to_dict()))
+    page.click("#seed-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/seed/uploads/\d+/"), timeout=180_000)
+    expect(page.locator("#checker table.findings")).to_be_visible()
+    assert Upload.objects.get(name="leaky").status == "rejected"
+    assert not Design.objects.filter(name="leaky").exists()
+    shoot(page, "10-upload-rejected", full_page=True)

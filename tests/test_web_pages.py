@@ -1,0 +1,163 @@
+"""Every page through Django's test client: what it shows, and who may see it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+
+from evolution.models import Design, Unit
+
+pytest_plugins = ["evolution.testing"]
+
+pytestmark = pytest.mark.django_db
+
+
+def graph_of(response) -> dict:
+    match = re.search(r'<script id="graph-data" type="application/json">(.*?)</script>', response.content.decode(), re.S)
+    return json.loads(match.group(1))
+
+
+def test_tree_page_embeds_the_whole_lineage_with_a_layout(client, history):
+    response = client.get("/")
+    assert response.status_code == 200
+    graph = graph_of(response)
+    assert graph["count"] == len(history) == len(graph["nodes"]["id"])
+    assert set(graph["nodes"]) >= {"x", "generation", "fitness", "status", "confidence", "slug"}
+    n_links = sum(d.parents.count() for d in history)
+    assert len(graph["edges"]) == 2 * n_links
+    for parent_index, child_index in zip(graph["edges"][::2], graph["edges"][1::2], strict=True):
+        assert graph["nodes"]["generation"][parent_index] < graph["nodes"]["generation"][child_index]
+    assert b"/assets/plotly-" in response.content and b"cdn" not in response.content.lower()
+
+
+def test_tree_search_by_name_unit_and_status(client, history):
+    designed = next(d for d in history if d.generation > 0 and d.tree)
+    response = client.get(reverse("evolution:tree-results"), {"q": designed.name})
+    assert designed.name in response.content.decode()
+    ids = response.content.decode().split('data-ids="')[1].split('"')[0].split(",")
+    assert str(designed.id) in ids
+    by_unit = client.get(reverse("evolution:tree-results"), {"q": "RotaryPositionalEmbeddings"})
+    assert "gpt" in by_unit.content.decode()
+    by_status = client.get(reverse("evolution:tree-results"), {"status": "verified"})
+    verified = Design.objects.filter(status="verified").count()
+    assert f"{verified} match" in by_status.content.decode()
+    assert by_status["HX-Replace-Url"].startswith("/?status=verified")
+
+
+def test_tree_graph_json_marks_filter_matches(client, history):
+    data = client.get(reverse("evolution:tree-graph"), {"seeds": "1"}).json()
+    assert sorted(data["matches"]) == sorted(d.id for d in history if d.is_seed)
+
+
+def test_design_page_shows_every_section(client, verified):
+    response = client.get(verified.get_absolute_url())
+    page = response.content.decode()
+    assert response.status_code == 200
+    for section in ("summary", "units", "proposal", "trace", "checker", "verification", "annotations", "decisions"):
+        assert f'id="{section}"' in page
+    assert verified.proposal["title"] in page
+    assert "Round 1" in page and "observer rating" in page
+    assert 'class="diagram"' in page and 'class="code"' in page
+    assert '<span class="k">class</span>' in page  # Pygments highlighting
+    assert '"curves": [{"rung": "14M"' in page  # loss curve data for Plotly
+    for parent in verified.parents.all():
+        assert parent.get_absolute_url() in page
+    assert "Log in</a> as a researcher" in page  # anonymous: no buttons
+    assert "Promote to" not in page
+
+
+def test_design_page_buttons_for_researchers_show_cost_and_budget(client_for, researcher, checked):
+    page = client_for(researcher).get(checked.get_absolute_url()).content.decode()
+    assert "Promote to" in page and "budget left at" in page and "GPU" in page
+    assert 'name="csrfmiddlewaretoken"' in page
+    assert "Approve" in page and "Veto" in page and "Use as a parent" in page and "Annotate" in page
+
+
+def test_viewer_sees_no_action_buttons(client_for, viewer, checked):
+    page = client_for(viewer).get(checked.get_absolute_url()).content.decode()
+    assert "Promote to" not in page and 'id="annotate-form"' not in page
+    assert "can read but not decide" in page
+
+
+def test_diff_page_against_parent(client, history):
+    child = next(d for d in history if d.mode == "mutation" and d.tree)
+    parent = child.parents.first()
+    page = client.get(reverse("evolution:diff", args=[child.slug])).content.decode()
+    assert f"vs <a href=\"{parent.get_absolute_url()}\">{parent.name}</a>" in page
+    assert "1 changed" in page and 'class="sbs"' in page and 'class="diagram"' in page
+    assert 'tr class="replace"' in page or 'tr class="insert"' in page
+
+
+def test_diff_page_of_a_seed_offers_a_comparison(client, history):
+    gpt = Design.objects.get(name="gpt")
+    assert "Nothing to compare" in client.get(reverse("evolution:diff", args=[gpt.slug])).content.decode()
+    page = client.get(reverse("evolution:diff", args=[gpt.slug]), {"against": "mamba2"}).content.decode()
+    assert "added" in page and "removed" in page and "mamba2" in page
+
+
+def test_leaderboard_ranks_by_fitness_with_seeds_as_baselines(client, history):
+    page = client.get(reverse("evolution:leaderboard"), {"rung": "14M"}).content.decode()
+    assert "baseline" in page and "Δ best seed" in page
+    rows = Design.objects.filter(verifications__rung="14M", verifications__status="done").exclude(is_seed=True)
+    best = rows.order_by("-verifications__fitness").first()
+    assert page.index(best.name) < page.index("gpt</a>") or best.fitness < Design.objects.get(name="gpt").fitness
+    filtered = client.get(reverse("evolution:leaderboard"), {"rung": "14M", "origin": "seed"}).content.decode()
+    assert best.name not in filtered and "gpt" in filtered
+
+
+def test_unit_browser_lists_units_with_their_designs(client, history):
+    page = client.get(reverse("evolution:units"), {"q": "RMSNorm"}).content.decode()
+    assert "RMSNorm" in page and "MHA</a>" not in page
+    unit = Unit.objects.filter(name="MHA").order_by("id").first()
+    detail = client.get(reverse("evolution:unit", args=[unit.content_hash])).content.decode()
+    for design in Design.objects.filter(unit_links__unit=unit):
+        assert design.name in detail
+
+
+def test_downloads_are_the_composed_code_and_the_design_json(client, seeds):
+    gpt = seeds[0]
+    code = client.get(reverse("evolution:design-code", args=[gpt.slug]))
+    assert code.content.decode() == gpt.composed_code
+    data = json.loads(client.get(reverse("evolution:design-json", args=[gpt.slug])).content)
+    assert data == gpt.tree
+
+
+def test_plotly_is_served_locally_and_cached(client):
+    response = client.get(reverse("evolution:plotly", args=["x"]), HTTP_ACCEPT_ENCODING="gzip")
+    assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
+    assert "immutable" in response["Cache-Control"]
+    again = client.get(reverse("evolution:plotly", args=["x"]), HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
+
+
+def test_unknown_design_is_a_404(client, db):
+    assert client.get("/designs/no-such-design/").status_code == 404
+
+
+@override_settings(GENESYS_PRIVATE=True)
+def test_private_site_shows_anonymous_users_only_the_login(client, client_for, viewer, seeds):
+    for url in ("/", f"/designs/{seeds[0].slug}/", "/leaderboard/", "/units/", f"/designs/{seeds[0].slug}/diff/",
+                "/tree/graph.json"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
+    login = client.get("/accounts/login/")
+    assert login.status_code == 200 and b"Evolution tree</a>" not in login.content
+    assert client_for(viewer).get("/").status_code == 200
+
+
+def test_seed_page_needs_a_researcher(client, client_for, viewer, researcher):
+    assert client.get(reverse("evolution:seed"))["Location"].startswith("/accounts/login/")
+    assert client_for(viewer).get(reverse("evolution:seed")).status_code == 403
+    page = client_for(researcher).get(reverse("evolution:seed"))
+    assert page.status_code == 200 and b'enctype="multipart/form-data"' in page.content
+
+
+def test_admin_lists_every_model(client_for, admin_user):
+    client = client_for(admin_user)
+    for model in ("design", "designparent", "unit", "designunit", "checkrun", "upload", "verification",
+                  "evolutionrun", "designrequest", "annotation", "decision", "event"):
+        assert client.get(f"/admin/evolution/{model}/").status_code == 200, model
