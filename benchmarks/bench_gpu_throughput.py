@@ -168,8 +168,10 @@ def _print(rows: list[dict], rung: str) -> None:
         label = r["model"] + ("" if r.get("chunked_ce", True) else " (full CE)")
         ratio = r["tokens_per_s"] / plain["tokens_per_s"] if plain and plain["tokens_per_s"] else float("nan")
         mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "-"
-        print(f"{label:22} {f'{r['d_model']}x{r['n_block']}':>9} {r['non_embedding_params']:>12,} "
-              f"{f'{r['micro_batch']}x{r['grad_accum']}':>11} {r['tokens_per_s']:>12,.0f} {mfu:>6} {ratio:>7.2f}x")
+        shape = f"{r['d_model']}x{r['n_block']}"
+        micro = f"{r['micro_batch']}x{r['grad_accum']}"
+        print(f"{label:22} {shape:>9} {r['non_embedding_params']:>12,} {micro:>11} {r['tokens_per_s']:>12,.0f} "
+              f"{mfu:>6} {ratio:>7.2f}x")
     gpt = [r for r in rows if r["model"] == "gpt" and "failure" not in r]
     if plain and gpt and rung in TARGETS:
         best = max(r["tokens_per_s"] for r in gpt) / plain["tokens_per_s"]

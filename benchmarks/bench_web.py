@@ -52,8 +52,9 @@ def configure(args: argparse.Namespace) -> None:
 
 
 def _create_postgres_database(url: str) -> None:
-    import psycopg
     from urllib.parse import urlparse
+
+    import psycopg
 
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")

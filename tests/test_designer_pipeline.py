@@ -264,3 +264,41 @@ def test_a_real_provider_designs_a_mutation():
     result = design([load_seed("gpt")], "mutation", config, checker=real_checker())
     assert result.origin["kind"] == "llm" and result.review_rounds
     assert result.cost.dollars <= 1.0 + 0.5  # at most one call past the line
+
+
+@pytest.mark.slow
+def test_from_scratch_a_declared_child_joins_the_list_and_is_implemented_next():
+    result, server = run_scenario("scratch_children", [], "scratch", "claude-haiku-4-5", checker=real_checker())
+    assert server.errors == [] and server.remaining == 0
+    assert result.status == "implemented", result.failure
+    assert [(a["round"], a["unit"], a["passed"]) for a in result.trace] == [
+        (1, "GatedConvBlock", True), (2, "ShortConvMixer", True)]
+    # The root was checked with its child not yet written, then the child with the frozen root around it.
+    assert result.trace[0]["check"]["focus_unit"] == "GatedConvBlock"
+    assert result.trace[1]["check"]["focus_unit"] == "ShortConvMixer"
+    tree = result.tree
+    assert tree.root == "GatedConvBlock" and tree.units["GatedConvBlock"].children == ["ShortConvMixer"]
+    assert result.metrics["new_units"] == ["GatedConvBlock", "ShortConvMixer"] and result.parents == []
+
+
+def test_a_design_stops_after_the_failed_rounds_limit():
+    config = config_for("claude-sonnet-4-5", max_debug_attempts=0, max_failed_rounds=2)
+    result, server = run_scenario("failed_rounds", ["gpt"], "mutation", "claude-sonnet-4-5", config=config,
+                                  proposal=accepted_proposal())
+    assert server.errors == [] and server.remaining == 0
+    assert result.status == "failed" and result.failure.startswith("2 failed rounds; the last, on unit ShortConvGLU")
+    assert [(a["round"], a["attempt"], a["rolled_back"]) for a in result.trace] == [(1, 1, True), (2, 1, True)]
+    assert result.metrics["attempts"] == 2 and result.metrics["valid"] is False
+    # The tree handed back is the last accepted one: the parent with the unit still open.
+    assert result.tree.unimplemented() == ["ShortConvGLU"]
+
+
+def test_the_implementation_budget_stops_the_coder():
+    config = config_for("claude-sonnet-4-5", implementation_budget_dollars=0.01)
+    result, server = run_scenario("failed_rounds", ["gpt"], "mutation", "claude-sonnet-4-5", config=config,
+                                  proposal=accepted_proposal())
+    assert [r.served for r in server.requests] == ["01_planner.json"]  # the planner's $0.024 spent it
+    assert result.failure.startswith("implementation budget reached: $0.0235 spent of $0.01")
+    (attempt,) = result.trace
+    assert [c["role"] for c in attempt["calls"]] == ["planner"] and attempt["plan"].startswith("## Plan")
+    assert attempt["code"] is None and result.cost.dollars == pytest.approx(0.02352)

@@ -131,3 +131,12 @@ def test_nothing_to_verify_when_budget_is_spent():
 def test_no_parents_at_all_is_a_clear_error():
     with pytest.raises(LookupError):
         select_parents([DesignState(id=1, vetoed=True)], RUNGS, SelectionSettings(), random.Random(0))
+
+
+def test_a_failed_verification_is_not_retried_automatically():
+    designs = [DesignState(id=1, failed_rungs=("micro",)), DesignState(id=2)]
+    ladder = [RungBudget("micro", 8), RungBudget("tiny", 2)]
+    choice = select_verification(designs, ladder, SelectionSettings(), random.Random(0))
+    assert (choice.design, choice.rung) == (2, "micro")
+    designs[1].busy_rungs = ("micro",)
+    assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)) is None

@@ -101,12 +101,15 @@ def test_diff_page_of_a_seed_offers_a_comparison(client, history):
 
 def test_leaderboard_ranks_by_fitness_with_seeds_as_baselines(client, history):
     page = client.get(reverse("evolution:leaderboard"), {"rung": "14M"}).content.decode()
-    assert "baseline" in page and "Δ best seed" in page
-    rows = Design.objects.filter(verifications__rung="14M", verifications__status="done").exclude(is_seed=True)
-    best = rows.order_by("-verifications__fitness").first()
-    assert page.index(best.name) < page.index("gpt</a>") or best.fitness < Design.objects.get(name="gpt").fitness
+    table = page.split('<table class="data leaderboard">')[1].split("</table>")[0]
+    fitness = [float(f) for f in re.findall(r'<td class="num"><b>([-0-9.]+)</b></td>', table)]
+    done = Design.objects.filter(verifications__rung="14M", verifications__status="done")
+    assert len(fitness) == done.count() and fitness == sorted(fitness, reverse=True)
+    assert table.count('<span class="badge seed">baseline</span>') == done.filter(is_seed=True).count()
+    assert "Δ best seed" in page
+    designed = done.exclude(is_seed=True).order_by("-fitness").first()
     filtered = client.get(reverse("evolution:leaderboard"), {"rung": "14M", "origin": "seed"}).content.decode()
-    assert best.name not in filtered and "gpt" in filtered
+    assert designed.name not in filtered and "gpt</a>" in filtered  # seeds stay as baselines
 
 
 def test_unit_browser_lists_units_with_their_designs(client, history):
@@ -161,3 +164,20 @@ def test_admin_lists_every_model(client_for, admin_user):
     for model in ("design", "designparent", "unit", "designunit", "checkrun", "upload", "verification",
                   "evolutionrun", "designrequest", "annotation", "decision", "event"):
         assert client.get(f"/admin/evolution/{model}/").status_code == 200, model
+
+
+def test_failed_designer_run_has_a_readable_page(client, seeds):
+    from designer.core.result import Cost, DesignerResult
+    from evolution.services.designs import create_design_from_result
+
+    result = DesignerResult(mode="mutation", parents=["gpt"], origin={"kind": "llm", "models": {"coder": "o3"}},
+                            status="failed", name="BrokenIdea", failure="ran out of implementation attempts",
+                            proposal={"title": "A broken idea"}, cost=Cost(tokens_in=10_000, dollars=0.5),
+                            trace=[{"unit": "MHA", "attempt": 3, "passed": False, "rating": 2,
+                                    "findings": [{"category": "shape", "severity": "error", "message": "bad shape"}]}])
+    design = create_design_from_result(result, [])
+    page = client.get(design.get_absolute_url()).content.decode()
+    assert "ran out of implementation attempts" in page and "No GAU tree." in page
+    assert "bad shape" in page and "only checked designs are promoted" not in page  # no buttons for anonymous
+    diff = client.get(reverse("evolution:diff", args=[design.slug])).content.decode()
+    assert "has no GAU tree to compare" in diff

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from verifier.core.gau.composer import tree_outline
 from verifier.core.gau.source import class_names
 from verifier.core.gau.tree import GAUTree, TreeError
 
 from .agents import Agents, CallRecord
 from .budget import Budget
 from .checking import CheckFn, CheckOutcome, finding, format_findings, run_check
+from .config import Ablation, Limits
 from .context import (
     callers_text,
     declaration_text,
@@ -113,11 +115,11 @@ class Implementer:
     attempts: int = 0
 
     @property
-    def limits(self):  # noqa: ANN201 - Limits
+    def limits(self) -> Limits:
         return self.agents.config.limits
 
     @property
-    def ablation(self):  # noqa: ANN201 - Ablation
+    def ablation(self) -> Ablation:
         return self.agents.config.ablation
 
     def _ask(self, role: str, messages: list[Message]) -> CallRecord:
@@ -201,8 +203,6 @@ class Implementer:
         return "\n\n".join(callers_text(self.tree, u) for u in units.split(", "))
 
     def _outline(self) -> str:
-        from verifier.core.gau.composer import tree_outline
-
         return tree_outline(self.tree)
 
     def _record(self, entry: dict[str, Any]) -> None:

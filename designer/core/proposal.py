@@ -150,7 +150,7 @@ class ProposalStage:
             parents=parents_text, references=references_text,
         ))
         conversation = [task]
-        previous: tuple[str, Review] | None = None
+        previous: Review | None = None
         for round_no in range(1, limits.max_proposal_attempts + 1):
             entry: dict[str, Any] = {"round": round_no, "proposal": None, "review": None, "score": None,
                                      "passed": False, "calls": []}
@@ -165,14 +165,14 @@ class ProposalStage:
                 continue
             if entry["passed"]:
                 return proposal
-            previous = (pretty(proposal.to_dict()), review)
+            previous = review
             conversation = [task, Message("assistant", reply),
                             Message("user", prompts.render("proposer_revise", score=review.score,
                                                            threshold=limits.proposal_threshold, review=review.text()))]
         return None
 
     def _round(self, entry: dict[str, Any], conversation: list[Message], parents_text: str, references_text: str,
-               previous: tuple[str, Review] | None) -> tuple[Proposal | None, Review | None, str]:
+               previous: Review | None) -> tuple[Proposal | None, Review | None, str]:
         """One proposal and its review; returns them (None where a reply never parsed) and the proposer's reply."""
         proposal, calls, error = self.agents.ask_parsed(
             "proposer", conversation, lambda text: parse_proposal(text, self.mode, self.parents))
@@ -190,12 +190,12 @@ class ProposalStage:
         return proposal, review, reply
 
     def _review(self, proposal: Proposal, round_no: int, parents_text: str, references_text: str,
-                previous: tuple[str, Review] | None) -> tuple[Review | None, list[CallRecord], str | None]:
+                previous: Review | None) -> tuple[Review | None, list[CallRecord], str | None]:
         prompts = self.agents.prompts
         previous_text = ""
         if previous is not None:
-            previous_text = (f"## Your review of the previous version (score {previous[1].score})\n\n"
-                             f"{previous[1].text()}\n\nCheck whether the revision answers it.\n")
+            previous_text = (f"## Your review of the previous version (score {previous.score})\n\n"
+                             f"{previous.text()}\n\nCheck whether the revision answers it.\n")
         message = Message("user", prompts.render(
             "reviewer_task", mode=self.mode, round=round_no, proposal=pretty(proposal.to_dict()),
             parents=parents_text, references=references_text, previous_review=previous_text,

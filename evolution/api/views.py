@@ -27,7 +27,8 @@ from evolution.selectors.designs import design_list, with_relations
 from evolution.selectors.events import events_after
 from evolution.selectors.lineage import lineage_graph, matching_ids
 from evolution.selectors.units import designs_using, unit_list
-from evolution.services import annotations, decisions, verifications
+from evolution.services import annotations as annotation_service
+from evolution.services import decisions, verifications
 from evolution.services.checks import CheckerUnavailable
 from evolution.services.intake import submit_design
 from genesys_site.permissions import SiteReadPermission
@@ -236,7 +237,7 @@ class AnnotationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def perform_create(self, serializer):
         d = serializer.validated_data
         with service_errors():
-            serializer.instance = annotations.annotate(d["design"], self.request.user, d["text"],
+            serializer.instance = annotation_service.annotate(d["design"], self.request.user, d["text"],
                                                        d.get("unit_name", ""), d.get("line"))
 
 

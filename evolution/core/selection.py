@@ -24,6 +24,7 @@ class DesignState:
     vetoed: bool = False
     promoted_to: str | None = None  # a rung a researcher asked for
     busy_rungs: tuple[str, ...] = ()  # verifications queued or running
+    failed_rungs: tuple[str, ...] = ()  # verifications that failed: not retried automatically
 
 
 @dataclass
@@ -172,21 +173,21 @@ def select_verification(
     def next_rung(d: DesignState) -> str | None:
         for name in names:
             if name not in d.verified_rungs:
-                return None if name in d.busy_rungs else name
+                return None if name in d.busy_rungs or name in d.failed_rungs else name
         return None
 
     # 1. A researcher's promotion comes first (budget permitting).
     for d in sorted(eligible, key=lambda d: d.id):
-        if d.promoted_to and d.promoted_to not in d.verified_rungs and d.promoted_to not in d.busy_rungs:
-            if budget.get(d.promoted_to) and budget[d.promoted_to].left > 0:
-                return VerifyChoice(d.id, d.promoted_to, "promoted by a researcher")
+        wanted = d.promoted_to
+        if wanted and wanted not in d.verified_rungs + d.busy_rungs and wanted in budget and budget[wanted].left:
+            return VerifyChoice(d.id, wanted, "promoted by a researcher")
     opened = set(open_rungs(ladder, settings))
     if not opened:
         return None
     # 2. Every new design is first verified at the lowest rung, oldest first.
     lowest = names[0]
     if lowest in opened:
-        fresh = [d for d in eligible if not d.verified_rungs and lowest not in d.busy_rungs]
+        fresh = [d for d in eligible if not d.verified_rungs and next_rung(d) == lowest]
         if fresh:
             d = min(fresh, key=lambda d: d.id)
             return VerifyChoice(d.id, lowest, "new design: lowest rung first")

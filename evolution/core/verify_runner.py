@@ -150,15 +150,18 @@ def run_verification(
                          stderr_tail, tail.count)
 
 
-def _kill_group(child: subprocess.Popen) -> None:
-    try:
-        os.killpg(child.pid, signal.SIGTERM)
-        child.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+def _kill_group(child: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """SIGINT first (the trainer saves a checkpoint and exits), then SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGINT, grace_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
-            os.killpg(child.pid, signal.SIGKILL)
+            os.killpg(child.pid, sig)
         except ProcessLookupError:
-            pass
+            return
+        try:
+            child.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 from evolution.forms import AnnotationForm, ParentForm, PromoteForm, ReasonForm, VetoForm
 from evolution.selectors.design_page import design_page
 from evolution.selectors.designs import find_design, get_design
-from evolution.services import annotations, decisions, verifications
+from evolution.services import annotations as annotation_service
+from evolution.services import decisions, verifications
 from evolution.views.common import page
 from genesys_site.permissions import ANNOTATE, DECIDE, PROMOTE, SEED, action_required
 
@@ -116,7 +117,7 @@ def annotate(request, slug: str):
     if not form.is_valid():
         return _respond(request, design, "annotations", error=_form_errors(form))
     try:
-        annotations.annotate(design, request.user, form.cleaned_data["text"],
+        annotation_service.annotate(design, request.user, form.cleaned_data["text"],
                              form.cleaned_data.get("unit_name") or "", form.cleaned_data.get("line"))
     except ValidationError as exc:
         return _respond(request, design, "annotations", error=_errors(exc))

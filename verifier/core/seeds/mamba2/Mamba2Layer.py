@@ -68,10 +68,15 @@ class Mamba2Layer(GAUBase):
 
     def causal_conv(self, u):
         """Depthwise causal conv1d of u (B, L, C) with `self.conv1d`'s weights: output t is the weighted
-        sum of the window t-k+1..t (a strided view of left-padded u). Same result as the grouped Conv1d,
-        without its transposes and slow CPU path."""
-        windows = F.pad(u, (0, 0, self.conv_kernel - 1, 0)).unfold(1, self.conv_kernel, 1)  # (B, L, C, k)
-        return (windows * self.conv1d.weight[:, 0, :]).sum(-1) + self.conv1d.bias
+        sum of u over t-k+1..t, written as k shifted multiply-adds of left-padded u. Same result as the
+        grouped Conv1d, about twice as fast on a CPU (forward + backward)."""
+        k, length = self.conv_kernel, u.shape[1]
+        taps = self.conv1d.weight[:, 0, :].t()  # (k, C); the last tap multiplies position t itself
+        padded = F.pad(u, (0, 0, k - 1, 0))
+        out = torch.addcmul(self.conv1d.bias, padded[:, k - 1:], taps[k - 1])
+        for i in range(k - 1):
+            out = torch.addcmul(out, padded[:, i:i + length], taps[i])
+        return out
 
     def _forward(self, X, **Z):
         batch, length, _ = X.shape
@@ -88,7 +93,7 @@ class Mamba2Layer(GAUBase):
             "C": C.reshape(batch, length, self.n_groups, self.d_state),
         }
         _, Z_ssd = self.ssd(X, **{**Z, **ssd_inputs})
-        y = Z_ssd["y"] + x * self.D[:, None]
+        y = torch.addcmul(Z_ssd["y"], x, self.D[:, None])  # the D x skip
         y = y.reshape(batch, length, self.d_inner) * F.silu(z)
         # Gated RMSNorm over the feature axis of each position (norm applied after the gate).
         y = F.rms_norm(y.float(), (self.d_inner,), self.norm_weight.float(), self.norm_eps).to(X.dtype)

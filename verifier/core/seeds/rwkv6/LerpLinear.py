@@ -21,10 +21,11 @@ class LerpLinear(GAUBase):
         self.factory_kwargs = {"device": device, "dtype": dtype}
         super().__init__(embed_dim, block_loc, kwarg_all)
         self.mu = nn.Parameter(torch.zeros(embed_dim, **self.factory_kwargs))
+        self.linear = self.lora = None
         if low_rank_dim is None:
             self.linear = nn.Linear(embed_dim, output_dim, bias=False, **self.factory_kwargs)
         else:
-            self.linear = LoRA(embed_dim=self.embed_dim, block_loc=self.block_loc, kwarg_all=self.kwarg_all,
+            self.lora = LoRA(embed_dim=self.embed_dim, block_loc=self.block_loc, kwarg_all=self.kwarg_all,
                                output_dim=output_dim, low_rank_dim=low_rank_dim, groups=groups,
                                **self.factory_kwargs, **self.kwarg_all)
         self._init_weights()
@@ -36,14 +37,14 @@ class LerpLinear(GAUBase):
         with torch.no_grad():
             self.mu.copy_(1.0 - channel.pow(1.0 - layer / n_layer))
 
-    def _forward(self, X, delta=None):
+    def _forward(self, X, delta=None, **Z):
         if delta is None:
             delta = F.pad(X, (0, 0, 1, -1)) - X
         mixed = X + delta * self.mu
-        if isinstance(self.linear, nn.Linear):
+        if self.lora is None:
             return self.linear(mixed)
-        Y, _ = self.linear(mixed)
-        return Y
+        Y, Z = self.lora(mixed, **Z)
+        return Y, Z
 
 
 CHILDREN_DECLARATIONS = [

@@ -1,0 +1,79 @@
+"""The settings of an evolution run, editable while it runs. Plain data with validation, so the
+web form, the API and the conductor all agree on what a valid change is."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .selection import SelectionSettings
+
+STATES = ("running", "paused", "stopped")
+DESIGNERS = ("auto", "gp", "llm")
+
+
+class SettingsError(ValueError):
+    """A settings change that cannot be applied; the message names the field."""
+
+
+@dataclass
+class LoopSettings:
+    design_workers: int = 2
+    verify_workers: int = 1
+    designer: str = "auto"  # auto: LLM agents when a key is configured, else the GP designer
+    mix: dict[str, float] = field(default_factory=lambda: {"scratch": 0.05, "mutation": 0.8, "crossover": 0.15})
+    explore_prob: float = 0.2
+    top_fraction: float = 0.25
+    release_fraction: float = 0.25
+    verify_timeout_s: dict[str, float] = field(default_factory=lambda: {"test": 900, "micro": 3600, "tiny": 7200})
+    max_designs: int = 0  # stop designing after this many designs in the run (0 = no limit)
+    max_attempts: int = 3  # a job whose worker died is retried this many times, then failed
+    stale_after_s: float = 120.0  # a running job with no heartbeat for this long lost its worker
+
+    def selection(self) -> SelectionSettings:
+        return SelectionSettings(
+            top_fraction=self.top_fraction, explore_prob=self.explore_prob, mix=dict(self.mix),
+            release_fraction=self.release_fraction,
+        )
+
+    def timeout_for(self, rung: str) -> float:
+        return float(self.verify_timeout_s.get(rung, 6 * 3600))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> LoopSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known}).validated()
+
+    def updated(self, changes: dict[str, Any]) -> LoopSettings:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+        return LoopSettings(**{**self.to_dict(), **changes}).validated()
+
+    def validated(self) -> LoopSettings:
+        def positive_int(name: str, low: int = 0) -> None:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise SettingsError(f"{name} must be an integer ≥ {low}, got {value!r}")
+
+        positive_int("design_workers")
+        positive_int("verify_workers")
+        positive_int("max_designs")
+        positive_int("max_attempts", 1)
+        if self.designer not in DESIGNERS:
+            raise SettingsError(f"designer must be one of {', '.join(DESIGNERS)}, got {self.designer!r}")
+        if not isinstance(self.mix, dict) or set(self.mix) - {"scratch", "mutation", "crossover"}:
+            raise SettingsError("mix must map scratch/mutation/crossover to weights")
+        if any(not isinstance(v, (int, float)) or v < 0 for v in self.mix.values()) or sum(self.mix.values()) <= 0:
+            raise SettingsError("mix weights must be non-negative and not all zero")
+        for name in ("explore_prob", "top_fraction", "release_fraction"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise SettingsError(f"{name} must be between 0 and 1, got {value!r}")
+        if not isinstance(self.stale_after_s, (int, float)) or self.stale_after_s < 10:
+            raise SettingsError("stale_after_s must be at least 10 seconds")
+        return self

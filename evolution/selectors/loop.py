@@ -1,0 +1,60 @@
+"""Reads the evolution loop needs: the population as selection sees it, the budgets, the jobs."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q
+
+from evolution.core.ladder import rung_index
+from evolution.core.selection import DesignState, RungBudget
+from evolution.models import Design, EvolutionRun, Job, Verification
+
+IMPLEMENTED = (Design.Status.CHECKED, Design.Status.VERIFYING, Design.Status.VERIFIED)
+
+
+def run_rung_names(run: EvolutionRun) -> list[str]:
+    """The run's rungs, in ladder order."""
+    return sorted((run.budgets or {}).keys(), key=rung_index)
+
+
+def rung_budgets(run: EvolutionRun) -> list[RungBudget]:
+    used = dict(
+        Verification.objects.filter(run=run).exclude(status=Verification.Status.FAILED)
+        .values_list("rung").annotate(n=Count("id")).values_list("rung", "n")
+    )
+    return [RungBudget(name, int(run.budgets[name]), int(used.get(name, 0))) for name in run_rung_names(run)]
+
+
+def design_states(run: EvolutionRun | None = None) -> list[DesignState]:
+    """Every design as selection sees it (seeds and uploads belong to every run)."""
+    qs = Design.objects.exclude(status=Design.Status.INVALID).prefetch_related("verifications")
+    if run is not None:
+        qs = qs.filter(Q(run=run) | Q(run__isnull=True))
+    states = []
+    for d in qs:
+        verified = tuple(v.rung for v in d.verifications.all() if v.status == Verification.Status.DONE)
+        busy = tuple(v.rung for v in d.verifications.all()
+                     if v.status in (Verification.Status.QUEUED, Verification.Status.RUNNING))
+        states.append(DesignState(
+            id=d.id, fitness=d.fitness, verified_rungs=verified, is_seed=d.is_seed,
+            implemented=d.is_seed or d.status in IMPLEMENTED, vetoed=d.is_vetoed, busy_rungs=busy,
+            failed_rungs=tuple(v.rung for v in d.verifications.all() if v.status == Verification.Status.FAILED),
+        ))
+    return states
+
+
+def active_jobs(run: EvolutionRun, kind: str) -> int:
+    return Job.objects.filter(run=run, kind=kind, status__in=Job.ACTIVE).count()
+
+
+def queued_verifications_without_job(run: EvolutionRun) -> list[Verification]:
+    """Queued verifications (a promotion, say) that no job carries yet, oldest first."""
+    carried = Job.objects.filter(kind=Job.Kind.VERIFY, status__in=Job.ACTIVE).values("verification_id")
+    return list(
+        Verification.objects.filter(status=Verification.Status.QUEUED)
+        .filter(Q(run=run) | Q(run__isnull=True))
+        .exclude(id__in=carried).select_related("design").order_by("id")
+    )
+
+
+def designs_made(run: EvolutionRun) -> int:
+    return Job.objects.filter(run=run, kind=Job.Kind.DESIGN, status=Job.Status.DONE).count()

@@ -1,0 +1,118 @@
+"""The evolution loop: settings and state of a run, and the conductor's dispatch step.
+
+`dispatch(run)` is idempotent and cheap: it reaps jobs whose worker died, then tops up the design
+and verify queues to the run's worker counts. The conductor (`manage.py evolve`) calls it every few
+seconds; everything it decides from is in the database, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from django.db import transaction
+
+from evolution.core.ladder import rung
+from evolution.core.loop_settings import STATES, LoopSettings, SettingsError
+from evolution.core.selection import select_verification
+from evolution.models import Design, EvolutionRun, Job, Verification
+from evolution.selectors import loop as q
+from evolution.services.events import record_event
+from evolution.services.jobs import create_job, reap_stale
+from genesys_site.permissions import PROMOTE, require
+
+_rng = random.Random()
+
+
+def run_settings(run: EvolutionRun) -> LoopSettings:
+    return LoopSettings.from_dict(run.settings)
+
+
+def update_settings(run: EvolutionRun, changes: dict[str, Any], user=None) -> LoopSettings:
+    """Apply a settings change (validated as a whole), record it as an event, return the new settings."""
+    if user is not None:
+        require(user, PROMOTE)
+    budgets = changes.pop("budgets", None)
+    new = run_settings(run).updated(changes)
+    with transaction.atomic():
+        run.settings = new.to_dict()
+        fields = ["settings"]
+        if budgets is not None:
+            run.budgets = _valid_budgets(budgets)
+            fields.append("budgets")
+        run.save(update_fields=fields)
+        shown = dict(changes, **({"budgets": run.budgets} if budgets is not None else {}))
+        record_event("run.settings_changed", {"run": run.id, "changes": shown}, actor=user)
+    return new
+
+
+def _valid_budgets(budgets: Any) -> dict[str, int]:
+    if not isinstance(budgets, dict) or not budgets:
+        raise SettingsError("budgets must map rung names to verification counts")
+    out = {}
+    for name, value in budgets.items():
+        if rung(name) is None:
+            raise SettingsError(f"unknown rung {name!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SettingsError(f"the budget of {name} must be an integer ≥ 0, got {value!r}")
+        out[name] = value
+    return out
+
+
+def set_state(run: EvolutionRun, state: str, user=None) -> EvolutionRun:
+    if user is not None:
+        require(user, PROMOTE)
+    if state not in STATES:
+        raise SettingsError(f"state must be one of {', '.join(STATES)}")
+    with transaction.atomic():
+        previous = run.state
+        run.state = state
+        run.save(update_fields=["state"])
+        record_event("run.state_changed", {"run": run.id, "from": previous, "to": state}, actor=user)
+    return run
+
+
+def dispatch(run: EvolutionRun, rng: random.Random | None = None) -> dict[str, int]:
+    """One conductor step for `run`; returns how many jobs of each kind it queued or reaped."""
+    rng = rng or _rng
+    settings = run_settings(run)
+    counts = {"reaped": len(reap_stale(run, settings.stale_after_s, settings.max_attempts)),
+              "design": 0, "verify": 0}
+    if run.state != "running":
+        return counts
+    made = q.designs_made(run)
+    free = settings.design_workers - q.active_jobs(run, Job.Kind.DESIGN)
+    if settings.max_designs:
+        free = min(free, settings.max_designs - made - q.active_jobs(run, Job.Kind.DESIGN))
+    for _ in range(max(0, free)):
+        create_job(run, Job.Kind.DESIGN)
+        counts["design"] += 1
+    free = settings.verify_workers - q.active_jobs(run, Job.Kind.VERIFY)
+    # Researchers' promotions (queued rows without a job) come first.
+    for verification in q.queued_verifications_without_job(run)[: max(0, free)]:
+        create_job(run, Job.Kind.VERIFY, design=verification.design, verification=verification)
+        counts["verify"] += 1
+        free -= 1
+    while free > 0:
+        choice = select_verification(q.design_states(run), q.rung_budgets(run), settings.selection(), rng)
+        if choice is None:
+            break
+        design = Design.objects.get(id=choice.design)
+        info = rung(choice.rung)
+        with transaction.atomic():
+            verification, created = Verification.objects.get_or_create(
+                design=design, rung=choice.rung,
+                defaults={"rung_index": info.index if info else 0, "run": run},
+            )
+            if not created and verification.status != Verification.Status.FAILED:
+                break  # selection and the table disagree: wait for the next step
+            verification.status, verification.run = Verification.Status.QUEUED, run
+            verification.save(update_fields=["status", "run"])
+            if design.status == Design.Status.CHECKED:
+                Design.objects.filter(id=design.id).update(status=Design.Status.VERIFYING)
+            record_event("verification.queued", {"verification": verification.id, "rung": choice.rung,
+                                                 "reason": choice.reason}, design=design)
+            create_job(run, Job.Kind.VERIFY, design=design, verification=verification)
+        counts["verify"] += 1
+        free -= 1
+    return counts

@@ -1,0 +1,192 @@
+"""The work behind each Celery task: claim the job, do it, write the results through services.
+
+Nothing here runs generated code in this process: designers only edit trees (the checker runs the
+code in its sandbox), and a verification runs `python -m verifier.core verify` as a child process.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import OperationalError, transaction
+
+from evolution.core.selection import select_parents
+from evolution.core.verify_runner import run_verification
+from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
+from evolution.selectors import loop as q
+from evolution.services import jobs
+from evolution.services.checks import run_checker, store_check
+from evolution.services.designs import create_design_from_result
+from evolution.services.events import record_event
+from evolution.services.loop import run_settings
+from evolution.services.verifications import record_report, start_verification
+from verifier.core.gau.tree import GAUTree
+
+PROGRESS_EVERY_S = 2.0
+STOP_POLL_S = 5.0
+POOL_SIZE = 40
+
+
+class TransientError(RuntimeError):
+    """A fault worth retrying (database locked or unreachable); Celery retries with backoff."""
+
+
+def _guard(job: Job, body) -> None:
+    try:
+        body()
+    except OperationalError as exc:
+        jobs.requeue(job, f"database error, retrying: {exc}")
+        raise TransientError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - the job records what went wrong; the worker lives on
+        jobs.fail(job, "crash", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-3000:]}")
+
+
+# ---- design ---------------------------------------------------------------------------------------
+
+def run_design_job(job_id: int) -> None:
+    job = jobs.claim(job_id)
+    if job is not None:
+        _guard(job, lambda: _design(job))
+
+
+def _choose(job: Job, run: EvolutionRun, rng: random.Random) -> tuple[str, list[Design], str]:
+    request_id = job.params.get("request")
+    if request_id:
+        request = DesignRequest.objects.get(id=request_id)
+        return request.mode, list(request.parents.all()), f"requested by {request.requested_by or 'a researcher'}"
+    choice = select_parents(q.design_states(run), q.run_rung_names(run), run_settings(run).selection(), rng)
+    by_id = Design.objects.in_bulk(choice.parents)
+    return choice.mode, [by_id[i] for i in choice.parents], choice.reason
+
+
+def _design(job: Job) -> None:
+    from designer.core.config import DesignerConfig
+    from designer.core.pipeline import design
+
+    run = job.run
+    rng = random.Random()
+    mode, parents, reason = _choose(job, run, rng)
+    trees = [GAUTree.from_dict(p.tree) for p in parents]
+    pool_rows = Design.objects.filter(status__in=q.IMPLEMENTED).exclude(tree=None).order_by("-id")[:POOL_SIZE]
+    pool = [GAUTree.from_dict(d.tree) for d in pool_rows]
+    config = DesignerConfig.from_env()
+    if run_settings(run).designer == "gp":
+        config.use_gp = True
+    jobs.heartbeat(job, {"mode": mode, "parents": [p.name for p in parents], "reason": reason})
+    result = design(trees, mode, config, pool=pool, rng=rng, on_event=lambda kind, data: jobs.heartbeat(job))
+    with transaction.atomic():
+        created = create_design_from_result(result, parents)
+        Design.objects.filter(id=created.id).update(run=run)
+        if job.params.get("request"):
+            DesignRequest.objects.filter(id=job.params["request"]).update(status="done", result=created)
+        jobs.finish(job, design=created, summary={"mode": mode, "status": created.status, "reason": reason})
+
+
+# ---- check ----------------------------------------------------------------------------------------
+
+def run_check_job(job_id: int) -> None:
+    job = jobs.claim(job_id)
+    if job is not None:
+        _guard(job, lambda: _check(job))
+
+
+def _check(job: Job) -> None:
+    design = job.design
+    report = run_checker(GAUTree.from_dict(design.tree))
+    with transaction.atomic():
+        store_check(report, design=design)
+        status = Design.Status.CHECKED if report.get("passed") else Design.Status.INVALID
+        Design.objects.filter(id=design.id).update(status=status)
+        jobs.finish(job, summary={"passed": bool(report.get("passed"))})
+
+
+# ---- verify ---------------------------------------------------------------------------------------
+
+def run_verify_job(job_id: int) -> None:
+    job = jobs.claim(job_id)
+    if job is not None:
+        _guard(job, lambda: _verify(job))
+
+
+def run_dir(design: Design, rung: str) -> Path:
+    return Path(django_settings.VAR_DIR) / "runs" / f"{design.id}-{design.slug}" / rung
+
+
+def _verify(job: Job) -> None:
+    verification = job.verification
+    if verification is None:
+        jobs.fail(job, "crash", "verify job without a verification")
+        return
+    verification.refresh_from_db()
+    if verification.status == Verification.Status.DONE:
+        jobs.finish(job, summary={"already": "done"})
+        return
+    design, run = verification.design, job.run
+    start_verification(verification)
+    out = run_dir(design, verification.rung)
+    out.mkdir(parents=True, exist_ok=True)
+    design_json = out / "design.json"
+    design_json.write_text(GAUTree.from_dict(design.tree).to_json())
+    data_dir = Path(django_settings.GENESYS_DATA_DIR) if django_settings.GENESYS_DATA_DIR else None
+    follower = _Follower(job, verification)
+    outcome = run_verification(
+        design_json, verification.rung, out, data_dir=data_dir,
+        timeout_s=run_settings(run).timeout_for(verification.rung),
+        on_progress=follower.on_progress, should_stop=follower.should_stop,
+    )
+    if outcome.status == "interrupted":
+        with transaction.atomic():
+            Verification.objects.filter(id=verification.id).update(status=Verification.Status.QUEUED)
+            Job.objects.filter(id=job.id).update(status=Job.Status.CANCELLED)
+            record_event("verification.paused", {"verification": verification.id, "rung": verification.rung,
+                                                 "reason": "the run was stopped; it resumes from its checkpoint"},
+                         design=design)
+        return
+    report: dict[str, Any] = dict(outcome.report or {})
+    if outcome.status == "done":
+        with transaction.atomic():
+            record_report(verification, report)
+            jobs.finish(job, summary={"rung": verification.rung, "fitness": report.get("fitness")})
+        return
+    failure = outcome.failure or {"category": "crash", "message": "verification failed"}
+    report.setdefault("failure", failure)
+    report["status"] = "failed"
+    report.setdefault("error", failure["message"])
+    with transaction.atomic():
+        record_report(verification, report, failed=True)
+        jobs.fail(job, failure["category"], failure["message"])
+
+
+class _Follower:
+    """Turns the child's progress lines into throttled events and heartbeats; watches for a stop."""
+
+    def __init__(self, job: Job, verification: Verification):
+        self.job, self.verification = job, verification
+        self.last_event = 0.0
+        self.last_poll = time.monotonic()
+
+    def on_progress(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        now = time.monotonic()
+        if kind == "step" and now - self.last_event < PROGRESS_EVERY_S:
+            return
+        self.last_event = now
+        payload = {k: event.get(k) for k in ("step", "total_steps", "loss", "tokens_per_s", "mfu", "eta_s",
+                                             "phase", "message") if event.get(k) is not None}
+        payload.update(verification=self.verification.id, rung=self.verification.rung, kind=kind)
+        jobs.heartbeat(self.job, payload)
+        record_event("verification.progress", payload, design=self.verification.design)
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_poll < STOP_POLL_S:
+            return False
+        self.last_poll = now
+        jobs.heartbeat(self.job)
+        state = EvolutionRun.objects.filter(id=self.job.run_id).values_list("state", flat=True).first()
+        return state == "stopped"

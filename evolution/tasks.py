@@ -1,0 +1,32 @@
+"""Celery tasks of the evolution loop. Thin: they take a job id and call the work functions in
+evolution.services.work, which claim the job, do it, and write results through services.
+
+acks_late + reject_on_worker_lost: a message is acknowledged only when its task returns, so a
+killed worker's task is delivered again; the job claim makes the second delivery a no-op when the
+work was already picked up again by the conductor's reaper.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from evolution.services import work
+
+COMMON = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True,
+          "autoretry_for": (work.TransientError,), "retry_backoff": 5, "retry_backoff_max": 300,
+          "max_retries": 5}
+
+
+@shared_task(name="evolution.design_job", **COMMON)
+def design_job(job_id: int) -> None:
+    work.run_design_job(job_id)
+
+
+@shared_task(name="evolution.check_job", **COMMON)
+def check_job(job_id: int) -> None:
+    work.run_check_job(job_id)
+
+
+@shared_task(name="evolution.verify_job", **COMMON)
+def verify_job(job_id: int) -> None:
+    work.run_verify_job(job_id)

@@ -1,0 +1,46 @@
+# expect: protocol
+# why: a plain nn.Module class lives inside the unit instead of being a unit
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, UnitDecl
+
+class Mixer(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+
+class Block(GAUBase):
+    """a plain nn.Module class lives inside the unit instead of being a unit"""
+
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
+        self.factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc, kwarg_all)
+        self.proj = nn.Linear(embed_dim, embed_dim, bias=False, **self.factory_kwargs)
+        self.mixer = Mixer(embed_dim)
+
+    def _forward(self, X, **Z):
+        return X + self.mixer(X)
+
+
+
+class GAB(GABBase):
+    def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc)
+        self.root = Block(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs, **factory_kwargs, **kwargs)
+
+    def _forward(self, X, **Z):
+        X, Z = self.root(X, **Z)
+        return X, Z
+
+
+gab_config = {}

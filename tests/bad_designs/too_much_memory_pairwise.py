@@ -1,0 +1,42 @@
+# expect: too-much-memory
+# why: materialises every pair of positions, (B, L, L, D), several times
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, UnitDecl
+
+
+class Block(GAUBase):
+    """materialises every pair of positions, (B, L, L, D), several times"""
+
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
+        self.factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc, kwarg_all)
+        self.proj = nn.Linear(embed_dim, embed_dim, bias=False, **self.factory_kwargs)
+
+    def _forward(self, X, **Z):
+        L = X.shape[1]
+        mask = torch.tril(torch.ones(L, L, device=X.device, dtype=X.dtype))[None, :, :, None]
+        pair = X[:, :, None, :] * X[:, None, :, :]
+        for _ in range(4):
+            pair = torch.tanh(pair * 0.5)
+        H = (pair * mask).sum(dim=2) / L
+        return X + self.proj(H)
+
+
+
+class GAB(GABBase):
+    def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc)
+        self.root = Block(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs, **factory_kwargs, **kwargs)
+
+    def _forward(self, X, **Z):
+        X, Z = self.root(X, **Z)
+        return X, Z
+
+
+gab_config = {}

@@ -1,0 +1,40 @@
+# expect: too-slow
+# why: a hundred matrix products per block
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, UnitDecl
+
+
+class Block(GAUBase):
+    """a hundred matrix products per block"""
+
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
+        self.factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc, kwarg_all)
+        self.proj = nn.Linear(embed_dim, embed_dim, bias=False, **self.factory_kwargs)
+        self.w = nn.Parameter(torch.randn(embed_dim, embed_dim, **self.factory_kwargs) / math.sqrt(embed_dim))
+
+    def _forward(self, X, **Z):
+        H = X
+        for _ in range(100):
+            H = H + 0.01 * torch.tanh(H @ self.w)
+        return X + self.proj(H)
+
+
+
+class GAB(GABBase):
+    def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc)
+        self.root = Block(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs, **factory_kwargs, **kwargs)
+
+    def _forward(self, X, **Z):
+        X, Z = self.root(X, **Z)
+        return X, Z
+
+
+gab_config = {}
