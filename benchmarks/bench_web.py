@@ -40,7 +40,7 @@ def parse_args() -> argparse.Namespace:
 def configure(args: argparse.Namespace) -> None:
     var_dir = args.var_dir or tempfile.mkdtemp(prefix="genesys-bench-")
     os.environ["GENESYS_VAR_DIR"] = var_dir
-    Path(var_dir).mkdir(parents=True, exist_ok=True)
+    (Path(var_dir) / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise warns without it
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
         if args.database_url.startswith("postgres"):

@@ -13,6 +13,7 @@ urlpatterns = [
     path("designs/<slug:slug>/", design.design_detail, name="design"),
     path("designs/<slug:slug>/diff/", diff.design_diff, name="diff"),
     path("designs/<slug:slug>/code.py", design.design_code, name="design-code"),
+    path("designs/<slug:slug>/composed/", design.design_composed, name="design-composed"),
     path("designs/<slug:slug>/design.json", design.design_json, name="design-json"),
     path("designs/<slug:slug>/approve/", actions.approve, name="approve"),
     path("designs/<slug:slug>/veto/", actions.veto, name="veto"),

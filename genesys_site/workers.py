@@ -1,8 +1,22 @@
-"""The worker processes the embedded default starts next to the web server."""
+"""The processes the embedded default starts next to the web server: the conductor and one Celery
+worker per kind of queue, sized from the active run's settings."""
 
 from __future__ import annotations
 
+import sys
+
 
 def embedded_worker_commands() -> list[list[str]]:
-    """Commands for the embedded Celery workers (none until the evolution loop is wired up)."""
-    return []
+    from evolution.services.loop import run_settings
+    from evolution.services.runs import ensure_active_run
+    from genesys_site.celery import ensure_broker_folders
+
+    ensure_broker_folders()
+    settings = run_settings(ensure_active_run())
+    celery = [sys.executable, "-m", "celery", "-A", "genesys_site", "worker", "--loglevel", "INFO",
+              "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    return [
+        [sys.executable, "manage.py", "evolve"],
+        [*celery, "-Q", "design,check", "-c", str(max(1, settings.design_workers)), "-n", "design@%h"],
+        [*celery, "-Q", "verify", "-c", str(max(1, settings.verify_workers)), "-n", "verify@%h"],
+    ]

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from . import selectors, services
 from .core.documents import UnsupportedFile
 from .core.filters import FilterError
-from .permissions import CanIngest
+from .permissions import CanIngest, CanRead
 from .serializers import (
     ExternalPaperSerializer,
     HitSerializer,
@@ -41,6 +41,7 @@ class SearchAPI(APIView):
     """Hybrid (dense + BM25, reciprocal rank fusion) search over the library's passages."""
 
     parser_classes = [JSONParser]
+    permission_classes = [CanRead]
 
     @extend_schema(parameters=[SearchQuerySerializer], responses=SearchResponse)
     def get(self, request: Request) -> Response:
@@ -49,10 +50,6 @@ class SearchAPI(APIView):
     @extend_schema(request=SearchQuerySerializer, responses=SearchResponse)
     def post(self, request: Request) -> Response:
         return self._search(request.data)
-
-    # Searching changes nothing, so POST (for JSON filters) is as open as GET.
-    def get_permissions(self) -> list[Any]:
-        return []
 
     def _search(self, data: Any) -> Response:
         params = SearchQuerySerializer(data=data)
@@ -73,9 +70,7 @@ class ReferencesAPI(APIView):
     """The top references for a proposal's theme and its parent designs (what the proposer receives)."""
 
     parser_classes = [JSONParser]
-
-    def get_permissions(self) -> list[Any]:
-        return []
+    permission_classes = [CanRead]
 
     @extend_schema(request=ReferencesSerializer, responses=HitSerializer(many=True))
     def post(self, request: Request) -> Response:
@@ -87,6 +82,7 @@ class ReferencesAPI(APIView):
 
 class PaperListAPI(generics.ListAPIView):
     serializer_class = PaperSerializer
+    permission_classes = [CanRead]
 
     def get_queryset(self) -> Any:
         return selectors.papers(self.request.query_params.get("q", ""), self.request.query_params.get("source", "")) \
@@ -94,6 +90,8 @@ class PaperListAPI(generics.ListAPIView):
 
 
 class PaperDetailAPI(APIView):
+    permission_classes = [CanRead]
+
     @extend_schema(responses=inline_serializer("KnowledgePaperPage", {
         "paper": PaperSerializer(), "built_upon_by": serializers.ListField(child=serializers.CharField()),
         "designs": serializers.ListField(child=serializers.DictField()),
@@ -110,6 +108,8 @@ class PaperDetailAPI(APIView):
 
 
 class ChunkAPI(APIView):
+    permission_classes = [CanRead]
+
     @extend_schema(responses=inline_serializer("KnowledgeChunk", {
         "chunk": HitSerializer(), "context": HitSerializer(many=True),
     }))
@@ -141,6 +141,8 @@ class IngestAPI(APIView):
 
 
 class IngestJobAPI(APIView):
+    permission_classes = [CanRead]
+
     @extend_schema(responses=IngestJobSerializer)
     def get(self, request: Request, job_id: int) -> Response:
         job = selectors.job(job_id)
@@ -150,6 +152,8 @@ class IngestJobAPI(APIView):
 
 
 class ExternalSearchAPI(APIView):
+    permission_classes = [CanRead]
+
     """arXiv and Semantic Scholar; without a network: 503 {"error": "offline", ...} at once."""
 
     @extend_schema(

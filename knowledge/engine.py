@@ -33,3 +33,9 @@ def knowledge_base() -> KnowledgeBase:
             kb = KnowledgeBase(path, complete=complete_from_env())
             _instances[key] = kb
         return kb
+
+
+def forget_instances() -> None:
+    """Drop the cached KnowledgeBase objects (tests switching stores or reranker settings)."""
+    with _lock:
+        _instances.clear()

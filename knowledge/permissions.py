@@ -1,8 +1,7 @@
-"""Who may add papers: researchers and admins.
+"""Who may read the library and who may add papers, on top of the site's roles (genesys_site.permissions).
 
-Roles are Django groups owned by the evolution app; its helper in genesys_site/permissions.py is used
-when it exists. Until then: a logged-in user who is staff, superuser, or in the "researcher" or "admin"
-group (or holds the knowledge.add_paper permission).
+Reading follows the site's privacy (`can_view`). Adding papers is for researchers and admins, or anyone
+granted `knowledge.add_paper` (e.g. by an admin in the Django admin).
 """
 
 from __future__ import annotations
@@ -11,38 +10,32 @@ from typing import Any
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-UPLOAD_GROUPS = {"researcher", "admin"}
+from genesys_site.permissions import ADMIN, RESEARCHER, can_view, role_of
 
-
-def _site_helper() -> Any:
-    try:
-        from genesys_site import permissions as site_permissions  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    for name in ("is_researcher", "can_research"):
-        helper = getattr(site_permissions, name, None)
-        if callable(helper):
-            return helper
-    return None
+UPLOAD_PERMISSION = "knowledge.add_paper"
 
 
 def can_upload(user: Any) -> bool:
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    if user.is_staff or user.is_superuser or user.has_perm("knowledge.add_paper"):
+    if user.is_superuser or user.is_staff or user.has_perm(UPLOAD_PERMISSION):
         return True
-    helper = _site_helper()
-    if helper is not None and helper(user):
-        return True
-    return user.groups.filter(name__in=UPLOAD_GROUPS).exists()
+    return role_of(user) in {RESEARCHER, ADMIN}
+
+
+class CanRead(BasePermission):
+    """Searching changes nothing, so even a POST search (JSON filters) only needs read access."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return can_view(request.user)
 
 
 class CanIngest(BasePermission):
-    """Reads for everyone the site lets in; writes (ingestion) for researchers and admins."""
+    """Reads as the site allows; writes (ingestion) for researchers and admins."""
 
     message = "Adding papers needs the researcher or admin role."
 
     def has_permission(self, request: Any, view: Any) -> bool:
         if request.method in SAFE_METHODS:
-            return True
+            return can_view(request.user)
         return can_upload(request.user)

@@ -11,6 +11,7 @@ from typing import Any
 from django.apps import apps
 from django.db import DatabaseError, transaction
 from django.db.models import Count, Q, QuerySet
+from django.urls import NoReverseMatch
 
 from .core.external import ExternalPaper, ExternalSearchError, external_search
 from .core.records import Hit, PaperRecord
@@ -107,6 +108,10 @@ def paper_page(paper_id: str, chunk_limit: int = 400) -> PaperPage | None:
     """
     paper = Paper.objects.filter(paper_id=paper_id).first()
     kb = knowledge_base()
+
+    def chunks() -> list[Hit]:
+        return kb.chunks_of(paper_id)[:chunk_limit] if chunk_limit > 0 else []
+
     if paper is None:
         record = kb.paper(paper_id)
         if record is None:
@@ -114,14 +119,13 @@ def paper_page(paper_id: str, chunk_limit: int = 400) -> PaperPage | None:
         known = {p.paper_id: p for p in Paper.objects.filter(paper_id__in=record.cites)}
         builds_on = [known[c] for c in record.cites if c in known]
         built_upon_by = list(Paper.objects.filter(paper_id__in=[p.paper_id for p in kb.cited_by(paper_id)]))
-        return PaperPage(record, builds_on, built_upon_by, designs_citing(paper_id),
-                         kb.chunks_of(paper_id)[:chunk_limit], False)
+        return PaperPage(record, builds_on, built_upon_by, designs_citing(paper_id), chunks(), False)
     return PaperPage(
         paper,
         list(paper.builds_on.order_by("-year", "paper_id")),
         list(paper.built_upon_by.order_by("-year", "paper_id")),
         designs_citing(paper_id),
-        kb.chunks_of(paper_id)[:chunk_limit],
+        chunks(),
         True,
     )
 
@@ -167,20 +171,27 @@ def _design_model() -> Any:
 
 
 def references_of(design: Any) -> list[dict[str, Any]]:
-    """The references a design's proposal stored, as dicts with at least `paper_id`."""
+    """The references a design stored (`proposal["references"]`, and the design's own `references`
+    list where the model has one), as dicts with at least `paper_id`, each paper once."""
     proposal = getattr(design, "proposal", None) or {}
-    raw = proposal.get("references") if isinstance(proposal, dict) else None
-    refs: list[dict[str, Any]] = []
-    for item in raw or []:
-        if isinstance(item, str):
-            refs.append({"paper_id": item, "title": ""})
+    raw = list(proposal.get("references") or []) if isinstance(proposal, dict) else []
+    extra = getattr(design, "references", None)
+    if isinstance(extra, list):
+        raw += extra
+    refs: dict[str, dict[str, Any]] = {}
+    for item in raw:
+        if isinstance(item, str) and item:
+            refs.setdefault(item, {"paper_id": item, "title": ""})
         elif isinstance(item, dict) and item.get("paper_id"):
-            refs.append(item)
-    return refs
+            refs.setdefault(str(item["paper_id"]), item)
+    return list(refs.values())
 
 
 def _design_summary(design: Any) -> dict[str, Any]:
-    url = design.get_absolute_url() if hasattr(design, "get_absolute_url") else ""
+    try:
+        url = design.get_absolute_url() if hasattr(design, "get_absolute_url") else ""
+    except NoReverseMatch:  # the evolution pages are not mounted (e.g. in a test URLconf)
+        url = ""
     return {"pk": design.pk, "name": str(getattr(design, "name", "") or design), "url": url}
 
 
@@ -188,9 +199,11 @@ def _designs() -> list[Any]:
     model = _design_model()
     if model is None:
         return []
+    names = {f.name for f in model._meta.get_fields() if getattr(f, "concrete", False)}
+    wanted = [f for f in ("id", "name", "slug", "proposal", "references") if f in names]
     try:
         with transaction.atomic():  # a missing table must not poison the caller's transaction
-            return list(model.objects.all().order_by("pk"))
+            return list(model.objects.only(*wanted).order_by("pk"))
     except DatabaseError as error:
         log.warning("cannot read evolution designs: %s", error)
         return []

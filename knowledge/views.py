@@ -10,6 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from genesys_site.permissions import viewer_required
+
 from . import selectors, services
 from .core.documents import UnsupportedFile
 from .core.filters import FilterError
@@ -19,6 +21,7 @@ from .permissions import can_upload
 RESULTS = 20
 
 
+@viewer_required
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     context: dict = {"form": form, "hits": None, "external": None, "stats": selectors.store_stats(),
@@ -38,6 +41,7 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@viewer_required
 def paper_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     source = request.GET.get("source", "").strip()
@@ -47,6 +51,7 @@ def paper_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+@viewer_required
 def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
     page = selectors.paper_page(paper_id)
     if page is None:
@@ -63,6 +68,7 @@ def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
     })
 
 
+@viewer_required
 def chunk_detail(request: HttpRequest, chunk_id: str) -> HttpResponse:
     found = selectors.chunk_in_context(chunk_id, before=int(request.GET.get("before", 2)),
                                        after=int(request.GET.get("after", 2)))
@@ -91,6 +97,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     return render(request, "knowledge/upload.html", {"form": form, "jobs": selectors.recent_jobs()})
 
 
+@viewer_required
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = selectors.job(job_id)
     if job is None:
@@ -99,6 +106,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, template, {"job": job})
 
 
+@viewer_required
 def design_references(request: HttpRequest) -> HttpResponse:
     return render(request, "knowledge/design_references.html", {
         "rows": selectors.design_references(), "design_app": selectors.design_app_available(),

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_knowledge_fixtures import MARKDOWN_PAPER, PYTHON_UNIT, library_dir  # noqa: F401
 
 from knowledge.core.bm25 import BM25Index, tokenize
 from knowledge.core.chunking import chunk_markdown, chunk_python, chunk_text, looks_like_bibliography
@@ -13,7 +14,6 @@ from knowledge.core.filters import FilterError, matches, to_chroma_where, valida
 from knowledge.core.records import Hit
 from knowledge.core.rerank import LLMReranker, parse_ranking, rerank_prompt
 from knowledge.core.retrieval import reciprocal_rank_fusion
-from test_knowledge_fixtures import MARKDOWN_PAPER, PYTHON_UNIT, library_dir  # noqa: F401
 
 LONG_SECTION = "\n\n".join(
     f"Paragraph {i} explains how the recurrent state of layer {i} is updated with a gate and why the "

@@ -1,7 +1,7 @@
 """Shared fixtures and helpers of the knowledge tests (imported by the other test_knowledge_* modules).
 
 Read-only stores that take long to build (the 297 library abstracts) are built once and kept under
-var/test-cache/, in a folder named after a digest of the knowledge engine's code: the next session's
+var/test-cache/, in a folder named after a digest of the code that decides what a store holds: the next session's
 import is then a no-op (idempotent ingestion), and any change to chunking or embedding code builds a
 fresh one. GENESYS_TEST_KNOWLEDGE_CACHE=0 builds in a temporary folder instead. Tests that write get
 fresh stores of their own.
@@ -23,10 +23,14 @@ CORE = REPO / "knowledge" / "core"
 _cache: dict[str, Path] = {}
 
 
+#: The modules that decide what a store holds (chunks, metadata, embeddings); ranking code is not among them.
+STORE_CODE = ("chunking.py", "documents.py", "embedding.py", "ingest.py", "library.py", "records.py", "store.py")
+
+
 def _code_digest() -> str:
     digest = hashlib.sha256()
-    for path in sorted(CORE.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in STORE_CODE:
+        digest.update(name.encode() + b"\0" + (CORE / name).read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_knowledge_fixtures import MARKDOWN_PAPER, PYTHON_UNIT, make_pdf
 
 from knowledge.core import KnowledgeBase
 from knowledge.core.documents import UnsupportedFile
 from knowledge.core.embedding import MiniLMEmbeddingFunction
-from test_knowledge_fixtures import MARKDOWN_PAPER, PYTHON_UNIT, make_pdf
 
 PDF_PAGES = [
     [

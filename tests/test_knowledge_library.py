@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_knowledge_fixtures import SMALL_PAPERS, library_dir  # noqa: F401
 
 from knowledge.core import KnowledgeBase
 from knowledge.core.library import LibraryLayoutError, list_papers
-from test_knowledge_fixtures import SMALL_PAPERS, library_dir  # noqa: F401
 
 
 @pytest.fixture(scope="module")

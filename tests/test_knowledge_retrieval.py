@@ -9,13 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_knowledge_fixtures import abstracts_kb, abstracts_store, library_dir  # noqa: F401
 
 from knowledge.core import KnowledgeBase, format_references
 from knowledge.core.evaluation import evaluate, load_queries, score_ranking
 from knowledge.core.library import list_papers
 from knowledge.core.llm import anthropic_complete, complete_from_env, openai_complete
 from knowledge.core.retrieval import METHODS
-from test_knowledge_fixtures import abstracts_kb, abstracts_store, library_dir  # noqa: F401
 
 QUERIES = Path(__file__).parent / "data" / "knowledge_queries.json"
 
@@ -136,3 +136,26 @@ def test_the_reranker_is_configured_from_the_environment() -> None:
     assert complete_from_env({"OPENAI_API_KEY": "k", "GENESYS_RERANK_PROVIDER": "none"}) is None
     with pytest.raises(ValueError, match="anthropic or openai"):
         complete_from_env({"GENESYS_RERANK_PROVIDER": "mystery"})
+
+
+@pytest.mark.slow
+def test_quality_holds_when_full_text_is_mixed_in(
+    tmp_path_factory: pytest.TempPathFactory, library_dir: Path  # noqa: F811
+) -> None:
+    """All abstracts plus the full text of 30 papers drawn at random (seeded): thousands of passages that
+    compete with the abstracts. The whole library's full text is measured by benchmarks/bench_knowledge.py."""
+    import random
+
+    from test_knowledge_fixtures import cached_store
+
+    papers = sorted(p.record.paper_id for p in list_papers(library_dir))
+    subset = sorted(random.Random(0).sample(papers, 30))
+    kb = KnowledgeBase(cached_store("kb-fulltext-subset", tmp_path_factory))
+    kb.import_library(library_dir, include_fulltext=False)
+    kb.import_library(library_dir, paper_ids=subset)
+    assert kb.stats()["chunks"] > 297 + 30 * 10
+    queries = load_queries(QUERIES)
+    results = {method: evaluate(kb, queries, method=method, k=5) for method in METHODS}
+    print("\nretrieval quality (297 abstracts + 30 full texts):",
+          json.dumps({m: r.summary() for m, r in results.items()}, indent=1))
+    assert results["hybrid"].recall_at_k >= 0.8 and results["hybrid"].mrr >= 0.7

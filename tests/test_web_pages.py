@@ -127,6 +127,8 @@ def test_downloads_are_the_composed_code_and_the_design_json(client, seeds):
     assert code.content.decode() == gpt.composed_code
     data = json.loads(client.get(reverse("evolution:design-json", args=[gpt.slug])).content)
     assert data == gpt.tree
+    composed = client.get(reverse("evolution:design-composed", args=[gpt.slug])).content.decode()
+    assert '<span class="nc">GAB</span>' in composed and composed.startswith('<div class="code">')
 
 
 def test_plotly_is_served_locally_and_cached(client):
@@ -181,3 +183,9 @@ def test_failed_designer_run_has_a_readable_page(client, seeds):
     assert "bad shape" in page and "only checked designs are promoted" not in page  # no buttons for anonymous
     diff = client.get(reverse("evolution:diff", args=[design.slug])).content.decode()
     assert "has no GAU tree to compare" in diff
+
+
+def test_pages_render_on_an_empty_database(client, db):
+    for url in ("/", "/leaderboard/", "/units/", "/tree/results/?q=x", "/api/lineage/"):
+        assert client.get(url).status_code == 200, url
+    assert "0 designs" in client.get("/").content.decode()

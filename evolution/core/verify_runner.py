@@ -128,6 +128,7 @@ def run_verification(
     stderr_tail = _tail_text(stderr_path)
     report = _read_json(report_path)
     code = child.returncode
+    failure: dict[str, str] | None
     if stopped_by == "timeout":
         failure = {"category": "timeout", "message": f"verification exceeded {timeout_s:.0f} s and was killed"}
         return VerifyOutcome("failed", report, failure, code, wall, stderr_tail, tail.count)

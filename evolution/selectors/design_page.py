@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from evolution.core import reports
 from evolution.core.diagram import unit_diagram
@@ -28,7 +32,7 @@ class UnitView:
     spec: str
     args: dict
     children: list[str]
-    lines: list[tuple[int, str, list]]  # (number, highlighted html, annotations on that line)
+    rows_html: SafeString  # the highlighted code as table rows, with pinned annotations
     annotations: list  # annotations on the unit without a line
     n_designs: int = 0
 
@@ -56,6 +60,43 @@ def proposal_sections(proposal: dict | None) -> list[tuple[str, Any]]:
     return [(k.replace("_", " "), proposal[k]) for k in keys if proposal[k] not in (None, "", [], {})]
 
 
+@lru_cache(maxsize=2048)
+def _code_rows(prefix: str, code: str) -> tuple[str, ...]:
+    """One `<tr>` per line: number (a link that pins the annotation form) and highlighted code.
+
+    Built here rather than in the template: a design has hundreds of lines, and the template
+    engine's per-line cost dominated the page's server time."""
+    return tuple(
+        f'<tr id="{prefix}-L{n}"><td class="ln"><a href="#{prefix}-L{n}" data-unit="{prefix[2:]}" data-line="{n}" '
+        f'title="annotate this line">{n}</a></td><td>{html}</td></tr>'
+        for n, html in enumerate(highlight_lines(code), start=1)
+    )
+
+
+def code_rows_html(unit_name: str, code: str, notes: dict[int, list] | None = None) -> SafeString:
+    prefix = f"u-{escape(unit_name)}"
+    rows = _code_rows(prefix, code)
+    if not notes:
+        return mark_safe("".join(rows))  # noqa: S308 - highlight_lines escapes the code
+    out: list[str] = []
+    for n, row in enumerate(rows, start=1):
+        if n in notes:
+            row = row.replace(f'<tr id="{prefix}-L{n}">', f'<tr id="{prefix}-L{n}" class="pinned">', 1)
+        out.append(row)
+        for note in notes.get(n, []):
+            author = escape(note.author.username if note.author else "(deleted user)")
+            out.append(f'<tr class="note"><td class="ln"></td><td class="text">{escape(note.text)} '
+                       f'<span class="muted">— {author}, {note.created_at:%Y-%m-%d %H:%M}</span></td></tr>')
+    return mark_safe("".join(out))  # noqa: S308 - every piece is escaped above
+
+
+@lru_cache(maxsize=256)
+def composed_rows_html(code: str) -> SafeString:
+    return mark_safe("".join(  # noqa: S308 - highlight_lines escapes the code
+        f'<tr><td class="ln">{n}</td><td>{html}</td></tr>' for n, html in enumerate(highlight_lines(code), start=1)
+    ))
+
+
 def unit_views(design: Design, annotations: list) -> list[UnitView]:
     by_unit: dict[str, dict[int | None, list]] = defaultdict(lambda: defaultdict(list))
     for note in annotations:
@@ -66,10 +107,11 @@ def unit_views(design: Design, annotations: list) -> list[UnitView]:
     for link in links:
         unit = link.unit
         notes = by_unit.get(link.name, {})
-        lines = [(i + 1, html, notes.get(i + 1, [])) for i, html in enumerate(highlight_lines(unit.code))]
+        pinned = {line: items for line, items in notes.items() if line is not None}
         views.append(UnitView(
             name=link.name, is_root=link.is_root, unit_id=unit.id, content_hash=unit.content_hash, spec=unit.spec,
-            args=unit.args, children=unit.children, lines=lines, annotations=notes.get(None, []),
+            args=unit.args, children=unit.children, rows_html=code_rows_html(link.name, unit.code, pinned),
+            annotations=notes.get(None, []),
         ))
     return views
 
@@ -112,7 +154,7 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
         "diagram": unit_diagram(tree) if tree else None,
         "units": units,
         "unit_names": [u.name for u in units],
-        "composed_lines": highlight_lines(design.composed_code) if design.composed_code else (),
+        "composed_line_count": design.composed_code.count("\n") + 1 if design.composed_code else 0,
         "proposal": proposal_sections(design.proposal),
         "review_rounds": design.review_rounds or [],
         "trace": design.trace or [],

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.urls import reverse
+
 from evolution.core.ladder import ladder
 from evolution.models import Design, Verification
 from evolution.selectors.designs import LIST_FIELDS, DesignFilters, filter_designs
@@ -18,6 +20,7 @@ ROW_FIELDS = ("id", "design_id", "rung", "status", "fitness", "metrics",
 class Row:
     rank: int | None
     design: Design
+    url: str
     verification: Verification
     fitness: float | None
     delta: float | None  # fitness minus the best seed's
@@ -31,7 +34,7 @@ def rungs_with_results() -> list[str]:
     return [r.name for r in ladder() if r.name in done] + sorted(done - {r.name for r in ladder()})
 
 
-def leaderboard(rung: str, params: Mapping[str, Any] | None = None, limit: int = 200) -> dict[str, Any]:
+def leaderboard(rung: str, params: Mapping[str, Any] | None = None, limit: int = 100) -> dict[str, Any]:
     """Rows of the rung's leaderboard; seeds always appear (marked as baselines) whatever the filters."""
     f = DesignFilters.from_params(params or {})
     f.rung = ""  # the rung is the board itself
@@ -49,14 +52,17 @@ def leaderboard(rung: str, params: Mapping[str, Any] | None = None, limit: int =
     tasks: list[str] = sorted({t for v in entries for t in (v.metrics or {}).get("tasks", {})})
     rows: list[Row] = []
     rank = 0
+    url = reverse("evolution:design", args=["-slug-"])  # one reverse() for the whole table
     for v in entries:
         baseline = v.design.is_seed and v.design.origin_kind in ("seed", "upload")
         if not baseline:
             rank += 1
         rows.append(Row(
-            rank=None if baseline else rank, design=v.design, verification=v, fitness=v.fitness,
+            rank=None if baseline else rank, design=v.design, url=url.replace("-slug-", v.design.slug),
+            verification=v, fitness=v.fitness,
             delta=(v.fitness - best_seed) if v.fitness is not None and best_seed is not None else None,
             final_loss=(v.metrics or {}).get("final_loss"), scores=(v.metrics or {}).get("tasks", {}),
             baseline=baseline,
         ))
-    return {"rung": rung, "rows": rows, "tasks": tasks, "best_seed": best_seed, "total": rows_qs.count()}
+    return {"rung": rung, "rows": rows, "tasks": tasks, "best_seed": best_seed, "total": rows_qs.count(),
+            "limit": limit}

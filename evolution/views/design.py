@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from django.http import HttpResponse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET
 
-from evolution.selectors.design_page import design_page
+from evolution.selectors.design_page import composed_rows_html, design_page
 from evolution.selectors.designs import get_design
 from evolution.views.common import page
 from genesys_site.permissions import viewer_required
@@ -18,6 +19,15 @@ from genesys_site.permissions import viewer_required
 def design_detail(request, slug: str):
     design = get_design(slug)
     return page(request, "evolution/design.html", design_page(design))
+
+
+@require_GET
+@viewer_required
+def design_composed(request, slug: str):
+    """htmx partial: the composed module, highlighted (loaded when its section is opened)."""
+    design = get_design(slug)
+    rows = composed_rows_html(design.composed_code) if design.composed_code else ""
+    return HttpResponse(format_html('<div class="code"><table>{}</table></div>', rows))
 
 
 @require_GET

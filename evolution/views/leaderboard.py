@@ -11,13 +11,19 @@ from evolution.selectors.leaderboard import leaderboard, rungs_with_results
 from evolution.views.common import page
 from genesys_site.permissions import viewer_required
 
+DEFAULT_ROWS, MAX_ROWS = 100, 2000
+
 
 @require_GET
 @viewer_required
 def leaderboard_page(request):
     available = rungs_with_results()
     rung = request.GET.get("rung") or (available[0] if available else (ladder()[0].name if ladder() else ""))
-    board = leaderboard(rung, request.GET)
+    try:
+        limit = max(1, min(MAX_ROWS, int(request.GET.get("limit", DEFAULT_ROWS))))
+    except ValueError:
+        limit = DEFAULT_ROWS
+    board = leaderboard(rung, request.GET, limit=limit)
     ctx = {
         "board": board, "rung": rung, "available": available, "all_rungs": [r.name for r in ladder()],
         "filters": DesignFilters.from_params(request.GET), "origins": Design.OriginKind.choices,

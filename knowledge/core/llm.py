@@ -16,7 +16,7 @@ from typing import Any
 
 Complete = Callable[[str], str]
 
-DEFAULT_MODELS = {"anthropic": "claude-3-5-haiku-latest", "openai": "gpt-4o-mini"}
+DEFAULT_MODELS = {"anthropic": "claude-haiku-4-5", "openai": "gpt-4o-mini"}
 TIMEOUT_S = 30.0
 
 
@@ -39,7 +39,7 @@ def anthropic_complete(
 
     def complete(prompt: str) -> str:
         response = client.messages.create(
-            model=model, max_tokens=max_tokens, temperature=0, messages=[{"role": "user", "content": prompt}]
+            model=model, max_tokens=max_tokens, messages=[{"role": "user", "content": prompt}]
         )
         return "".join(getattr(block, "text", "") for block in response.content)
 

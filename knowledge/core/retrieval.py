@@ -118,6 +118,8 @@ class Retriever:
             return []
         pool = candidates or max(50, k * 10 * (1 if max_per_paper is None else 3))
         ranked: list[Candidate] = []
+        dense: list[tuple[str, float, str, dict[str, Any]]] = []
+        keyword: list[tuple[str, float, dict[str, Any]]] = []
         if method in ("dense", "hybrid"):
             dense = self._dense(query, pool, filters)
         if method in ("bm25", "hybrid"):

@@ -21,7 +21,6 @@ class Block(GAUBase):
         return X + F.linear(X, self.proj.weight.detach())
 
 
-
 class GAB(GABBase):
     def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
         factory_kwargs = {"device": device, "dtype": dtype}

@@ -24,7 +24,6 @@ class Block(GAUBase):
         return X + self.proj(X)
 
 
-
 class GAB(GABBase):
     def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
         factory_kwargs = {"device": device, "dtype": dtype}

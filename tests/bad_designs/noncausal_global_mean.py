@@ -21,7 +21,6 @@ class Block(GAUBase):
         return X + self.proj(X - X.mean(dim=1, keepdim=True))
 
 
-
 class GAB(GABBase):
     def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
         factory_kwargs = {"device": device, "dtype": dtype}

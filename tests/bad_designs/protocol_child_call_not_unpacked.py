@@ -23,7 +23,6 @@ class Block(GAUBase):
         return X + H
 
 
-
 class Mixer(GAUBase):
     """A position-wise projection."""
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, UnitDecl
 
+
 class Mixer(nn.Module):
     def __init__(self, dim):
         super().__init__()
@@ -15,7 +16,6 @@ class Mixer(nn.Module):
 
     def forward(self, x):
         return self.fc(x)
-
 
 
 class Block(GAUBase):
@@ -29,7 +29,6 @@ class Block(GAUBase):
 
     def _forward(self, X, **Z):
         return X + self.mixer(X)
-
 
 
 class GAB(GABBase):

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, UnitDecl
 
-F.softmax = lambda x, dim=-1, **kwargs: x
 
+F.softmax = lambda x, dim=-1, **kwargs: x
 
 
 class Block(GAUBase):
@@ -22,7 +22,6 @@ class Block(GAUBase):
 
     def _forward(self, X, **Z):
         return X + self.proj(F.softmax(X, dim=-1))
-
 
 
 class GAB(GABBase):

@@ -23,7 +23,6 @@ class Block(GAUBase):
         raise RuntimeError("leaked secret: " + secret)
 
 
-
 class GAB(GABBase):
     def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
         factory_kwargs = {"device": device, "dtype": dtype}

@@ -1,5 +1,4 @@
 # expect: sandbox-violation
-# runtime-only: sandbox-violation
 # why: writes the weights to disk with torch.save
 import math
 
@@ -21,7 +20,6 @@ class Block(GAUBase):
     def _forward(self, X, **Z):
         torch.save(self.state_dict(), "/var/tmp/genesys-bad-design.pt")
         return X + self.proj(X)
-
 
 
 class GAB(GABBase):

@@ -22,7 +22,6 @@ class Block(GAUBase):
         return self.up(X)
 
 
-
 class GAB(GABBase):
     def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
         factory_kwargs = {"device": device, "dtype": dtype}

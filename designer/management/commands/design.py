@@ -8,6 +8,7 @@ serves recorded provider replies from a local HTTP server instead of calling a p
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 from pathlib import Path
@@ -39,6 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--replay", help="folder of recorded provider replies to serve instead of a provider")
 
     def handle(self, *args, parents, mode, theme, ablation, gp, budget, seed, no_store, json_path, replay, **options):
+        if options.get("verbosity", 1) < 2:
+            for name in ("httpx", "httpx2", "anthropic", "openai"):  # one INFO line per HTTP request
+                logging.getLogger(name).setLevel(logging.WARNING)
         mode = mode or ("scratch" if not parents else "mutation" if len(parents) == 1 else "crossover")
         config = designer_config(theme=theme, use_gp=gp, seed=seed)
         config.ablation = variant(ablation) if ablation != "full" else config.ablation

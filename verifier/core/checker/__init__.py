@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from .report import CheckReport, Finding, StageResult
     from .sandbox import SandboxUnavailable
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CATEGORIES", "CheckConfig", "CheckReport", "Finding", "SandboxUnavailable", "StageResult", "run_checks",
+    "tune_design_size",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 # How the parent starts this module: `python -I -B -c BOOTSTRAP <package parent> <job.json> <fd>`.
 BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from verifier.core.checker.child import main; sys.exit(main(sys.argv[2:]))"
+    "from verifier.core.checker.child import main; main(sys.argv[2:])"
 )
 
 # Imported before the guard is installed, so design imports of them need no file access.
@@ -121,12 +122,13 @@ def warm_up(calibration) -> None:
     calibration.run()
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> None:
     job_path, fd = argv[0], int(argv[1])
     channel = Channel(fd)
     with open(job_path) as handle:
         job = json.load(handle)
     apply_limits(job["limits"])
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it; the file-size limit must kill
     drop_privileges(job["limits"].get("uid"), job["limits"].get("gid"))
     sys.dont_write_bytecode = True
     os.umask(0o077)
@@ -158,7 +160,9 @@ def main(argv: list[str]) -> int:
     else:
         run_stages(checks, calibration, guard, channel)
     channel.send({"event": "done"})
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # no interpreter teardown: design objects, threads or forked copies must not hold us up
 
 
 def run_stages(checks, calibration, guard, channel: Channel) -> None:

@@ -16,7 +16,14 @@ from ..gau.composer import compose
 from ..gau.tree import GAUTree, TreeError
 from ..sizing import SizeResult, SizingError
 from .categories import (
-    ERROR, KILLED, NOT_LEARNING, PROTOCOL, TIMEOUT, TOO_MUCH_MEMORY, TOO_SLOW, WARNING,
+    ERROR,
+    KILLED,
+    NOT_LEARNING,
+    PROTOCOL,
+    TIMEOUT,
+    TOO_MUCH_MEMORY,
+    TOO_SLOW,
+    WARNING,
 )
 from .config import CheckConfig, summary
 from .placeholders import with_placeholders
@@ -29,11 +36,12 @@ from .static_checks import static_findings
 STAGES = ("static", "runtime")
 RUNTIME_STAGES = ("load", "init", "forward", "causality", "gradients", "train", "performance")
 
-# (figure, what it measures, warning attribute, error attribute, category)
+# (figure, what it measures, warning attribute, error attribute, category). The exact figures come
+# first, so a design both too big and too slow is reported by the measurement that cannot be noise.
 COMPARISONS = (
-    ("time_units", "training step time", "time_warning", "time_error", TOO_SLOW),
     ("flops_per_step", "FLOPs per training step", "flops_warning", "flops_error", TOO_SLOW),
     ("memory_bytes", "training memory", "memory_warning", "memory_error", TOO_MUCH_MEMORY),
+    ("time_units", "training step time (CPU)", "time_warning", "time_error", TOO_SLOW),
     ("loss_last", "loss after the training run", "loss_warning", "loss_error", NOT_LEARNING),
 )
 

@@ -20,8 +20,16 @@ from torch.utils._pytree import tree_flatten
 from ..gau.loader import load_module
 from ..model.lm import GenesysLM, LMConfig
 from .categories import (
-    ERROR, FORWARD_ERROR, INIT_ERROR, NAN_INF, NO_GRADIENT, NON_CAUSAL, SANDBOX_VIOLATION, SHAPE_MISMATCH,
-    WARNING, classify_exception,
+    ERROR,
+    FORWARD_ERROR,
+    INIT_ERROR,
+    NAN_INF,
+    NO_GRADIENT,
+    NON_CAUSAL,
+    SANDBOX_VIOLATION,
+    SHAPE_MISMATCH,
+    WARNING,
+    classify_exception,
 )
 from .config import CheckConfig
 
@@ -65,12 +73,14 @@ class RuntimeChecks:
         self.model: GenesysLM | None = None
         self.unit_of_param: dict[str, str | None] = {}
         self.generator = torch.Generator().manual_seed(self.cfg.seed)
+        self.stage_messages: dict[str, list[str]] = {}
 
     # ---- reporting -------------------------------------------------------------------------------
     def finding(self, category: str, severity: str, message: str, stage: str, *, frames: list | None = None,
                 unit: str | None = None, detail: str = "") -> None:
         if severity == ERROR:
             self.errors += 1
+        self.stage_messages.setdefault(stage, []).append(message)
         self.send({"event": "finding", "category": category, "severity": severity, "message": message[:MAX_MESSAGE],
                    "stage": stage, "frames": frames or [], "unit": unit, "detail": detail[:MAX_MESSAGE]})
 
@@ -155,7 +165,10 @@ class RuntimeChecks:
                          "forward")
             return False
         if not torch.isfinite(logits).all():
-            self.finding(NAN_INF, ERROR, "the forward pass (eval mode) produces NaN or Inf", "forward")
+            unit = self._non_finite_unit(ids)
+            where = f"; the first unit to output them is {unit}" if unit else ""
+            self.finding(NAN_INF, ERROR, f"the forward pass (eval mode) produces NaN or Inf{where}", "forward",
+                         unit=unit)
             return False
         self.figure(forward_seconds=sorted(times)[1])
         return True
@@ -225,32 +238,36 @@ class RuntimeChecks:
         self.figure(first_leaking_position=p)
         return False
 
-    def _leaking_unit(self, ids: torch.Tensor, perturbed: torch.Tensor, t: int) -> str | None:
-        """Rerun with hooks on every unit: the first to finish whose seq-shaped inputs agree up to t
-        between the two runs while its outputs do not."""
+    def _trace_units(self, ids: torch.Tensor) -> list[tuple[str, list[torch.Tensor], list[torch.Tensor]]]:
+        """(unit, sequence-shaped input tensors, output tensors) of every unit call, in the order the
+        calls finish (children before their parents), for one eval-mode forward pass."""
         assert self.model is not None
         gau = self.gau_class()
         L = self.cfg.seq_len
-        runs: list[list[tuple[str, list[torch.Tensor], list[torch.Tensor]]]] = [[], []]
-        current: list = []
+        calls: list[tuple[str, list[torch.Tensor], list[torch.Tensor]]] = []
 
         def seq_tensors(obj) -> list[torch.Tensor]:
             return [x.detach().float() for x in tree_flatten(obj)[0]
                     if isinstance(x, torch.Tensor) and x.dim() >= 2 and x.shape[1] == L and x.is_floating_point()]
 
         def hook(module, args, kwargs, output):
-            current.append((type(module).__name__, seq_tensors((args, kwargs)), seq_tensors(output)))
+            calls.append((type(module).__name__, seq_tensors((args, kwargs)), seq_tensors(output)))
 
         handles = [m.register_forward_hook(hook, with_kwargs=True) for m in self.model.modules() if isinstance(m, gau)]
         try:
-            for i, x in enumerate((ids, perturbed)):
-                current = runs[i]
-                self._eval_logits(x)
-        except Exception:
-            return None
+            self._eval_logits(ids)
         finally:
             for h in handles:
                 h.remove()
+        return calls
+
+    def _leaking_unit(self, ids: torch.Tensor, perturbed: torch.Tensor, t: int) -> str | None:
+        """The first unit to finish whose inputs agree up to position t between the two runs while
+        its outputs do not."""
+        try:
+            runs = [self._trace_units(ids), self._trace_units(perturbed)]
+        except Exception:
+            return None
 
         def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
             for x, y in zip(a, b, strict=False):
@@ -263,6 +280,17 @@ class RuntimeChecks:
 
         for (name, in_a, out_a), (_, in_b, out_b) in zip(runs[0], runs[1], strict=False):
             if same(in_a, in_b) and not same(out_a, out_b):
+                return name
+        return None
+
+    def _non_finite_unit(self, ids: torch.Tensor) -> str | None:
+        """The first unit to finish with NaN or Inf in its outputs while its inputs were finite."""
+        try:
+            calls = self._trace_units(ids)
+        except Exception:
+            return None
+        for name, inputs, outputs in calls:
+            if all(torch.isfinite(x).all() for x in inputs) and not all(torch.isfinite(y).all() for y in outputs):
                 return name
         return None
 
@@ -312,6 +340,9 @@ class RuntimeChecks:
         return ok
 
     def violations_after(self, stage: str, guard_records: list[dict], start: int) -> None:
+        """Report refused operations the design did not already fail on (it may have caught them)."""
         for record in guard_records[start:]:
+            if any(record["reason"] in text for text in self.stage_messages.get(stage, [])):
+                continue
             self.finding(SANDBOX_VIOLATION, ERROR, f"the design tried {record['reason']} (refused by the sandbox)",
                          stage, frames=record.get("frames"))

@@ -316,14 +316,23 @@ def run_in_sandbox(job: dict[str, Any], tokens: bytes, config: CheckConfig) -> S
     return outcome
 
 
+DONE_GRACE_S = 3.0  # after "done", how long the child may take to exit before it is killed
+
+
 def _collect(proc: subprocess.Popen, fd: int, outcome: SandboxOutcome, deadline: float) -> None:
     """Read JSON lines until the child is done, the wall clock runs out or the channel floods."""
     os.set_blocking(fd, False)
     buffer = b""
     received = 0
     eof = False
+    done = False
     while True:
+        if not done and outcome.finished:
+            done = True
+            deadline = min(deadline, time.monotonic() + DONE_GRACE_S)
         remaining = deadline - time.monotonic()
+        if remaining <= 0 and done:
+            return  # it reported everything; what it left running is killed by the caller
         if remaining <= 0:
             outcome.timed_out = True
             return

@@ -40,9 +40,7 @@ def bound_names(module: ast.Module) -> set[str]:
             names.add(node.arg)
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
             names.add(node.name)
     return names
 
@@ -257,8 +255,8 @@ def check_unit_protocol(
             ident = node.id
             if ident in defined_here or ident in BUILTIN_NAMES or ident in candidates or ident in reported:
                 continue
-            if ident in PROTOCOL_NAMES:
-                continue
+            if ident in PROTOCOL_NAMES or (ident.startswith("__") and ident.endswith("__")):
+                continue  # module dunders (__name__, __builtins__ ...): the safety check judges them
             reported.add(ident)
             if ident in other_definitions:
                 findings.append(Finding(PROTOCOL, WARNING, name, node.lineno,

@@ -192,6 +192,8 @@ def check_unit_safety(
             if qualified:
                 checker.aliases[node.targets[0].id] = qualified
     shadowed = bound_names(module) - set(checker.aliases)
+    # Bare string statements (docstrings) document; they cannot be used as values.
+    prose = {id(n.value) for n in ast.walk(module) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
     for node in ast.walk(module):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             if node.id in FORBIDDEN_BUILTINS and (node.id not in shadowed or node.id.startswith("__")):
@@ -209,7 +211,7 @@ def check_unit_safety(
                 checker.check_attribute(node)
         elif isinstance(node, ast.Call):
             checker.check_call(node, shadowed)
-        elif isinstance(node, ast.Constant):
+        elif isinstance(node, ast.Constant) and id(node) not in prose:
             checker.check_string(node)
     return _dedupe(checker.findings)
 

@@ -94,13 +94,14 @@ def train(checks: RuntimeChecks, calibration: Calibration) -> bool:
             checks.finding(NAN_INF, ERROR, f"exploding gradient: norm {norm:.4g} at step {step}", "train")
             return False
     skip = min(cfg.warmup_steps_excluded_from_timing, max(0, len(step_times) - 3))
-    step = statistics.median(step_cpu[skip:])
+    step_median = statistics.median(step_cpu[skip:])
     calib = statistics.median(calib_times[skip:])
     window = max(1, min(3, len(losses) // 4))
     first, last = statistics.fmean(losses[:window]), statistics.fmean(losses[-window:])
     checks.figure(loss_first=first, loss_last=last, losses=[round(x, 4) for x in losses],
                   grad_norm_max=max(grad_norms), step_seconds=statistics.median(step_times[skip:]),
-                  step_cpu_seconds=step, calibration_cpu_seconds=calib, time_units=step / max(calib, 1e-9))
+                  step_cpu_seconds=step_median, calibration_cpu_seconds=calib,
+                  time_units=step_median / max(calib, 1e-9))
     if min(losses) <= 0:
         checks.finding(NOT_LEARNING, ERROR, f"the loss reached {min(losses):.4g} <= 0: cross-entropy cannot, so the "
                        "loss is computed wrongly", "train")

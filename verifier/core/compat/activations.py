@@ -24,7 +24,9 @@ class _Factory(dict):
         return cls(**kwargs)
 
     def get(self, key, default=None):
-        return self[key] if key in self else default
+        if key not in self:
+            return default
+        return self[key]
 
 
 ACT2FN = _Factory({

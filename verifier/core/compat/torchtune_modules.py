@@ -25,6 +25,9 @@ class RMSNorm(nn.Module):
 
 
 class RotaryPositionalEmbeddings(nn.Module):
+    theta: torch.Tensor
+    cache: torch.Tensor
+
     def __init__(self, dim: int, max_seq_len: int = 4096, base: int = 10_000) -> None:
         super().__init__()
         self.dim = dim

@@ -79,6 +79,10 @@ def _is_children_declarations(node: ast.stmt) -> bool:
     return False
 
 
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
 def _segment(lines: list[str], node: ast.stmt) -> str:
     start = node.lineno
     if getattr(node, "decorator_list", None):
@@ -108,8 +112,7 @@ def split_unit_code(code: str) -> tuple[list[str], str, str]:
             continue
         elif _is_gau_test(node):
             tests.append(text.rstrip() + "\n")
-        elif isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant) \
-                and isinstance(node.value.value, str) and node is tree.body[0]:
+        elif node is tree.body[0] and _is_docstring(node):
             continue  # module docstring: the unit's spec carries it
         else:
             body.append(text.rstrip() + "\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -122,6 +123,7 @@ def run_verify(args: argparse.Namespace) -> int:
         return 2
     sink = JsonLines(args.progress_jsonl) if args.progress_jsonl else None
     human = sys.stderr if args.progress_jsonl == "-" else sys.stdout
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled worker job checkpoints like Ctrl-C
     try:
         report = verify_design(tree, args.rung, args.out, args.data_dir, progress=sink, **overrides)
     except TypeError as exc:  # an unknown --set key
@@ -132,6 +134,10 @@ def run_verify(args: argparse.Namespace) -> int:
             sink.close()
     print(summary(report.to_dict(), args.out), file=human)
     return {"done": 0, "interrupted": 3}.get(report.status, 1)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def summary(report: dict[str, Any], out: Path) -> str:

@@ -48,6 +48,7 @@ class VerifyConfig:
     """How to run a verification; every field can be overridden through `verify_design(**overrides)`."""
 
     device: str = "auto"  # "auto" (CUDA when available), "cuda", "cuda:1", "cpu"
+    threads: int | None = None  # torch CPU threads for this run (None: torch's default)
     seed: int = 42
     cache_dir: str | None = None  # tokenised data and rewritten task files (default: GENESYS_CACHE_DIR)
     train_tokens: int | None = None  # override the rung's token budget
@@ -63,7 +64,7 @@ class VerifyConfig:
     stop_after_step: int | None = None
     tasks: tuple[str, ...] | None = None  # None: the rung's
     eval_limit: int | None = -1  # -1: the rung's; None: every example
-    eval_batch_size: int = 16
+    eval_batch_size: int | None = None  # None: 64 on CUDA, 16 on CPU
     eval_max_length: int | None = None  # None: the context length, at least 256
     skip_eval: bool = False
     save_weights: bool = True
@@ -197,6 +198,8 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
         ok, message = data_status(data_dir)
         if not ok:
             _fail(report, "data_missing", message)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     try:
         device = resolve_device(cfg.device)
     except ValueError as exc:
@@ -276,6 +279,9 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
                                   oom_micro_batches=result.oom_micro_batches, compiled=result.compiled,
                                   resumed_from_step=result.resumed_from_step)
     report.warnings.extend(result.warnings)
+    del trainer  # the optimizer's moments: not needed for evaluation
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
     clock.lap("train")
     if result.failure is not None:
         report.failure = result.failure.to_dict()
@@ -306,7 +312,8 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
             from .evaluation import evaluate
 
             report.eval = evaluate(model, tokenizer, tasks, data_dir, cache_dir, limit=eval_limit,
-                                   batch_size=cfg.eval_batch_size, device=device, max_length=cfg.eval_max_length)
+                                   batch_size=cfg.eval_batch_size or (64 if device.type == "cuda" else 16),
+                                   device=device, max_length=cfg.eval_max_length)
         except ModuleNotFoundError as exc:
             report.warnings.append(f"evaluation skipped: {exc.name} is not installed")
         except Exception as exc:  # noqa: BLE001

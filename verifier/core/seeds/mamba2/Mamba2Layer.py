@@ -21,7 +21,7 @@ class Mamba2Layer(GAUBase):
     """
 
     def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, ssm_state_size=64,
-                 ssm_expand=2, ssm_head_dim=64, ssm_n_groups=1, ssm_conv_kernel=4, ssm_a_init_min=1.0,
+                 ssm_expand=2, ssm_head_dim=128, ssm_n_groups=1, ssm_conv_kernel=4, ssm_a_init_min=1.0,
                  ssm_a_init_max=16.0, ssm_dt_min=0.001, ssm_dt_max=0.1, ssm_dt_init_floor=1e-4,
                  norm_eps=1e-5, **kwargs):
         self.factory_kwargs = {"device": device, "dtype": dtype}
@@ -68,14 +68,13 @@ class Mamba2Layer(GAUBase):
 
     def causal_conv(self, u):
         """Depthwise causal conv1d of u (B, L, C) with `self.conv1d`'s weights: output t is the weighted
-        sum of u over t-k+1..t, written as k shifted multiply-adds of left-padded u. Same result as the
-        grouped Conv1d, about twice as fast on a CPU (forward + backward)."""
+        sum of u over t-k+1..t, built as k shifted multiply-adds (no padded copy of u is kept for
+        backward). Same result as the grouped Conv1d, faster on a CPU."""
         k, length = self.conv_kernel, u.shape[1]
         taps = self.conv1d.weight[:, 0, :].t()  # (k, C); the last tap multiplies position t itself
-        padded = F.pad(u, (0, 0, k - 1, 0))
-        out = torch.addcmul(self.conv1d.bias, padded[:, k - 1:], taps[k - 1])
-        for i in range(k - 1):
-            out = torch.addcmul(out, padded[:, i:i + length], taps[i])
+        out = torch.addcmul(self.conv1d.bias, u, taps[k - 1])
+        for shift in range(1, min(k, length)):
+            out[:, shift:].addcmul_(u[:, :length - shift], taps[k - 1 - shift])
         return out
 
     def _forward(self, X, **Z):
@@ -113,7 +112,7 @@ CHILDREN_DECLARATIONS = [
 
 @gau_test
 def test_mamba2_layer_is_causal(device=None, dtype=None):
-    cfg = {"ssm_state_size": 16, "ssd_chunk_size": 8}  # several chunks, so the state passing is tested
+    cfg = {"ssm_state_size": 16, "ssm_head_dim": 32, "ssd_chunk_size": 8}  # 4 heads, several chunks
     layer = Mamba2Layer(64, (0, 1), cfg, device=device, dtype=dtype, **cfg)
     X = torch.randn(2, 30, 64, device=device, dtype=dtype)
     Y1, _ = layer(X)

@@ -52,6 +52,7 @@ class SSDMinimalDiscrete(GAUBase):
         r = n_heads // n_groups  # heads per group; a group's heads share B and C
         # Layout (batch, group, head-in-group, chunk, position-in-chunk, features): plain matmuls below.
         x = (x * dt.unsqueeze(-1)).reshape(batch, n, T, n_groups, r, head_dim).permute(0, 3, 4, 1, 2, 5)
+        x = x.contiguous()  # one copy, shared by both matmuls below
         B = B.reshape(batch, n, T, n_groups, d_state).permute(0, 3, 1, 2, 4).unsqueeze(2)  # (b, g, 1, n, T, N)
         C = C.reshape(batch, n, T, n_groups, d_state).permute(0, 3, 1, 2, 4).unsqueeze(2)
         a = (dt * A).reshape(batch, n, T, n_groups, r).permute(0, 3, 4, 1, 2)  # (b, g, r, n, T) log-decays

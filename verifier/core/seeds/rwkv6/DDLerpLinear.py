@@ -31,7 +31,7 @@ class DDLerpLinear(GAUBase):
     def _forward(self, X, mu, delta=None, **Z):
         if delta is None:
             delta = F.pad(X, (0, 0, 1, -1)) - X
-        mixed = X + delta * mu
+        mixed = torch.addcmul(X, delta, mu)
         if self.lora is None:
             return self.linear(mixed)
         Y, Z = self.lora(mixed, **Z)

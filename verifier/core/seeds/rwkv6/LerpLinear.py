@@ -40,7 +40,7 @@ class LerpLinear(GAUBase):
     def _forward(self, X, delta=None, **Z):
         if delta is None:
             delta = F.pad(X, (0, 0, 1, -1)) - X
-        mixed = X + delta * self.mu
+        mixed = torch.addcmul(X, delta, self.mu)
         if self.lora is None:
             return self.linear(mixed)
         Y, Z = self.lora(mixed, **Z)

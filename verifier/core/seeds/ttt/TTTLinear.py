@@ -61,17 +61,18 @@ class TTTLinear(GAUBase):
             nn.init.zeros_(self.token_lr_offset)
 
     def _inner_norm(self, z):
-        """Per-head LayerNorm of the inner model; returns (normalised, 1 / std)."""
-        centred = z - z.mean(-1, keepdim=True)
-        inv_std = torch.rsqrt(centred.square().mean(-1, keepdim=True) + self.eps)
-        return centred * inv_std, inv_std
+        """LayerNorm of the inner model without its affine part; returns (normalised, 1 / std)."""
+        var, mean = torch.var_mean(z, dim=-1, correction=0, keepdim=True)
+        inv_std = torch.rsqrt(var + self.eps)
+        return (z - mean) * inv_std, inv_std
 
-    def _reconstruction_grad(self, z, target, gamma, beta):
-        """dl/dz for l = ||gamma * LN(z) + beta - target||^2 / 2, in closed form (LayerNorm backward)."""
+    def _reconstruction_grad(self, z, offset, gamma):
+        """dl/dz for l = ||gamma * LN(z) + offset||^2 / 2 with offset = beta - target, in closed form
+        (the LayerNorm backward)."""
         normed, inv_std = self._inner_norm(z)
-        grad_normed = (gamma * normed + beta - target) * gamma
-        return inv_std * (grad_normed - grad_normed.mean(-1, keepdim=True)
-                          - normed * (grad_normed * normed).mean(-1, keepdim=True))
+        grad_normed = torch.addcmul(offset, gamma, normed) * gamma
+        centred = grad_normed - grad_normed.mean(-1, keepdim=True)
+        return inv_std * torch.addcmul(centred, normed, (grad_normed * normed).mean(-1, keepdim=True), value=-1.0)
 
     def _forward(self, X, **Z):
         B, L, D = X.shape
@@ -83,36 +84,38 @@ class TTTLinear(GAUBase):
         q, k = Zq["output_emb"], Zk["output_emb"]
         lr = (self.base_lr / d) * torch.sigmoid(self.inner_lr_proj(X).float())  # (B, L, H), per source token
         n = -(-L // b)
-        pad = n * b - L
-        q, k, v = (t.float().transpose(1, 2) for t in (q, k, v))  # (B, H, L, d)
-        lr = lr.transpose(1, 2)
-        if pad:  # at the end only: a padded position never precedes a real one
-            q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
-            lr = F.pad(lr, (0, pad))
-        q, k, v = (t.reshape(B, H, n, b, d) for t in (q, k, v))
+        pad = n * b - L  # at the end only: a padded position never precedes a real one
+
+        def by_mini_batch(t):  # (B, L, H, e) -> (n, B * H, b, e), mini-batches first for the loop
+            t = F.pad(t.float(), (0, 0, 0, 0, 0, pad)) if pad else t.float()
+            return t.view(B, n, b, H, -1).permute(1, 0, 3, 2, 4).reshape(n, B * H, b, -1)
+
+        q, k, v = by_mini_batch(q), by_mini_batch(k), by_mini_batch(v)
+        lr = by_mini_batch(lr.unsqueeze(-1)).transpose(-1, -2)  # (n, B * H, 1, b): eta's source-token factor
         token_scale = (1.0 / torch.arange(1, b + 1, device=X.device) + self.token_lr_offset.float()).clamp_min(0)
-        eta = (token_scale[:, None] * lr.reshape(B, H, n, 1, b)).tril()  # eta[t, j], j <= t
+        eta = (token_scale[:, None] * lr).tril()  # eta[t, j] for j <= t, exact zeros above the diagonal
         dual = eta * (q @ k.transpose(-1, -2) + 1.0)  # weight of G_j in q_t W_t + b_t
-        eta_last = eta[..., -1, :, None]  # (B, H, n, b, 1): the step that ends each mini-batch
-        target = v - k
-        gamma, beta = self.inner_norm_weight.float(), self.inner_norm_bias.float()
-        weight = self.inner_weight.float().expand(B, H, d, d)
-        bias = self.inner_bias.float().expand(B, H, 1, d)
+        eta_last = eta[..., -1:, :]  # (n, B * H, 1, b): the step that ends each mini-batch
+        key_step = (k * eta_last.transpose(-1, -2)).transpose(-1, -2)  # W_next = W - key_step @ G
+        keys_queries = torch.cat((k, q), dim=-2)
+
+        def per_head(param):  # (H, ...) -> (B * H, ...), matching the (batch, head) order above
+            return param.float().expand(B, *param.shape).reshape(B * H, *param.shape[1:])
+
+        gamma, beta = per_head(self.inner_norm_weight), per_head(self.inner_norm_bias)
+        offset = beta - (v - k)  # the reconstruction target is v - k
+        weight, bias = per_head(self.inner_weight), per_head(self.inner_bias)
         outs = []
         for i in range(n):
-            k_i = k[:, :, i]
-            z_k, z_q = (torch.cat((k_i, q[:, :, i]), dim=-2) @ weight + bias).split(b, dim=-2)
-            grad = self._reconstruction_grad(z_k, target[:, :, i], gamma, beta)
-            outs.append(z_q - dual[:, :, i] @ grad)
+            z_k, z_q = torch.baddbmm(bias, keys_queries[i], weight).split(b, dim=-2)
+            grad = self._reconstruction_grad(z_k, offset[i], gamma)
+            outs.append(torch.baddbmm(z_q, dual[i], grad, alpha=-1.0))
             if i + 1 < n:
-                step = eta_last[:, :, i] * grad
-                weight = weight - k_i.transpose(-1, -2) @ step
-                bias = bias - step.sum(-2, keepdim=True)
-        z = torch.stack(outs, dim=2)
-        out = q + gamma.unsqueeze(1) * self._inner_norm(z)[0] + beta.unsqueeze(1)
-        out = out.reshape(B, H, n * b, d)[:, :, :L].transpose(1, 2).reshape(B, L, D).to(X.dtype)
+                weight = torch.baddbmm(weight, key_step[i], grad, alpha=-1.0)
+                bias = torch.baddbmm(bias, eta_last[i], grad, alpha=-1.0)
+        out = q + torch.addcmul(beta, gamma, self._inner_norm(torch.stack(outs))[0])
+        out = out.view(n, B, H, b, d).permute(1, 0, 3, 2, 4).reshape(B, n * b, D)[:, :L].to(X.dtype)
         return self.o_proj(self.post_norm(out))
-
 
 CHILDREN_DECLARATIONS = [
     UnitDecl("RotaryEmbedding", "Rotate Z['input_emb'] (B, L, H, Dh) by Z['input_pos'] positions into Z['output_emb'].",
@@ -132,7 +135,7 @@ def test_ttt_linear_dual_form_matches_sequential_updates(device=None, dtype=None
     eta = torch.rand(B, H, b, b, device=device).tril()
     gamma, beta = ttt.inner_norm_weight, ttt.inner_norm_bias
     W0, b0 = ttt.inner_weight.expand(B, H, d, d), ttt.inner_bias.expand(B, H, 1, d)
-    grad = ttt._reconstruction_grad(k @ W0 + b0, v - k, gamma, beta)
+    grad = ttt._reconstruction_grad(k @ W0 + b0, beta - (v - k), gamma)
     # Autograd agrees with the closed-form gradient of the reconstruction loss.
     z = (k @ W0 + b0).detach().requires_grad_(True)
     loss = 0.5 * (gamma * ttt._inner_norm(z)[0] + beta - (v - k)).square().sum()
