@@ -21,9 +21,14 @@
   const VIRIDIS = [[0, [68, 1, 84]], [0.25, [59, 82, 139]], [0.5, [33, 145, 140]], [0.75, [94, 201, 98]], [1, [253, 231, 37]]];
   const colorBy = document.getElementById("color-by");
 
-  const fit = n.fitness.filter((f) => f !== null);
-  const fmin = fit.length ? Math.min(...fit) : 0;
-  const fmax = fit.length ? Math.max(...fit) : 1;
+  // The colour scale spans the 5th to 95th percentile of fitness, so one outlier does not wash
+  // out the differences between the rest.
+  const fit = n.fitness.filter((f) => f !== null).sort((a, b) => a - b);
+  const quantile = (q) => fit[Math.min(fit.length - 1, Math.max(0, Math.round(q * (fit.length - 1))))];
+  const clipped = fit.length >= 20;
+  const fmin = fit.length ? (clipped ? quantile(0.05) : fit[0]) : 0;
+  const fmax = fit.length ? (clipped ? quantile(0.95) : fit[fit.length - 1]) : 1;
+  const maxGen = n.generation.length ? Math.max(...n.generation) : 0;
 
   function viridis(t) {
     t = Math.max(0, Math.min(1, t));
@@ -104,10 +109,10 @@
     if (!box) return;
     let html = "";
     if (mode === "fitness") {
-      html = '<span><span class="dot" style="background:' + viridis(0) + '"></span>' + fmt(fit.length ? fmin : null) +
+      html = '<span><span class="dot" style="background:' + viridis(0) + '"></span>' + (clipped ? "≤ " : "") + fmt(fit.length ? fmin : null) +
         '</span><span style="display:inline-block;width:120px;height:10px;border-radius:5px;background:linear-gradient(90deg,' +
         [0, 0.25, 0.5, 0.75, 1].map(viridis).join(",") + ')"></span><span><span class="dot" style="background:' +
-        viridis(1) + '"></span>' + fmt(fit.length ? fmax : null) + ' fitness</span><span><span class="dot" style="background:' +
+        viridis(1) + '"></span>' + (clipped ? "≥ " : "") + fmt(fit.length ? fmax : null) + ' fitness</span><span><span class="dot" style="background:' +
         NO_FITNESS + '"></span>not verified</span>';
     } else {
       const table = mode === "status" ? STATUS_COLORS : ORIGIN_COLORS;
@@ -120,7 +125,7 @@
     margin: { l: 56, r: 16, t: 12, b: 28 }, dragmode: "pan", hovermode: "closest", uirevision: "keep",
     plot_bgcolor: "#fff", paper_bgcolor: "#fff",
     xaxis: { showgrid: false, zeroline: false, showticklabels: false },
-    yaxis: { title: { text: "generation" }, autorange: "reversed", zeroline: false, gridcolor: "#eef1f4", dtick: 1 },
+    yaxis: { title: { text: "generation" }, range: [maxGen + 0.6, -0.6], zeroline: false, gridcolor: "#eef1f4", dtick: 1 },
   };
   const config = { scrollZoom: true, displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
 
@@ -139,7 +144,7 @@
   });
   if (colorBy) colorBy.addEventListener("change", draw);
   const reset = document.getElementById("reset-view");
-  if (reset) reset.addEventListener("click", () => Plotly.relayout(el, { "xaxis.autorange": true, "yaxis.autorange": "reversed" }));
+  if (reset) reset.addEventListener("click", () => Plotly.relayout(el, { "xaxis.autorange": true, "yaxis.range": [maxGen + 0.6, -0.6] }));
 
   document.body.addEventListener("htmx:afterSwap", () => {
     const list = document.getElementById("result-list");

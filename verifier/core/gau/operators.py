@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .base import UnitDecl
 from .composer import compose
 from .tree import GAUTree, TreeError
+from .unit_folder import required_constructor_args
 
 
 class OperatorError(TreeError):
@@ -70,6 +71,10 @@ def mutate(
         raise OperatorError(f"{donor_tree.name} has no unit {donor_unit!r}")
     if target_unit == tree.root:
         raise OperatorError("the root unit cannot be swapped: that would replace the whole design")
+    needs = required_constructor_args(donor_tree.units[donor_unit].code, donor_unit)
+    if needs:
+        raise OperatorError(f"{donor_tree.name}.{donor_unit} needs constructor arguments its new parent "
+                            f"does not pass: {', '.join(needs)}")
     want, offer = interface(tree, target_unit), interface(donor_tree, donor_unit)
     if not compatible(want, offer):
         raise OperatorError(
@@ -82,8 +87,12 @@ def mutate(
 
 
 def swappable_units(tree: GAUTree) -> list[str]:
-    """Units that may be replaced: every implemented unit except the root."""
-    return [n for n in tree.implemented() if n != tree.root]
+    """Units that may be moved: every implemented unit except the root and units whose constructor
+    needs sizes only their own parent knows (e.g. a LoRA's rank and output width)."""
+    return [
+        n for n in tree.implemented()
+        if n != tree.root and not required_constructor_args(tree.units[n].code, n)
+    ]
 
 
 def candidate_swaps(tree: GAUTree, pool: list[GAUTree]) -> list[tuple[str, UnitRef]]:

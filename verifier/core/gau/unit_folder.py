@@ -30,6 +30,23 @@ def constructor_args(code: str, class_name: str) -> dict[str, Any]:
     return {}
 
 
+def required_constructor_args(code: str, class_name: str) -> list[str]:
+    """Constructor arguments without a default beyond the protocol's own: sizes the parent must pass."""
+    module = parse(code)
+    if module is None:
+        return []
+    for node in module.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    a = item.args
+                    positional = a.posonlyargs + a.args
+                    required = [x.arg for x in positional[: len(positional) - len(a.defaults)]]
+                    required += [x.arg for x, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is None]
+                    return [n for n in required if n not in STANDARD_INIT_ARGS]
+    return []
+
+
 def _defaults(args: ast.arguments) -> dict[str, Any]:
     out: dict[str, Any] = {}
     positional = args.posonlyargs + args.args

@@ -152,7 +152,7 @@ def lm_loss(model: GenesysLM, input_ids: torch.Tensor, body: nn.Module | None = 
     """
     if not chunked:
         return model(input_ids, labels=input_ids).loss
-    hidden = (body or HiddenStates(model))(input_ids)
+    hidden = (body if body is not None else HiddenStates(model))(input_ids)
     vocab = model.config.vocab_size
     return linear_cross_entropy(
         hidden[:, :-1], model.lm_head.weight[:vocab], input_ids[:, 1:], chunk_bytes=chunk_bytes

@@ -117,7 +117,8 @@ class Trainer:
     # ---- one forward/backward ------------------------------------------------------------------
     def loss(self, ids: torch.Tensor, body: nn.Module | None = None) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            return lm_loss(self.model, ids, body or self.body, self.s.chunked_ce, self.s.ce_chunk_bytes)
+            body = body if body is not None else self.body
+            return lm_loss(self.model, ids, body, self.s.chunked_ce, self.s.ce_chunk_bytes)
 
     def forward_backward(self, ids: torch.Tensor, micro_batch: int) -> torch.Tensor:
         """Accumulate the gradient of the batch's mean loss, `micro_batch` sequences at a time."""
