@@ -17,6 +17,7 @@ from evolution.models import (
     DesignUnit,
     Event,
     EvolutionRun,
+    Job,
     Unit,
     Upload,
     Verification,
@@ -115,6 +116,14 @@ class DesignRequestAdmin(admin.ModelAdmin):
     list_display = ("id", "mode", "status", "requested_by", "created_at")
     list_filter = ("status", "mode")
     raw_id_fields = ("parents", "result", "requested_by")
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "status", "design", "attempts", "worker", "failure_category", "created_at",
+                    "heartbeat_at", "finished_at")
+    list_filter = ("kind", "status", "failure_category")
+    raw_id_fields = ("run", "design", "verification")
 
 
 @admin.register(Annotation)

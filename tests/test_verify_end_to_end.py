@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from verifier.core.gau import load_gab
+from verifier.core.gau import compose, load_gab
 from verifier.core.seeds import load_seed
 from verifier.core.train import VerificationReport, rung_fitness, verify_design
 from verifier.core.train.autotune import build_model
@@ -94,7 +94,7 @@ def test_gpt_is_verified_end_to_end(tmp_path, genesys_data_dir, cache_dir):
     assert report.fitness == pytest.approx(rung_fitness(report.eval))
 
     # the weights reproduce the reported validation loss
-    gab, config = load_gab(__import__("verifier.core.gau", fromlist=["compose"]).compose(load_seed("gpt")))
+    gab, config = load_gab(compose(load_seed("gpt")))
     model = build_model(gab, config, 32000, report.shape["d_model"], report.shape["n_block"], 128)
     load_weights(tmp_path / report.weights, model)
     stream = load_token_stream(DataConfig(corpus=SMALL_CORPUS), genesys_data_dir, cache_dir, log=lambda m: None)

@@ -164,7 +164,7 @@ def test_seed_page_needs_a_researcher(client, client_for, viewer, researcher):
 def test_admin_lists_every_model(client_for, admin_user):
     client = client_for(admin_user)
     for model in ("design", "designparent", "unit", "designunit", "checkrun", "upload", "verification",
-                  "evolutionrun", "designrequest", "annotation", "decision", "event"):
+                  "evolutionrun", "designrequest", "job", "annotation", "decision", "event"):
         assert client.get(f"/admin/evolution/{model}/").status_code == 200, model
 
 

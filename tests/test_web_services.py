@@ -87,7 +87,8 @@ def test_units_are_stored_once_and_shared(seeds):
         DesignUnit.objects.filter(design=child).values_list("unit_id", flat=True))
     assert len(shared) == len(load_seed("gpt").units) - 1  # one unit was edited
     assert Unit.objects.filter(content_hash__in=load_seed("gpt").unit_hashes().values()).count() == 5
-    unit = Unit.objects.get(pk=next(iter(shared)))
+    # A unit only the GPT seed has (RMSNorm, for one, is shared with other seeds).
+    unit = Unit.objects.filter(pk__in=shared, name__in=["MHA", "RotaryPositionalEmbeddings"]).first()
     with CaptureQueriesContext(connection) as queries:
         users = list(designs_using(unit))
     assert {d.name for d in users} == {"gpt", child.name} and len(queries) == 1

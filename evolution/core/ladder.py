@@ -40,10 +40,6 @@ class RungInfo:
     source: str  # "engine" or "fallback"
     device: str = "cuda"
 
-    @property
-    def est_gpu_hours(self) -> float:
-        return self.est_gpu_seconds / 3600.0
-
 
 def _estimate(params: int, tokens: int) -> float:
     return 6.0 * params * tokens / EFFECTIVE_FLOPS + EVAL_OVERHEAD_S if params and tokens else 0.0

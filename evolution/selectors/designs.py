@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from evolution.models import Annotation, Decision, Design, DesignParent, Verification
@@ -16,9 +16,12 @@ from evolution.models import Annotation, Decision, Design, DesignParent, Verific
 LIST_FIELDS = ("id", "name", "slug", "generation", "status", "verdict", "is_seed", "origin_kind", "fitness",
                "confidence", "created_at", "mode")
 
+# Unverified designs (no fitness) go last either way, on SQLite and PostgreSQL alike.
+BEST_FIRST = F("fitness").desc(nulls_last=True)
 ORDERINGS = {
-    "fitness": ("-fitness", "id"), "-fitness": ("fitness", "id"), "generation": ("generation", "id"),
-    "-generation": ("-generation", "-id"), "name": ("name",), "newest": ("-id",), "oldest": ("id",),
+    "fitness": (BEST_FIRST, "id"), "-fitness": (F("fitness").asc(nulls_last=True), "id"),
+    "generation": ("generation", "id"), "-generation": ("-generation", "-id"), "name": ("name",),
+    "newest": ("-id",), "oldest": ("id",),
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import F
 from django.urls import reverse
 
 from evolution.core.ladder import ladder
@@ -43,7 +44,7 @@ def leaderboard(rung: str, params: Mapping[str, Any] | None = None, limit: int =
     matching = filter_designs(Design.objects.all(), f) if f.active else None
     seeds = list(qs.filter(design__is_seed=True, design__origin_kind__in=["seed", "upload"]))
     rows_qs = qs.filter(design__in=matching) if matching is not None else qs
-    rows_qs = rows_qs.order_by("-fitness", "design_id")
+    rows_qs = rows_qs.order_by(F("fitness").desc(nulls_last=True), "design_id")
     entries = list(rows_qs[:limit])
     best_seed = max((s.fitness for s in seeds if s.fitness is not None), default=None)
     shown = {v.id for v in entries}

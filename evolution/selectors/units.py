@@ -6,7 +6,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 
 from evolution.models import Design, Unit
-from evolution.selectors.designs import LIST_FIELDS
+from evolution.selectors.designs import BEST_FIRST, LIST_FIELDS
 
 
 def unit_list(q: str = "") -> QuerySet[Unit]:
@@ -29,7 +29,7 @@ def get_unit(content_hash: str) -> Unit:
 
 def designs_using(unit: Unit) -> QuerySet[Design]:
     """The designs that use `unit` (one query), best first."""
-    return Design.objects.only(*LIST_FIELDS).filter(unit_links__unit=unit).distinct().order_by("-fitness", "id")
+    return Design.objects.only(*LIST_FIELDS).filter(unit_links__unit=unit).distinct().order_by(BEST_FIRST, "id")
 
 
 def other_versions(unit: Unit) -> QuerySet[Unit]:

@@ -8,6 +8,7 @@ from evolution.core.ladder import ladder
 from evolution.models import Design
 from evolution.selectors.designs import DesignFilters
 from evolution.selectors.leaderboard import leaderboard, rungs_with_results
+from evolution.selectors.runs import active_run, budgets_overview
 from evolution.views.common import page
 from genesys_site.permissions import viewer_required
 
@@ -27,7 +28,7 @@ def leaderboard_page(request):
     ctx = {
         "board": board, "rung": rung, "available": available, "all_rungs": [r.name for r in ladder()],
         "filters": DesignFilters.from_params(request.GET), "origins": Design.OriginKind.choices,
-        "params": request.GET,
+        "params": request.GET, "budgets": budgets_overview(active_run()),
     }
     template = "evolution/partials/leaderboard_table.html" if request.htmx else "evolution/leaderboard.html"
     return page(request, template, ctx)

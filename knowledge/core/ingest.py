@@ -159,7 +159,7 @@ class Ingestor:
         record = merge_papers(entry[0] if entry else None, document.paper)
         hashes = dict(entry[1]) if entry else {}
         hashes[document.doc_key] = document.content_hash
-        self.store.put_paper(record, hashes)
+        self.store.put_paper(record, hashes, vectors[0] if len(document.chunks) else None)
         catalog[document.paper.paper_id] = (record, hashes)
         report.added.append(document.doc_key)
         report.chunks_added += len(document.chunks)

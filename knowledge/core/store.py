@@ -158,11 +158,24 @@ class ChunkStore:
 
     # ------------------------------------------------------------------------------------- catalog
 
-    def put_paper(self, record: PaperRecord, documents: dict[str, str]) -> None:
-        """Write a catalog entry; `documents` maps each ingested document's key to its content hash."""
+    def put_paper(self, record: PaperRecord, documents: dict[str, str], embedding: np.ndarray | None = None) -> None:
+        """Write a catalog entry; `documents` maps each ingested document's key to its content hash.
+
+        The entry's vector is the paper's first passage (usually the abstract), handed in by the ingester,
+        so the catalog costs no extra embedding; an existing entry only has its metadata replaced.
+        """
         meta = record.to_metadata()
         meta["documents"] = json.dumps(documents, sort_keys=True)
-        self._collection(PAPERS).upsert(ids=[record.paper_id], documents=[record.title or record.paper_id], metadatas=[meta])
+        collection = self._collection(PAPERS)
+        if collection.get(ids=[record.paper_id], include=[])["ids"]:
+            collection.update(ids=[record.paper_id], metadatas=[meta])
+            return
+        collection.add(
+            ids=[record.paper_id],
+            documents=[record.title or record.paper_id],
+            metadatas=[meta],
+            embeddings=None if embedding is None else [embedding],
+        )
 
     def get_paper(self, paper_id: str) -> tuple[PaperRecord, dict[str, str]] | None:
         result = self._collection(PAPERS).get(ids=[paper_id], include=["metadatas"])

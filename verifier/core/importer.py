@@ -187,7 +187,8 @@ def _undefined_calls(cls: ast.ClassDef, defined: set[str]) -> set[str]:
 
 
 def _wrapped_root(gab: ast.ClassDef, candidates: set[str]) -> str | None:
-    """The one unit a canonical GAB wraps, or None when the GAB does more than that."""
+    """The one unit a canonical GAB wraps (`self.root = Unit(...)`; `X, Z = self.root(X, **Z)`;
+    `return X, Z`), or None when the GAB does more than that."""
     methods = {n.name: n for n in gab.body if isinstance(n, ast.FunctionDef)}
     init, fwd = methods.get("__init__"), methods.get("_forward")
     if init is None or fwd is None:
@@ -199,12 +200,30 @@ def _wrapped_root(gab: ast.ClassDef, candidates: set[str]) -> str | None:
     plain_keywords = {"embed_dim", "block_loc", "kwarg_all", "device", "dtype"}
     if any(k.arg is not None and k.arg not in plain_keywords for k in calls[0].keywords) or len(calls[0].args) > 2:
         return None
-    assigned = [t for n in ast.walk(init) if isinstance(n, ast.Assign) for t in n.targets
-                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"]
-    if len(assigned) > 2:  # the root and at most factory_kwargs
+    root_attr = None
+    for node in ast.walk(init):
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                if node.value is calls[0]:
+                    root_attr = target.attr
+                elif isinstance(node.value, ast.Call):
+                    return None  # the GAB builds a module of its own (a norm, a projection ...)
+    if root_attr is None:
         return None
-    if len([s for s in fwd.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]) > 2:
-        return None
+    for stmt in fwd.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.Return)) else None
+        if isinstance(value, ast.Call):
+            func = value.func
+            if not (isinstance(func, ast.Attribute) and func.attr == root_attr and isinstance(func.value, ast.Name)):
+                return None
+            if any(not isinstance(a, ast.Name) for a in value.args):
+                return None
+        elif not (isinstance(stmt, ast.Return) and isinstance(value, (ast.Name, ast.Tuple))):
+            return None
     return calls[0].func.id  # type: ignore[attr-defined]
 
 

@@ -51,7 +51,6 @@ def apply_limits(limits: dict[str, Any]) -> None:
     import resource
 
     wanted = {
-        "RLIMIT_AS": limits.get("address_space"),
         "RLIMIT_NPROC": limits.get("processes"),
         "RLIMIT_FSIZE": limits.get("file_size"),
         "RLIMIT_NOFILE": limits.get("open_files"),
@@ -68,6 +67,22 @@ def apply_limits(limits: dict[str, Any]) -> None:
     if cpu is not None:
         # SIGXCPU at the soft limit, SIGKILL a little later at the hard one.
         resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 5))
+
+
+def limit_address_space(extra_bytes: int | None) -> None:
+    """Cap the address space at what the interpreter and torch already map plus `extra_bytes`, so the
+    cap means the same with a CPU-only torch and with a CUDA build that maps gigabytes of kernels."""
+    import resource
+
+    if extra_bytes is None:
+        return
+    with open("/proc/self/status") as handle:
+        size_kb = next(int(line.split()[1]) for line in handle if line.startswith("VmSize:"))
+    value = size_kb * 1024 + int(extra_bytes)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (value, value))
 
 
 def drop_privileges(uid: int | None, gid: int | None) -> None:
@@ -147,6 +162,7 @@ def main(argv: list[str]) -> None:
     cfg = checks.cfg
     calibration = Calibration(cfg.d_model, cfg.batch_size, cfg.seq_len, cfg.seed)
     warm_up(calibration)
+    limit_address_space(job["limits"].get("address_space"))
     package_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     guard = Guard(default_read_roots([package_dir, os.path.dirname(job_path)]), [job["tmp_dir"]],
                   on_violation=lambda record: None)

@@ -90,7 +90,7 @@ class CheckConfig:
     # -- sandbox ---------------------------------------------------------------------------------------
     sandbox: str = "auto"  # "auto" (bubblewrap if it works, else rlimit-only), "bubblewrap", "rlimit"
     timeout_s: float = 120.0  # wall clock for the whole runtime stage
-    memory_limit_mb: int = 4096  # address space per sandboxed process (RLIMIT_AS)
+    memory_limit_mb: int = 4096  # address space a design may add beyond Python and torch (RLIMIT_AS)
     cpu_time_limit_s: int | None = None  # RLIMIT_CPU; default: timeout × threads + 30
     max_processes: int = 64  # threads and processes of the sandbox user (RLIMIT_NPROC)
     max_file_mb: int = 64  # largest file the sandbox may write (RLIMIT_FSIZE)

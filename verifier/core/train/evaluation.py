@@ -149,8 +149,12 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     elif data_dir is not None and (Path(data_dir) / "hf_datasets").is_dir():
-        # A data directory prepared online keeps the stock tasks' datasets in its own cache.
-        os.environ.setdefault("HF_DATASETS_CACHE", str(Path(data_dir) / "hf_datasets"))
+        # A data directory prepared online keeps the stock tasks' datasets in its own cache; set
+        # at run time too, since `datasets` may have been imported (and read the env) already.
+        import datasets
+
+        os.environ["HF_DATASETS_CACHE"] = str(Path(data_dir) / "hf_datasets")
+        datasets.config.HF_DATASETS_CACHE = Path(data_dir) / "hf_datasets"
     import lm_eval  # lazy: only evaluation needs it
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager

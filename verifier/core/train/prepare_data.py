@@ -107,6 +107,7 @@ def prepare_data(out: Path, source: Path | None = None, online: bool = False,
     if not online:
         return False, "nothing to do: give --from EXISTING_DIR (offline) or --online (downloads)"
     out.mkdir(parents=True, exist_ok=True)
+    os.environ["HF_DATASETS_CACHE"] = str(out / "hf_datasets")  # before `datasets` is imported
     _download_tokenizer(out / DEFAULT_TOKENIZER_DIR, tokenizer, log)
     corpus_dir = f"corpora/{corpus[0].split('/')[-1]}"
     _download_corpus(out / corpus_dir, corpus, corpus_bytes, log)
@@ -145,8 +146,10 @@ def _download_corpus(folder: Path, corpus: tuple[str, str | None], max_bytes: in
 
 def _download_eval_sets(cache: Path, tasks: list[str], log) -> None:
     """Load each stock task once so its dataset lands in `cache` (HF_DATASETS_CACHE at eval time)."""
-    os.environ["HF_DATASETS_CACHE"] = str(cache)
+    import datasets
     from lm_eval.tasks import TaskManager, get_task_dict
+
+    datasets.config.HF_DATASETS_CACHE = cache
 
     log(f"evaluation sets ({', '.join(tasks)}) -> {cache}")
     get_task_dict(tasks, TaskManager())

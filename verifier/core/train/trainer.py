@@ -25,7 +25,7 @@ from torch import nn
 
 from ..model import GenesysLM
 from .autotune import BatchPlan, free_memory, is_oom, memory_cap, plan_batch, probe_micro_batch
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from .data import BatchOrder, PackedSequences
 from .losses import HiddenStates, lm_loss
 from .monitor import Failure, RuntimeMonitor
@@ -50,6 +50,7 @@ class TrainSettings:
     grad_clip: float = 1.0
     seed: int = 42
     compile: bool = False
+    compile_backend: str = "inductor"  # "eager" only traces (debugging; fast to start)
     bf16: bool = True  # autocast to bfloat16 (CUDA only)
     chunked_ce: bool = True
     ce_chunk_bytes: int = 2**28
@@ -138,11 +139,17 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
 
     # ---- setup ---------------------------------------------------------------------------------
-    def _plan(self, result: TrainResult) -> BatchPlan:
-        if self.s.micro_batch:
+    def _plan(self, result: TrainResult, resumed: BatchPlan | None) -> BatchPlan:
+        """The micro-batch: a resumed run's own (same sums in the same order), a fixed one, or the
+        largest that fits. One forward and backward is tried either way, which is also where a
+        design that torch.compile cannot handle falls back to eager."""
+        if resumed is not None:
+            plan = resumed
+        elif self.s.micro_batch:
             micro = min(self.s.micro_batch, self.s.batch_seqs)
-            return BatchPlan(micro, -(-self.s.batch_seqs // micro), self.s.batch_seqs, [])
-        plan = plan_batch(self.s.batch_seqs, self.s.max_micro_batch)
+            plan = BatchPlan(micro, -(-self.s.batch_seqs // micro), self.s.batch_seqs, [])
+        else:
+            plan = plan_batch(self.s.batch_seqs, self.s.max_micro_batch)
         try:
             return probe_micro_batch(plan, self._try_micro_batch)
         except Exception as exc:
@@ -154,14 +161,9 @@ class Trainer:
             self.body = HiddenStates(self.model)
             return probe_micro_batch(plan, self._try_micro_batch)
 
-    def _resume(self, result: TrainResult) -> tuple[int, BatchPlan | None, float]:
-        if self.checkpoint_path is None:
-            return 0, None, 0.0
-        state = load_checkpoint(self.checkpoint_path, self.fingerprint, map_location=self.device)
-        if state is None:
-            return 0, None, 0.0
-        from .checkpoint import set_rng_state
-
+    def _resume(self, state: dict[str, Any], result: TrainResult) -> tuple[int, float]:
+        """Put the checkpointed run back: weights, optimizer, RNG, monitor, curve. Done after the
+        FLOP count, so nothing that count touches (RNG, buffers) differs from the original run."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
@@ -170,8 +172,7 @@ class Trainer:
         result.loss_curve = list(extra["loss_curve"])
         result.tokens_seen = int(extra["tokens_seen"])
         result.resumed_from_step = int(state["step"])
-        plan = BatchPlan(**extra["plan"])
-        return int(state["step"]), plan, float(extra["train_time_s"])
+        return int(state["step"]), float(extra["train_time_s"])
 
     def _save(self, step: int, plan: BatchPlan, result: TrainResult, train_time: float) -> None:
         if self.checkpoint_path is None:
@@ -188,19 +189,25 @@ class Trainer:
         result = TrainResult(total_steps=s.total_steps, compiled=s.compile)
         self.model.train()
         reset_peak_memory(device)
-        start_step, plan, prior_time = self._resume(result)
+        state = None
+        if self.checkpoint_path is not None:
+            state = load_checkpoint(self.checkpoint_path, self.fingerprint, map_location=device)
+        start_step, prior_time = 0, 0.0
         if s.compile:
-            self.body = torch.compile(HiddenStates(self.model))  # type: ignore[assignment]
+            self.body = torch.compile(HiddenStates(self.model), backend=s.compile_backend)  # type: ignore[assignment]
         try:
             # FLOPs are counted on the eager model (compiled graphs are opaque to the counter).
             eager = HiddenStates(self.model)
             result.flops_per_token = flops_per_token(lambda ids: self.loss(ids, eager), s.seq_len,
                                                      self.model.config.vocab_size, device)
             self.optimizer.zero_grad(set_to_none=True)
-            plan = plan or self._plan(result)
+            plan = self._plan(result, BatchPlan(**state["extra"]["plan"]) if state is not None else None)
         except Exception as exc:
             result.failure = _exception_failure(exc, 0)
             return result
+        if state is not None:
+            start_step, prior_time = self._resume(state, result)
+            del state
         result.micro_batch, result.grad_accum = plan.micro_batch, plan.grad_accum
         result.oom_micro_batches = list(plan.tried)
         peak = peak_flops(device)

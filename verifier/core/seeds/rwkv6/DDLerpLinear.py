@@ -20,19 +20,19 @@ class DDLerpLinear(GAUBase):
                  **kwargs):
         self.factory_kwargs = {"device": device, "dtype": dtype}
         super().__init__(embed_dim, block_loc, kwarg_all)
-        self.linear = self.lora = None
-        if low_rank_dim is None:
+        self.low_rank = low_rank_dim is not None
+        if not self.low_rank:
             self.linear = nn.Linear(embed_dim, output_dim, bias=False, **self.factory_kwargs)
         else:
             self.lora = LoRA(embed_dim=self.embed_dim, block_loc=self.block_loc, kwarg_all=self.kwarg_all,
-                               output_dim=output_dim, low_rank_dim=low_rank_dim, groups=1,
-                               **self.factory_kwargs, **self.kwarg_all)
+                             output_dim=output_dim, low_rank_dim=low_rank_dim, groups=1,
+                             **self.factory_kwargs, **self.kwarg_all)
 
     def _forward(self, X, mu, delta=None, **Z):
         if delta is None:
             delta = F.pad(X, (0, 0, 1, -1)) - X
         mixed = torch.addcmul(X, delta, mu)
-        if self.lora is None:
+        if not self.low_rank:
             return self.linear(mixed)
         Y, Z = self.lora(mixed, **Z)
         return Y, Z

@@ -142,9 +142,9 @@ class RWKV6Attention(GAUBase):
         v, _ = self.value_proj(X, **{**Z, "mu": mu_v, "delta": delta})
         g, _ = self.gate_proj(X, **{**Z, "mu": mu_g, "delta": delta})
         log_w = -torch.exp((self.decay_base + w).float())  # log w_t, per channel, < 0
-        heads = [t.float().view(B, L, self.n_heads, self.head_size).transpose(1, 2) for t in (r, k, v)]
-        out = self._chunked_wkv(*heads, log_w.view(B, L, self.n_heads, self.head_size).transpose(1, 2),
-                                self.bonus.float())
+        r, k, v, log_w = (t.float().view(B, L, self.n_heads, self.head_size).transpose(1, 2)
+                          for t in (r, k, v, log_w))
+        out = self._chunked_wkv(r, k, v, log_w, self.bonus.float())
         out = out.transpose(1, 2).reshape(B * L, D).to(X.dtype)
         out = self.group_norm(out).view(B, L, D) * F.silu(g)
         return self.o_proj(out)

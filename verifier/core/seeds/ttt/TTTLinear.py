@@ -14,7 +14,7 @@ class TTTLinear(GAUBase):
     tokens it takes one gradient step from the state W0, b0 reached after the previous mini-batch,
     on the reconstruction loss l_j = ||LN(k_j W0 + b0) - (v_j - k_j)||^2 / 2:
 
-        W_t = W0 - sum_{j<=t} eta_tj k_j^T G_j,   eta_tj = (1/(t'+1) + a_t') * base_lr * sigmoid(theta x_j) / d,
+        W_t = W0 - sum_{j<=t} eta_tj k_j^T G_j,   eta_tj = max(0, 1/(t'+1) + a_t') * base_lr * sigmoid(theta x_j) / d,
 
     with G_j = dl_j/dz, t' the index of t in its mini-batch, a learnable per-index offset and a
     learnable per-head gate theta. The output is z_t = q_t + LN(q_t W_t + b_t), computed in the dual
