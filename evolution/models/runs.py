@@ -11,6 +11,10 @@ class EvolutionRun(models.Model):
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=True)
     budgets = models.JSONField(default=dict, help_text="verifications allowed per rung, e.g. {\"14M\": 1000}")
+    state = models.CharField(max_length=10, default="running", db_index=True,
+                             help_text="running, paused (no new jobs) or stopped (running jobs interrupted)")
+    settings = models.JSONField(default=dict, blank=True,
+                                help_text="evolution.core.loop_settings.LoopSettings: workers, mix, selection")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

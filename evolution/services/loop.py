@@ -32,6 +32,7 @@ def update_settings(run: EvolutionRun, changes: dict[str, Any], user=None) -> Lo
     """Apply a settings change (validated as a whole), record it as an event, return the new settings."""
     if user is not None:
         require(user, PROMOTE)
+    changes = dict(changes)
     budgets = changes.pop("budgets", None)
     new = run_settings(run).updated(changes)
     with transaction.atomic():

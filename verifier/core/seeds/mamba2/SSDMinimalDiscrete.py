@@ -55,24 +55,26 @@ class SSDMinimalDiscrete(GAUBase):
         x = x.contiguous()  # one copy, shared by both matmuls below
         B = B.reshape(batch, n, T, n_groups, d_state).permute(0, 3, 1, 2, 4).unsqueeze(2)  # (b, g, 1, n, T, N)
         C = C.reshape(batch, n, T, n_groups, d_state).permute(0, 3, 1, 2, 4).unsqueeze(2)
-        a = (dt * A).reshape(batch, n, T, n_groups, r).permute(0, 3, 4, 1, 2)  # (b, g, r, n, T) log-decays
+        # Log-decays (b, g, r, n, T) and their sums in float32; decay factors are cast to x's dtype.
+        a = (dt.float() * A.float()).reshape(batch, n, T, n_groups, r).permute(0, 3, 4, 1, 2)
         a_cum = torch.cumsum(a, dim=-1)
+        dtype = x.dtype
 
         # 1. Within each chunk: y = (C B^T * L) x, with L = exp(segsum(dt A)) the decay mask.
-        scores = (C @ B.transpose(-1, -2)) * torch.exp(self.segment_sum(a))  # (b, g, r, n, T, T)
+        scores = (C @ B.transpose(-1, -2)) * torch.exp(self.segment_sum(a)).to(dtype)  # (b, g, r, n, T, T)
         y = scores @ x  # (b, g, r, n, T, P)
 
         if n > 1:
             # 2. The state each chunk leaves behind, from its own inputs only: (N, P) per head.
-            decay_to_end = torch.exp(a_cum[..., -1:] - a_cum).unsqueeze(-1)  # (b, g, r, n, T, 1)
+            decay_to_end = torch.exp(a_cum[..., -1:] - a_cum).unsqueeze(-1).to(dtype)  # (b, g, r, n, T, 1)
             states = (B * decay_to_end).transpose(-1, -2) @ x  # (b, g, r, n, N, P)
             # 3. State entering chunk z: sum over c < z of exp(total log-decay of chunks c+1..z-1) * states[c],
             #    a masked matmul over chunks (exactly 0 for c >= z).
             chunk_segsum = self.segment_sum(F.pad(a_cum[..., -1], (1, 0)))  # (b, g, r, n+1, n+1)
-            M = torch.exp(chunk_segsum[..., :n, 1:])  # M[z, c] = exp(S[z, c+1])
+            M = torch.exp(chunk_segsum[..., :n, 1:]).to(dtype)  # M[z, c] = exp(S[z, c+1])
             entering = (M @ states.flatten(-2)).view_as(states)
             # 4. Read the entering state out at each position, decayed to it.
-            y = y + (C * torch.exp(a_cum).unsqueeze(-1)) @ entering
+            y = y + (C * torch.exp(a_cum).unsqueeze(-1).to(dtype)) @ entering
 
         y = y.permute(0, 3, 4, 1, 2, 5).reshape(batch, n * T, n_heads, head_dim)[:, :length]
         return X, {"y": y}

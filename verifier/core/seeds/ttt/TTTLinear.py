@@ -88,7 +88,7 @@ class TTTLinear(GAUBase):
 
         def by_mini_batch(t):  # (B, L, H, e) -> (n, B * H, b, e), mini-batches first for the loop
             t = F.pad(t.float(), (0, 0, 0, 0, 0, pad)) if pad else t.float()
-            return t.view(B, n, b, H, -1).permute(1, 0, 3, 2, 4).reshape(n, B * H, b, -1)
+            return t.reshape(B, n, b, H, -1).permute(1, 0, 3, 2, 4).reshape(n, B * H, b, -1)
 
         q, k, v = by_mini_batch(q), by_mini_batch(k), by_mini_batch(v)
         lr = by_mini_batch(lr.unsqueeze(-1)).transpose(-1, -2)  # (n, B * H, 1, b): eta's source-token factor
@@ -116,6 +116,7 @@ class TTTLinear(GAUBase):
         out = q + torch.addcmul(beta, gamma, self._inner_norm(torch.stack(outs))[0])
         out = out.view(n, B, H, b, d).permute(1, 0, 3, 2, 4).reshape(B, n * b, D)[:, :L].to(X.dtype)
         return self.o_proj(self.post_norm(out))
+
 
 CHILDREN_DECLARATIONS = [
     UnitDecl("RotaryEmbedding", "Rotate Z['input_emb'] (B, L, H, Dh) by Z['input_pos'] positions into Z['output_emb'].",
