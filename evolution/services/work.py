@@ -7,13 +7,14 @@ code in its sandbox), and a verification runs `python -m verifier.core verify` a
 from __future__ import annotations
 
 import random
+import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 
 from evolution.core.selection import select_parents
 from evolution.core.verify_runner import run_verification
@@ -36,9 +37,37 @@ class TransientError(RuntimeError):
     """A fault worth retrying (database locked or unreachable); Celery retries with backoff."""
 
 
+HEARTBEAT_S = 5.0
+
+
+class _Heartbeat:
+    """Beats for a job from a side thread while its body runs, however long a step blocks."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{job.id}", daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self.stop.wait(HEARTBEAT_S):
+                jobs.heartbeat(self.job)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def _guard(job: Job, body) -> None:
     try:
-        body()
+        with _Heartbeat(job):
+            body()
     except OperationalError as exc:
         jobs.requeue(job, f"database error, retrying: {exc}")
         raise TransientError(str(exc)) from exc
