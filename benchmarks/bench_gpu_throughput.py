@@ -60,11 +60,12 @@ class PlainBlock(nn.Module):
 
 
 class PlainGPT(nn.Module):
-    """nanoGPT without its position table (RoPE-free, like the seeds' cost): the reference."""
+    """nanoGPT (learned positions, pre-LayerNorm, GELU MLP, tied head): the reference."""
 
-    def __init__(self, d: int, n_block: int, vocab: int = VOCAB):
+    def __init__(self, d: int, n_block: int, seq: int, vocab: int = VOCAB):
         super().__init__()
         self.embedding = nn.Embedding(vocab, d)
+        self.positions = nn.Embedding(seq, d)
         self.blocks = nn.ModuleList(PlainBlock(d, max(1, d // 64)) for _ in range(n_block))
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab, bias=False)
@@ -74,7 +75,7 @@ class PlainGPT(nn.Module):
                 nn.init.normal_(p, std=0.02)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(ids)
+        x = self.embedding(ids) + self.positions(torch.arange(ids.shape[1], device=ids.device))
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.ln_f(x))
@@ -84,7 +85,7 @@ class PlainGPT(nn.Module):
 def bench_plain(d: int, n_block: int, seq: int, batch_seqs: int, device: torch.device, steps: int, warmup: int,
                 compile_: bool) -> dict:
     torch.manual_seed(0)
-    model = PlainGPT(d, n_block).to(device)
+    model = PlainGPT(d, n_block, seq).to(device)
     opt = make_optimizer(model, 1e-3, 0.1, (0.9, 0.95), device)
     autocast = device.type == "cuda"
     step_fn = torch.compile(model) if compile_ else model
@@ -116,7 +117,8 @@ def bench_plain(d: int, n_block: int, seq: int, batch_seqs: int, device: torch.d
         _sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-    params = sum(p.numel() for p in model.parameters()) - model.embedding.weight.numel()
+    embeddings = model.embedding.weight.numel() + model.positions.weight.numel()
+    params = sum(p.numel() for p in model.parameters()) - embeddings
     return _row("plain GPT", d, n_block, params, plan.micro_batch, plan.grad_accum, batch_seqs * seq, times,
                 flops, device)
 

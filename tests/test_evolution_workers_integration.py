@@ -36,7 +36,8 @@ print("RESULT" + json.dumps({
 SETUP = """
 from evolution.models import EvolutionRun
 from evolution.services.loop import update_settings
-run = EvolutionRun.objects.get(is_active=True)
+from evolution.services.runs import ensure_active_run
+run = ensure_active_run()
 run.budgets = {"test": 2}
 run.save()
 update_settings(run, {"design_workers": 1, "verify_workers": 1, "designer": "gp", "max_designs": 2,

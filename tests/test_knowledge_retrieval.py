@@ -46,7 +46,7 @@ def test_retrieval_quality_on_the_labelled_set(abstracts_kb: KnowledgeBase) -> N
 
 
 def test_hits_carry_scores_citations_and_ranks(abstracts_kb: KnowledgeBase) -> None:  # noqa: F811
-    hits = abstracts_kb.search("selective state space model with input-dependent parameters", k=5)
+    hits = abstracts_kb.search("Mamba: linear-time sequence modeling with selective state spaces", k=5)
     assert len(hits) == 5 and hits[0].paper_id == "mamba"
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     top = hits[0]

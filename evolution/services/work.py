@@ -216,6 +216,5 @@ class _Follower:
         if now - self.last_poll < STOP_POLL_S:
             return False
         self.last_poll = now
-        jobs.heartbeat(self.job)
         state = EvolutionRun.objects.filter(id=self.job.run_id).values_list("state", flat=True).first()
         return state == "stopped"

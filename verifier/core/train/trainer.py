@@ -53,7 +53,7 @@ class TrainSettings:
     compile_backend: str = "inductor"  # "eager" only traces (debugging; fast to start)
     bf16: bool = True  # autocast to bfloat16 (CUDA only)
     chunked_ce: bool = True
-    ce_chunk_bytes: int = 2**28
+    ce_chunk_bytes: int | None = None  # logits per chunk (float32 bytes); None: 2 GiB on GPU, 256 MiB on CPU
     checkpoint_every_steps: int | None = None
     checkpoint_every_s: float = 600.0
     memory_cap_bytes: int | None = None  # simulated out-of-memory (CPU tests)
@@ -111,6 +111,7 @@ class Trainer:
         self.order = BatchOrder(len(data), settings.batch_seqs, settings.seed)
         self.autocast = device.type == "cuda" and settings.bf16
         self.body: nn.Module = HiddenStates(model)
+        self.ce_chunk_bytes = settings.ce_chunk_bytes or (2**31 if device.type == "cuda" else 2**28)
         if device.type == "cuda":  # fp32 matmuls (outside autocast) on tensor cores
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
@@ -119,7 +120,7 @@ class Trainer:
     def loss(self, ids: torch.Tensor, body: nn.Module | None = None) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             body = body if body is not None else self.body
-            return lm_loss(self.model, ids, body, self.s.chunked_ce, self.s.ce_chunk_bytes)
+            return lm_loss(self.model, ids, body, self.s.chunked_ce, self.ce_chunk_bytes)
 
     def forward_backward(self, ids: torch.Tensor, micro_batch: int) -> torch.Tensor:
         """Accumulate the gradient of the batch's mean loss, `micro_batch` sequences at a time."""

@@ -9,11 +9,11 @@ from verifier.core.gau.base import GAUBase, gau_test
 class GatedMLP(GAUBase):
     """Y = W2 (silu(W_gate X) * W_up X).
 
-    The hidden width is `mlp_hidden_ratio` x embed_dim (8/3 keeps the parameter count of a 4x plain
+    The hidden width is `mlp_hidden_ratio` x embed_dim (2.667 ~ 8/3 keeps the parameter count of a 4x plain
     MLP), rounded up to a multiple of `mlp_multiple_of` for efficient kernels.
     """
 
-    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, mlp_hidden_ratio=8 / 3,
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, mlp_hidden_ratio=2.667,
                  mlp_multiple_of=64, **kwargs):
         self.factory_kwargs = {"device": device, "dtype": dtype}
         super().__init__(embed_dim, block_loc, kwarg_all)
