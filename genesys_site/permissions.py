@@ -30,7 +30,7 @@ REPORT = "evolution.change_verification"
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     VIEWER: (),
     RESEARCHER: RESEARCH_ACTIONS,
-    ADMIN: RESEARCH_ACTIONS + ("evolution.*",),  # every permission of the evolution app
+    ADMIN: RESEARCH_ACTIONS + ("evolution.*", "designer.change_designersettings"),  # every permission of the evolution app
 }
 
 

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
     "genesys_site",
@@ -164,6 +165,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Designs, lineage, units, verifications, annotations, decisions and events.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc assets served from the sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DesignStatusEnum": "evolution.models.Design.Status",
+        "VerificationStatusEnum": "evolution.models.Verification.Status",
+    },
 }
 
 # Production hardening (python manage.py check --deploy is clean with DJANGO_DEBUG=0 and HTTPS on).

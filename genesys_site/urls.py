@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[SiteReadPermission]), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[SiteReadPermission]),
          name="api-docs"),
+    path("designer/", include("designer.urls")),
     path("api/", include("evolution.api.urls")),
     path("", include("evolution.urls")),
 ]
