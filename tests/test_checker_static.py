@@ -102,14 +102,14 @@ def test_escape_hatches_are_rejected(imports, body, category):
 def test_findings_name_the_unit_and_its_own_line():
     tree = one_unit("import os\nreturn X")  # an import inside _forward, on the unit's line 17
     finding = next(f for f in static_findings(tree, CheckConfig()) if f.category == "forbidden-import")
-    assert finding.unit == "Block"
+    assert finding.unit == "Block" and finding.line is not None
     assert tree.units["Block"].code.splitlines()[finding.line - 1].strip() == "import os"
 
 
 def test_a_syntax_error_is_reported_with_its_line():
     tree = one_unit("return X +")
     (finding,) = [f for f in static_findings(tree, CheckConfig()) if f.severity == "error"]
-    assert finding.category == "syntax" and finding.unit == "Block"
+    assert finding.category == "syntax" and finding.unit == "Block" and finding.line is not None
     assert "return X +" in tree.units["Block"].code.splitlines()[finding.line - 1]
 
 
@@ -149,7 +149,7 @@ def test_source_map_finds_each_units_own_lines():
                          ("MHA", "Y = F.scaled_dot_product_attention(q, k, v, is_causal=True)")):
         composed_line = next(i for i, text in enumerate(lines, 1) if needle in text)
         mapped_unit, unit_line = smap.locate(composed_line)
-        assert mapped_unit == unit
+        assert mapped_unit == unit and unit_line is not None
         assert needle in tree.units[unit].code.splitlines()[unit_line - 1]
     assert smap.locate(1) == (None, None)  # the header belongs to no unit
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import httpx
+import httpx2
 import pytest
 from test_knowledge_fixtures import abstracts_kb, abstracts_store, library_dir  # noqa: F401
 
@@ -81,18 +82,20 @@ def test_references_for_a_proposal_theme_and_its_parents(abstracts_kb: Knowledge
     assert abstracts_kb.references_for("  ", []) == []
 
 
-def _anthropic_server(ranking: list[int], seen: list[dict]) -> httpx.Client:
-    def handler(request: httpx.Request) -> httpx.Response:
+def _anthropic_server(ranking: list[int], seen: list[dict]) -> httpx2.Client:
+    """The Anthropic SDK speaks through httpx2 (the OpenAI SDK through httpx)."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
         seen.append(json.loads(request.content))
         assert request.url.path == "/v1/messages"
-        return httpx.Response(200, json={
+        return httpx2.Response(200, json={
             "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
             "content": [{"type": "text", "text": json.dumps({"ranking": ranking})}],
             "stop_reason": "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": 10, "output_tokens": 5},
         })
 
-    return httpx.Client(transport=httpx.MockTransport(handler))
+    return httpx2.Client(transport=httpx2.MockTransport(handler))
 
 
 def test_the_llm_reranker_reorders_through_the_anthropic_api(abstracts_store: Path) -> None:  # noqa: F811

@@ -173,24 +173,24 @@ def test_vetoed_and_invalid_designs_are_not_promoted(checked, researcher):
 @pytest.mark.django_db
 def test_verification_report_sets_fitness_confidence_and_status(checked, researcher, admin_user):
     design = checked
-    v, _ = verifications.promote(design, researcher, "14M")
+    v, _ = verifications.promote(design, researcher, "micro")
     with pytest.raises(PermissionDenied):
         verifications.record_report(v, {"fitness": 0.1}, researcher)  # researchers do not report results
     verifications.start_verification(v, admin_user)
-    report = fake_report("14M", 0.1, random.Random(1))
+    report = fake_report("micro", 0.1, random.Random(1))
     verifications.record_report(v, report, admin_user)
     design.refresh_from_db()
     assert design.status == "verified" and design.confidence == 1
     assert design.fitness == pytest.approx(report["fitness"])
     v.refresh_from_db()
     assert v.metrics["final_loss"] == report["val_loss"] and set(v.metrics["tasks"]) == set(report["eval"])
-    failed, _ = verifications.promote(design, researcher, "31M")
+    failed, _ = verifications.promote(design, researcher, "tiny")
     verifications.record_report(failed, {"status": "failed", "error": "nan_loss: the loss became NaN"}, admin_user)
     design.refresh_from_db()
     failed.refresh_from_db()
     assert failed.status == "failed" and failed.error.startswith("nan_loss")
     assert design.status == "verified" and design.confidence == 1  # a failed rung does not count
-    retry, created = verifications.promote(design, researcher, "31M")
+    retry, created = verifications.promote(design, researcher, "tiny")
     assert created and retry.pk == failed.pk and retry.status == "queued"
 
 

@@ -61,26 +61,51 @@ class KnowledgeBase:
     def references_for(
         self, theme: str, parent_texts: list[str], k: int = 5, filters: Filters | None = None
     ) -> list[Hit]:
-        """The `k` papers (best passage of each) most related to a proposal's theme and its parents.
+        """The `k` papers (best passage of each) for a proposal's theme and its parent designs.
 
-        Each text is searched on its own, one passage per paper; the rankings are fused with the theme
-        counted twice, because the theme is what the new proposal is about and the parents are context.
+        Each text is searched on its own, one passage per paper. Half the places (rounded up) go to the
+        theme, which is what the new proposal is about; the rest go to the parents in turn, so each parent's
+        topic is represented. The chosen papers are ordered by their fused score over all searches (theme
+        counted twice), so a paper relevant to both comes first.
         """
         queries = [(theme.strip(), 2.0)] + [(p.strip()[:PARENT_QUERY_CHARS], 1.0) for p in parent_texts if p.strip()]
         queries = [(q, w) for q, w in queries if q]
-        if not queries:
+        if not queries or k <= 0:
             return []
         scores: dict[str, float] = {}
         best: dict[str, Hit] = {}
+        rankings: list[list[str]] = []
         for query, weight in queries:
             hits = self.retriever.search(query, k * 4, filters, "hybrid", max_per_paper=1)
+            rankings.append([h.paper_id for h in hits])
             for rank, hit in enumerate(hits, start=1):
                 scores[hit.paper_id] = scores.get(hit.paper_id, 0.0) + weight / (RRF_K + rank)
-                best.setdefault(hit.paper_id, hit)  # the theme is searched first: its passage wins
-        ranked = sorted(best.values(), key=lambda h: -scores[h.paper_id])
+                best.setdefault(hit.paper_id, hit)  # the first query's passage: the theme's when it has one
+        has_theme = bool(theme.strip())
+        theme_places = (k if len(rankings) == 1 else -(-k // 2)) if has_theme else 0
+        chosen: list[str] = []
+
+        def take(ranking: list[str]) -> bool:
+            for paper_id in ranking:
+                if paper_id not in chosen:
+                    chosen.append(paper_id)
+                    return True
+            return False
+
+        while len(chosen) < theme_places and take(rankings[0]):
+            pass
+        others = rankings[1:] if has_theme else rankings
+        while len(chosen) < k and others and any([take(r) for r in others if len(chosen) < k]):
+            pass
+        for paper_id in sorted(scores, key=lambda p: -scores[p]):
+            if len(chosen) >= k:
+                break
+            if paper_id not in chosen:
+                chosen.append(paper_id)
+        ranked = sorted((best[p] for p in chosen), key=lambda h: -scores[h.paper_id])
         for hit in ranked:
             hit.score = scores[hit.paper_id]
-        if self.reranker is not None and theme.strip():
+        if self.reranker is not None and has_theme:
             ranked = self.reranker.rerank(theme, ranked)
         return ranked[:k]
 

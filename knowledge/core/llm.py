@@ -6,6 +6,9 @@ machinery (the designer can pass its own provider as a callable instead). Config
     GENESYS_RERANK_PROVIDER  anthropic | openai (default: whichever API key is set; none -> no reranker)
     GENESYS_RERANK_MODEL     model name (defaults below)
     GENESYS_RERANK_BASE_URL  an OpenAI-compatible server (vLLM, Ollama), optional
+
+`http_client` is for tests and proxies: an `httpx2.Client` for the Anthropic SDK (which uses httpx2), an
+`httpx.Client` for the OpenAI SDK.
 """
 
 from __future__ import annotations

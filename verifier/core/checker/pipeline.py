@@ -199,6 +199,10 @@ def _compare(report: CheckReport, config: CheckConfig) -> None:
         report.stages["compare"] = StageResult(skipped="the reference seed failed", seconds=time.perf_counter() - t0)
         return
     report.figures["reference"] = dict(reference)
+    if reference.get("params_non_embedding") and isinstance(report.figures.get("params_non_embedding"), int):
+        # Shown, not judged: at a fixed shape a design may be bigger or smaller; the size tuner evens it out.
+        report.figures["params_non_embedding_ratio"] = round(
+            report.figures["params_non_embedding"] / reference["params_non_embedding"], 4)
     for key, label, warn_attr, err_attr, category in COMPARISONS:
         mine, theirs = report.figures.get(key), reference.get(key)
         if not isinstance(mine, (int, float)) or not isinstance(theirs, (int, float)) or theirs <= 0:
