@@ -11,7 +11,6 @@ from django.test import override_settings
 
 from evolution.demo import fake_report
 from evolution.models import Annotation, Decision, Design, Event, Unit, Verification
-from evolution.services.checks import checker_available
 
 pytest_plugins = ["evolution.testing"]
 
@@ -127,7 +126,6 @@ def test_events_are_ordered_and_replayable(client, api_client_for, researcher, c
     assert client.get("/api/events/", {"after": "x"}).status_code == 400
 
 
-@pytest.mark.xfail(not checker_available(), reason="verifier.core.checker.run_checks is not installed")
 def test_upload_through_the_api(api_client_for, researcher, seeds):
     api = api_client_for(researcher, token=True)
     tree = json.loads(json.dumps(Design.objects.get(name="gpt").tree))

@@ -36,9 +36,9 @@ for name in sys.argv[1:]:
         importlib.import_module(name)
     except ModuleNotFoundError as exc:
         failed[name] = "missing optional dependency " + str(exc.name)
-frameworks = sorted(m for m in sys.modules if m.split(".")[0] in %r)
+frameworks = sorted(m for m in sys.modules if m.split(".")[0] in FRAMEWORKS)
 print(json.dumps({"frameworks": frameworks, "failed": failed}))
-""" % (FRAMEWORKS,)
+""".replace("FRAMEWORKS", repr(FRAMEWORKS))
 
 
 def test_there_are_core_modules_to_check():

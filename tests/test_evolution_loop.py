@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from evolution.core.loop_settings import SettingsError
-from evolution.models import Design, EvolutionRun, Event, Job, Verification
+from evolution.models import Design, Event, EvolutionRun, Job, Verification
 from evolution.services import jobs
 from evolution.services.loop import dispatch, run_settings, set_state, update_settings
 from evolution.services.seeding import seed_designs

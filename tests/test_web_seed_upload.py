@@ -13,24 +13,12 @@ from django.urls import reverse
 
 from evolution.core.intake import IntakeError, read_design
 from evolution.models import CheckRun, Design, Upload
-from evolution.services.checks import checker_available
 from verifier.core.gau.composer import compose
 from verifier.core.seeds import SEEDS_DIR, load_seed
 
 pytest_plugins = ["evolution.testing"]
 
 pytestmark = pytest.mark.django_db
-
-needs_checker = pytest.mark.xfail(not checker_available(), reason="verifier.core.checker.run_checks is not installed")
-
-
-def _importer_available() -> bool:
-    try:
-        from verifier.core.importer import import_gab_file  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
 
 def gpt_variant(name: str = "gpt-wide-rope", causal: bool = True) -> dict:
     tree = load_seed("gpt")
@@ -88,7 +76,6 @@ def test_zip_paths_cannot_escape(tmp_path):
     assert tree.root == "GPT2"  # read from a private temporary folder, by base name only
 
 
-@pytest.mark.xfail(not _importer_available(), reason="verifier.core.importer (single-file GAB) has not landed")
 def test_read_single_file_gab():
     tree, kind = read_design("gab.py", compose(load_seed("gpt")).encode())
     assert kind == "gab" and tree.units
@@ -122,7 +109,6 @@ def test_anonymous_and_viewer_cannot_upload(client, client_for, viewer):
     assert not Upload.objects.exists()
 
 
-@needs_checker
 def test_zip_upload_that_passes_the_checker_enters_the_tree(client_for, researcher, seeds):
     upload = SimpleUploadedFile("gptz.zip", zip_of_gpt(), content_type="application/zip")
     response = client_for(researcher).post(reverse("evolution:seed"), {"file": upload, "name": "GPT zipped"})
@@ -135,7 +121,6 @@ def test_zip_upload_that_passes_the_checker_enters_the_tree(client_for, research
     assert Upload.objects.get().status == "accepted"
 
 
-@needs_checker
 def test_upload_that_fails_the_checker_shows_findings_and_creates_no_node(client_for, researcher, roles, seeds):
     client = client_for(researcher)
     response = client.post(reverse("evolution:seed"), {"text": json.dumps(gpt_variant("leaky", causal=False))},

@@ -14,7 +14,6 @@ from playwright.sync_api import expect
 
 from evolution.demo import build_history
 from evolution.models import Annotation, Design, Upload, Verification
-from evolution.services.checks import checker_available
 from evolution.services.roles import ensure_user
 from verifier.core.seeds import SEEDS_DIR, load_seed
 
@@ -116,7 +115,6 @@ def _zip_of_gpt() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.xfail(not checker_available(), reason="verifier.core.checker.run_checks is not installed")
 def test_seed_a_design_by_upload(studio, page, shoot, tmp_path):
     log_in(page, studio, "/seed/")
     expect(page.locator("h1")).to_have_text("Seed a design")
