@@ -1,8 +1,20 @@
-"""The evolution pages: tree, design, diff, leaderboard, units, seeding, and the researcher actions."""
+"""The evolution pages: tree, design, diff, leaderboard, units, seeding, the dashboard with its run controls,
+and the researcher actions."""
 
 from django.urls import path
 
-from evolution.views import actions, assets, design, diff, leaderboard, seed, tree, units
+from evolution.views import (
+    actions,
+    assets,
+    dashboard,
+    design,
+    diff,
+    leaderboard,
+    run_controls,
+    seed,
+    tree,
+    units,
+)
 
 app_name = "evolution"
 
@@ -27,4 +39,9 @@ urlpatterns = [
     path("seed/", seed.seed_page, name="seed"),
     path("seed/uploads/<int:pk>/", seed.upload_detail, name="upload"),
     path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly"),
+    path("dashboard/", dashboard.dashboard_page, name="dashboard"),
+    path("dashboard/fitness.json", dashboard.dashboard_fitness, name="dashboard-fitness"),
+    path("dashboard/panels/<slug:panel>/", dashboard.dashboard_panel, name="dashboard-panel"),
+    path("dashboard/state/", run_controls.set_state, name="run-state"),
+    path("dashboard/settings/", run_controls.update_settings, name="run-settings"),
 ]

@@ -11,14 +11,19 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genesys_site.settings")
 
 app = Celery("genesys_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("design"), Queue("check"), Queue("verify"))
+QUEUES = ("design", "check", "verify")
+# Each queue has its own exchange and routing key, so a task sent to `verify` reaches only the
+# workers that consume `verify` (GPU hosts), whatever the broker.
+app.conf.task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES)
 app.conf.task_default_queue = "design"
+app.conf.task_default_exchange = "design"
+app.conf.task_default_routing_key = "design"
 app.autodiscover_tasks()
 
 

@@ -32,6 +32,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # Where runtime state lives (SQLite file, embedded broker, artefacts, vector store).
 VAR_DIR = Path(env.str("GENESYS_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 # Corpora, tokenizers and evaluation tasks (layout of ../shared/data; see docs/ARCHITECTURE.md).
 GENESYS_DATA_DIR = env.str("GENESYS_DATA_DIR", default="")
 # Whether anonymous visitors may read (False) or see only the login page (True).

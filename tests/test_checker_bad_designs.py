@@ -45,8 +45,16 @@ CONTAINED_DESIGNS = [n for n, (_, r) in EXPECT.items() if r]
 
 def small_config(cache: Path, **changes) -> CheckConfig:
     """The bad designs fail early, so a smaller reference shape keeps the suite quick."""
-    return CheckConfig(d_model=64, seq_len=64, batch_size=4, train_steps=12, timeout_s=20, memory_limit_mb=2048,
-                       max_file_mb=16, cache_dir=str(cache)).replace(**changes)
+    return CheckConfig(
+        d_model=64,
+        seq_len=64,
+        batch_size=4,
+        train_steps=12,
+        timeout_s=20,
+        memory_limit_mb=2048,
+        max_file_mb=16,
+        cache_dir=str(cache),
+    ).replace(**changes)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +62,9 @@ def config(tmp_path_factory) -> CheckConfig:
     return small_config(tmp_path_factory.getbasetemp() / "checker-cache")
 
 
-def check_all(names: list[str], config: CheckConfig, stages: tuple[str, ...]) -> dict[str, tuple[CheckReport, float]]:
+def check_all(
+    names: list[str], config: CheckConfig, stages: tuple[str, ...]
+) -> dict[str, tuple[CheckReport, float]]:
     def one(name: str) -> tuple[str, CheckReport, float]:
         start = time.monotonic()
         _, report = check_path(BAD / name, config, stages=stages)

@@ -14,8 +14,15 @@ from verifier.core.seeds import load_seed
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory) -> CheckConfig:
-    return CheckConfig(d_model=64, seq_len=64, batch_size=4, train_steps=12, timeout_s=30, memory_limit_mb=2048,
-                       cache_dir=str(tmp_path_factory.getbasetemp() / "checker-cache"))
+    return CheckConfig(
+        d_model=64,
+        seq_len=64,
+        batch_size=4,
+        train_steps=12,
+        timeout_s=30,
+        memory_limit_mb=2048,
+        cache_dir=str(tmp_path_factory.getbasetemp() / "checker-cache"),
+    )
 
 
 def edit(tree, unit: str, old: str, new: str):
@@ -39,8 +46,12 @@ def test_a_new_unit_is_checked_with_placeholders_for_unwritten_children(config):
 
 def test_a_failure_names_the_unit_and_the_line_in_that_units_code(config):
     tree = load_seed("gpt")
-    line = edit(tree, "GatedMLP", "return self.fc2(F.silu(gate) * up)",
-                "return self.fc2(F.silu(gate) * up.transpose(1, 2))")
+    line = edit(
+        tree,
+        "GatedMLP",
+        "return self.fc2(F.silu(gate) * up)",
+        "return self.fc2(F.silu(gate) * up.transpose(1, 2))",
+    )
     report = run_checks(tree, config, focus_unit="GatedMLP")
     assert not report.passed
     finding = report.errors[0]
@@ -61,9 +72,13 @@ def test_a_leak_is_traced_to_the_unit_that_mixes_in_the_future(config):
 
 def test_unused_parameters_can_be_a_warning_as_in_the_reference_implementation(config):
     tree = load_seed("gpt")
-    edit(tree, "GatedMLP", "self.fc2 = nn.Linear(hidden, embed_dim, bias=False, **self.factory_kwargs)",
-         "self.fc2 = nn.Linear(hidden, embed_dim, bias=False, **self.factory_kwargs)\n"
-         "        self.spare = nn.Linear(embed_dim, embed_dim, **self.factory_kwargs)")
+    edit(
+        tree,
+        "GatedMLP",
+        "self.fc2 = nn.Linear(hidden, embed_dim, bias=False, **self.factory_kwargs)",
+        "self.fc2 = nn.Linear(hidden, embed_dim, bias=False, **self.factory_kwargs)\n"
+        "        self.spare = nn.Linear(embed_dim, embed_dim, **self.factory_kwargs)",
+    )
     strict = run_checks(tree, config.replace(compare_with_reference=False))
     assert strict.category == "no-gradient"
     assert {f.unit for f in strict.errors} == {"GatedMLP"}
@@ -76,15 +91,37 @@ def test_a_passing_check_reports_its_figures_and_compares_with_the_cached_refere
     report = run_checks(load_seed("retnet"), config)
     assert report.passed, report.format_text()
     figures = report.figures
-    for key in ("params_non_embedding", "flops_per_step", "memory_bytes", "time_units", "step_seconds", "loss_first",
-                "loss_last", "forward_seconds", "time_units_ratio", "flops_per_step_ratio", "memory_bytes_ratio"):
+    for key in (
+        "params_non_embedding",
+        "flops_per_step",
+        "memory_bytes",
+        "time_units",
+        "step_seconds",
+        "loss_first",
+        "loss_last",
+        "forward_seconds",
+        "time_units_ratio",
+        "flops_per_step_ratio",
+        "memory_bytes_ratio",
+    ):
         assert isinstance(figures[key], (int, float)), key
     assert figures["loss_last"] < figures["loss_first"]
-    assert figures["training_text"] == "data:corpora/tinyshakespeare/input.txt" or figures["training_text"].startswith(
-        "stdlib:")
-    assert cache_path(config, report.sandbox).is_file()  # the GPT figures were measured once and kept
-    assert set(report.stages) >= {"static", "load", "init", "forward", "causality", "gradients", "train",
-                                  "performance", "compare"}
+    assert figures["training_text"] == "data:corpora/tinyshakespeare/input.txt" or figures[
+        "training_text"
+    ].startswith("stdlib:")
+    # The GPT figures were measured once and kept for the next check.
+    assert cache_path(config, report.sandbox, figures["training_text"]).is_file()
+    assert set(report.stages) >= {
+        "static",
+        "load",
+        "init",
+        "forward",
+        "causality",
+        "gradients",
+        "train",
+        "performance",
+        "compare",
+    }
 
 
 def test_without_a_data_directory_the_text_comes_from_the_standard_library(config, tmp_path, monkeypatch):

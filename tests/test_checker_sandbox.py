@@ -24,13 +24,21 @@ needs_bubblewrap = pytest.mark.skipif(bubblewrap_problem() is not None, reason=f
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory) -> CheckConfig:
-    return CheckConfig(d_model=64, seq_len=64, batch_size=4, train_steps=12, timeout_s=20, memory_limit_mb=2048,
-                       max_file_mb=16, cache_dir=str(tmp_path_factory.getbasetemp() / "checker-cache"))
+    return CheckConfig(
+        d_model=64,
+        seq_len=64,
+        batch_size=4,
+        train_steps=12,
+        timeout_s=20,
+        memory_limit_mb=2048,
+        max_file_mb=16,
+        cache_dir=str(tmp_path_factory.getbasetemp() / "checker-cache"),
+    )
 
 
 def design(body: str) -> GAUTree:
     """A one-unit design whose forward pass runs `body` and then behaves."""
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         import torch
         import torch.nn as nn
 
@@ -45,7 +53,7 @@ def design(body: str) -> GAUTree:
             def _forward(self, X, **Z):
         {body}
                 return X + self.proj(X)
-        ''').format(body=textwrap.indent(textwrap.dedent(body).strip(), " " * 8))
+        """).format(body=textwrap.indent(textwrap.dedent(body).strip(), " " * 8))
     return GAUTree(name="probe", root="Probe", units={"Probe": GAUNode("Probe", code)})
 
 
@@ -91,14 +99,18 @@ def test_no_network_even_without_the_audit_hooks(config):
 def test_native_writes_hit_a_read_only_system(config):
     target = Path("/var/tmp/genesys-bad-design.pt")
     target.unlink(missing_ok=True)
-    _, report = check_path(BAD / "sandbox_torch_save.py", config, stages=("runtime",))  # torch.save writes in C++
+    _, report = check_path(
+        BAD / "sandbox_torch_save.py", config, stages=("runtime",)
+    )  # torch.save writes in C++
     assert report.category == "forward-error", report.format_text()
     assert not target.exists()
 
 
 @needs_bubblewrap
 def test_fork_bomb_is_capped_by_the_process_limit_without_the_audit_hooks(config):
-    _, report = check_path(BAD / "import_os_fork_bomb.py", config.replace(audit_hooks=False), stages=("runtime",))
+    _, report = check_path(
+        BAD / "import_os_fork_bomb.py", config.replace(audit_hooks=False), stages=("runtime",)
+    )
     assert not report.passed
     assert report.category in ("forward-error", "killed")
     assert "Resource temporarily unavailable" in report.errors[0].message or report.category == "killed"

@@ -20,7 +20,10 @@ def config(tmp_path_factory) -> CheckConfig:
 @pytest.mark.parametrize("name", available_seeds())
 def test_seed_passes_the_full_check(name, config):
     report = run_checks(load_seed(name), config)
-    print(f"\n{name}: {report.seconds:.1f}s " + ", ".join(f"{k} {v.seconds:.2f}s" for k, v in report.stages.items()))
+    print(
+        f"\n{name}: {report.seconds:.1f}s "
+        + ", ".join(f"{k} {v.seconds:.2f}s" for k, v in report.stages.items())
+    )
     assert report.passed, report.format_text()
     assert report.stages["compare"].passed
     for ratio in ("flops_per_step_ratio", "memory_bytes_ratio", "time_units_ratio"):

@@ -116,7 +116,9 @@ def test_a_syntax_error_is_reported_with_its_line():
 def test_a_helper_from_another_unit_is_a_warning_not_an_error():
     tree = load_seed("gpt")
     node = tree.units["GatedMLP"]
-    node.code = node.code.replace("return self.fc2(F.silu(gate) * up)", "return self.fc2(F.silu(gate) * up) + 0 * rope_helper(X)")
+    node.code = node.code.replace(
+        "return self.fc2(F.silu(gate) * up)", "return self.fc2(F.silu(gate) * up) + 0 * rope_helper(X)"
+    )
     tree.units["RotaryPositionalEmbeddings"].code += "\n\ndef rope_helper(x):\n    return x\n"
     findings = [f for f in static_findings(tree, CheckConfig()) if f.unit == "GatedMLP"]
     assert [(f.severity, "rope_helper" in f.message) for f in findings] == [("warning", True)]
@@ -145,8 +147,10 @@ def test_source_map_finds_each_units_own_lines():
     composed = compose(tree)
     smap = SourceMap(composed, tree)
     lines = composed.splitlines()
-    for unit, needle in (("GatedMLP", "return self.fc2(F.silu(gate) * up)"),
-                         ("MHA", "Y = F.scaled_dot_product_attention(q, k, v, is_causal=True)")):
+    for unit, needle in (
+        ("GatedMLP", "return self.fc2(F.silu(gate) * up)"),
+        ("MHA", "Y = F.scaled_dot_product_attention(q, k, v, is_causal=True)"),
+    ):
         composed_line = next(i for i, text in enumerate(lines, 1) if needle in text)
         mapped_unit, unit_line = smap.locate(composed_line)
         assert mapped_unit == unit and unit_line is not None
@@ -171,8 +175,21 @@ def test_cli_static_only_writes_the_report_and_fails_a_bad_design(tmp_path):
     out = tmp_path / "report.json"
     design = REPO / "tests" / "bad_designs" / "sandbox_eval.py"
     result = subprocess.run(
-        [sys.executable, "-m", "verifier.core", "check", str(design), "--static-only", "--out", str(out), "--quiet"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "verifier.core",
+            "check",
+            str(design),
+            "--static-only",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1, result.stderr
     report = json.loads(out.read_text())

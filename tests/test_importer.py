@@ -93,8 +93,8 @@ class DecayAttention(GAUBase):
 class SwiGLU(GAUBase):
     """Gated feed-forward network with a configurable activation."""
 
-    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, mlp_ratio=2.5, hidden_act="silu",
-                 **kwargs):
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, mlp_ratio=2.5,
+                 hidden_act="silu", **kwargs):
         self.factory_kwargs = {"device": device, "dtype": dtype}
         super().__init__(embed_dim, block_loc, kwarg_all)
         hidden = int(embed_dim * mlp_ratio)
@@ -111,14 +111,16 @@ class GAB(GABBase):
     def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
         factory_kwargs = {"device": device, "dtype": dtype}
         super().__init__(embed_dim, block_loc)
-        self.root = DecayBlock(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs, **factory_kwargs, **kwargs)
+        self.root = DecayBlock(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs, **factory_kwargs,
+                               **kwargs)
 
     def _forward(self, X, **Z):
         X, Z = self.root(X, **Z)
         return X, Z
 
 
-gab_config = {"n_heads": 2, "decay_base": 0.9, "attn_dropout": 0.1, "mlp_ratio": 2.5, "hidden_act": "gelu_new"}
+gab_config = {"n_heads": 2, "decay_base": 0.9, "attn_dropout": 0.1, "mlp_ratio": 2.5,
+              "hidden_act": "gelu_new"}
 
 
 @gau_test
@@ -152,7 +154,9 @@ def test_factorises_into_one_unit_per_class_rooted_where_gab_points(gab_file):
     assert tree_outline(tree) == "DecayBlock -> {DecayAttention, SwiGLU}"
     assert tree.validate() == []
     assert set(tree.declares) == {"DecayAttention", "SwiGLU"}
-    assert tree.declares["SwiGLU"].requirements == "Gated feed-forward network with a configurable activation."
+    assert (
+        tree.declares["SwiGLU"].requirements == "Gated feed-forward network with a configurable activation."
+    )
 
 
 def test_maps_the_protocol_import_and_drops_the_registry_tail(gab_file):
@@ -172,14 +176,21 @@ def test_helpers_tests_and_hyperparameters_go_with_the_units_that_use_them(gab_f
     assert "def test_decay_attention_keeps_shape" in attention
     assert "def decay_bias(" not in tree.units["SwiGLU"].code
     assert "ACT2FN" in tree.units["SwiGLU"].code and "ACT2FN" not in attention
-    assert tree.gab_config() == {"n_heads": 2, "decay_base": 0.9, "attn_dropout": 0.1, "mlp_ratio": 2.5,
-                                 "hidden_act": "gelu_new"}
+    assert tree.gab_config() == {
+        "n_heads": 2,
+        "decay_base": 0.9,
+        "attn_dropout": 0.1,
+        "mlp_ratio": 2.5,
+        "hidden_act": "gelu_new",
+    }
     assert tree.units["DecayAttention"].children == [] and tree.units["DecayBlock"].children == [
-        "DecayAttention", "SwiGLU"]
+        "DecayAttention",
+        "SwiGLU",
+    ]
 
 
 def test_a_gab_that_does_its_own_work_becomes_the_root_unit():
-    source = textwrap.dedent('''
+    source = textwrap.dedent("""
         import torch.nn as nn
         from model_discovery.model.utils.modules import GABBase, GAUBase
 
@@ -206,7 +217,7 @@ def test_a_gab_that_does_its_own_work_becomes_the_root_unit():
 
 
         gab_config = {}
-        ''')
+        """)
     tree = import_gab_source(source, name="residual_mixer")
     assert tree_outline(tree) == "ResidualMixer -> {Mixer}"
     root = tree.units["ResidualMixer"].code
@@ -216,7 +227,7 @@ def test_a_gab_that_does_its_own_work_becomes_the_root_unit():
 
 
 def test_a_file_without_gab_roots_at_the_unit_nobody_calls():
-    source = textwrap.dedent('''
+    source = textwrap.dedent("""
         import torch.nn as nn
 
 
@@ -237,7 +248,7 @@ def test_a_file_without_gab_roots_at_the_unit_nobody_calls():
 
             def _forward(self, X, **Z):
                 return self.fc(X)
-        ''')
+        """)
     tree = import_gab_source(source, name="no_gab")
     assert tree.root == "Outer" and tree_outline(tree) == "Outer -> {Inner}"
 
@@ -274,7 +285,9 @@ def test_torchtune_rope_equivalent_rotates_interleaved_pairs_by_position():
     # Scores depend on relative position only: shifting every position by 5 changes nothing.
     q, k = torch.randn(1, 6, 1, dim), torch.randn(1, 6, 1, dim)
     scores = torch.einsum("bshd,bthd->st", rope(q), rope(k))
-    shifted = torch.einsum("bshd,bthd->st", rope(q, input_pos=positions[:1] + 5), rope(k, input_pos=positions[:1] + 5))
+    shifted = torch.einsum(
+        "bshd,bthd->st", rope(q, input_pos=positions[:1] + 5), rope(k, input_pos=positions[:1] + 5)
+    )
     assert torch.allclose(scores, shifted, atol=1e-4)
 
 
@@ -300,7 +313,9 @@ def test_compat_resolves_the_imports_without_the_real_packages():
         "assert 'transformers.modeling_utils' not in sys.modules\n"
         "print(type(ACT2FN['relu']).__name__)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ReLU"
 
@@ -309,9 +324,21 @@ def test_compat_resolves_the_imports_without_the_real_packages():
 def test_the_hand_written_reference_file_passes_the_checker_from_the_command_line(gab_file, tmp_path):
     out = tmp_path / "report.json"
     result = subprocess.run(
-        [sys.executable, "-m", "verifier.core", "check", str(gab_file), "--out", str(out),
-         "--set", f'cache_dir="{tmp_path / "cache"}"'],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "verifier.core",
+            "check",
+            str(gab_file),
+            "--out",
+            str(out),
+            "--set",
+            f'cache_dir="{tmp_path / "cache"}"',
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     report = json.loads(out.read_text())
     assert result.returncode == 0, result.stdout + result.stderr
@@ -324,8 +351,13 @@ def test_a_broken_file_fails_the_command_line_check(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text(REFERENCE_GAB.replace("scores.softmax(dim=-1)", "scores.softmax(dim=-1"))
     out = tmp_path / "report.json"
-    result = subprocess.run([sys.executable, "-m", "verifier.core", "check", str(bad), "--out", str(out), "--quiet"],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "verifier.core", "check", str(bad), "--out", str(out), "--quiet"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     report = json.loads(out.read_text())
     assert report["category"] == "syntax" and report["findings"][0]["line"] is not None

@@ -1,6 +1,6 @@
 """The knowledge pages, API and management commands, against real stores (abstracts of the whole
 library for reads; fresh stores for writes). The site's urls.py is not wired yet, so this module is its
-own URLconf with the two includes the lead will add."""
+own URLconf: the site's, plus the two includes the lead will add (if they are not there yet)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,16 @@ from django.urls import include, path
 from rest_framework.test import APIClient
 from test_knowledge_fixtures import MARKDOWN_PAPER, abstracts_store, library_dir  # noqa: F401
 
+from genesys_site.urls import urlpatterns as site_urlpatterns
 from knowledge import engine, selectors, services
 from knowledge.models import Citation, IngestJob, Paper
 
 urlpatterns = [
-    path("accounts/", include("django.contrib.auth.urls")),
-    path("knowledge/", include("knowledge.urls")),
-    path("api/knowledge/", include("knowledge.api_urls")),
+    *([] if any(getattr(p, "namespace", None) == "knowledge" for p in site_urlpatterns) else [
+        path("knowledge/", include("knowledge.urls")),
+        path("api/knowledge/", include("knowledge.api_urls")),
+    ]),
+    *site_urlpatterns,
 ]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]

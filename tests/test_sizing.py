@@ -14,8 +14,10 @@ def transformer_like(d_model: int, n_block: int) -> int:
     return 12 * d_model * d_model * n_block + 2 * d_model * n_block
 
 
-@pytest.mark.parametrize(("target", "d_model", "n_block"), [(1_200_000, 128, 6), (5_000_000, 128, 6),
-                                                            (85_000_000, 768, 12), (300_000, 256, 6)])
+@pytest.mark.parametrize(
+    ("target", "d_model", "n_block"),
+    [(1_200_000, 128, 6), (5_000_000, 128, 6), (85_000_000, 768, 12), (300_000, 256, 6)],
+)
 def test_reaches_the_target_within_tolerance(target, d_model, n_block):
     result = tune_size(transformer_like, target, d_model, n_block, tolerance=0.2)
     assert abs(result.params - target) <= 0.2 * target
@@ -66,6 +68,6 @@ def test_tuning_a_real_design_runs_in_the_sandbox(tmp_path):
     result = tune_design_size(load_seed("gpt"), 1_000_000, d_model=128, n_block=6, config=config)
     assert abs(result.params - 1_000_000) <= 200_000
     # GPT2 at width d has about 12 d^2 parameters per block (attention 4 d^2, gated MLP about 8 d^2).
-    assert result.params == pytest.approx(12.5 * result.d_model ** 2 * result.n_block, rel=0.1)
+    assert result.params == pytest.approx(12.5 * result.d_model**2 * result.n_block, rel=0.1)
     with pytest.raises(SizingError, match="target too small"):
         tune_design_size(load_seed("gpt"), 10_000, d_model=128, n_block=6, config=config)

@@ -40,6 +40,17 @@ class VerifyOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to kill it when the worker process dies, so a killed
+    worker never leaves an orphan verification writing into the folder its retry will use."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the reaper's retry may overlap an orphan, which resumes the same checkpoint
+
+
 def child_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in PASSED_ENV}
     env["HF_HUB_OFFLINE"] = "1"
@@ -106,6 +117,7 @@ def run_verification(
     with stderr_path.open("ab") as stderr_file:
         child = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=stderr_file, env=child_env(overrides), start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         stopped_by: str | None = None
         while child.poll() is None:

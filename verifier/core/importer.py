@@ -73,7 +73,9 @@ def _base_names(cls: ast.ClassDef) -> list[str]:
 
 def _is_registry(node: ast.stmt) -> bool:
     if isinstance(node, ast.ImportFrom):
-        return (node.module or "").split(".")[-1] == "block_registry" or any(a.name == "BlockRegister" for a in node.names)
+        return (node.module or "").split(".")[-1] == "block_registry" or any(
+            a.name == "BlockRegister" for a in node.names
+        )
     if isinstance(node, ast.Assign):
         return any(isinstance(t, ast.Name) and t.id in REGISTRY_NAMES for t in node.targets)
     if isinstance(node, ast.Expr):
@@ -86,7 +88,8 @@ def _is_registry(node: ast.stmt) -> bool:
 
 def _is_test(node: ast.stmt) -> bool:
     return isinstance(node, ast.FunctionDef) and any(
-        (isinstance(d, ast.Name) and d.id == "gau_test") or (isinstance(d, ast.Attribute) and d.attr == "gau_test")
+        (isinstance(d, ast.Name) and d.id == "gau_test")
+        or (isinstance(d, ast.Attribute) and d.attr == "gau_test")
         for d in node.decorator_list
     )
 
@@ -117,7 +120,7 @@ class _File:
 
     def text(self, node: ast.stmt) -> str:
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        return "".join(self.lines[start - 1: node.end_lineno]).rstrip() + "\n"
+        return "".join(self.lines[start - 1 : node.end_lineno]).rstrip() + "\n"
 
     def _read(self) -> None:
         from .gau.source import children_declarations
@@ -127,7 +130,9 @@ class _File:
             if _is_registry(node):
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                if not is_protocol_import(node) and not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                if not is_protocol_import(node) and not (
+                    isinstance(node, ast.ImportFrom) and node.module == "__future__"
+                ):
                     self.imports.append(_Statement(node, self.text(node), _defines(node)))
             elif isinstance(node, ast.ClassDef) and "GAUBase" in _base_names(node):
                 self.units[node.name] = node
@@ -135,8 +140,9 @@ class _File:
                 last_unit = node.name
             elif isinstance(node, ast.ClassDef) and ("GABBase" in _base_names(node) or node.name == "GAB"):
                 self.gab = node
-            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "gab_config"
-                                                      for t in node.targets):
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "gab_config" for t in node.targets
+            ):
                 try:
                     value = ast.literal_eval(node.value)
                 except ValueError as exc:
@@ -144,13 +150,18 @@ class _File:
                 if not isinstance(value, dict):
                     raise TreeError(f"{self.name}: gab_config must be a dict")
                 self.gab_config = value
-            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CHILDREN_DECLARATIONS"
-                                                      for t in node.targets):
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "CHILDREN_DECLARATIONS" for t in node.targets
+            ):
                 if last_unit is not None:
                     self.declarations.setdefault(last_unit, []).extend(children_declarations(self.text(node)))
             elif _is_test(node):
                 self.tests.append(_Statement(node, self.text(node), _defines(node), _names_used(node)))
-            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is self.module.body[0]:
+            elif (
+                isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Constant)
+                and node is self.module.body[0]
+            ):
                 continue  # module docstring
             else:
                 self.helpers.append(_Statement(node, self.text(node), _defines(node), _names_used(node)))
@@ -170,8 +181,14 @@ def _children(cls: ast.ClassDef, units: set[str], undefined_ok: set[str]) -> lis
             ident = node.func.id
             if ident != cls.name and (ident in units or ident in undefined_ok) and ident not in found:
                 found.append(ident)
-    return sorted(found, key=lambda n: min(c.lineno for c in ast.walk(cls) if isinstance(c, ast.Call)
-                                           and isinstance(c.func, ast.Name) and c.func.id == n))
+    return sorted(
+        found,
+        key=lambda n: min(
+            c.lineno
+            for c in ast.walk(cls)
+            if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == n
+        ),
+    )
 
 
 def _undefined_calls(cls: ast.ClassDef, defined: set[str]) -> set[str]:
@@ -193,19 +210,29 @@ def _wrapped_root(gab: ast.ClassDef, candidates: set[str]) -> str | None:
     init, fwd = methods.get("__init__"), methods.get("_forward")
     if init is None or fwd is None:
         return None
-    calls = [n for n in ast.walk(init) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-             and n.func.id in candidates]
+    calls = [
+        n
+        for n in ast.walk(init)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in candidates
+    ]
     if len(calls) != 1:
         return None
     plain_keywords = {"embed_dim", "block_loc", "kwarg_all", "device", "dtype"}
-    if any(k.arg is not None and k.arg not in plain_keywords for k in calls[0].keywords) or len(calls[0].args) > 2:
+    if (
+        any(k.arg is not None and k.arg not in plain_keywords for k in calls[0].keywords)
+        or len(calls[0].args) > 2
+    ):
         return None
     root_attr = None
     for node in ast.walk(init):
         if not isinstance(node, ast.Assign):
             continue
         for target in node.targets:
-            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+            ):
                 if node.value is calls[0]:
                     root_attr = target.attr
                 elif isinstance(node.value, ast.Call):
@@ -218,7 +245,11 @@ def _wrapped_root(gab: ast.ClassDef, candidates: set[str]) -> str | None:
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.Return)) else None
         if isinstance(value, ast.Call):
             func = value.func
-            if not (isinstance(func, ast.Attribute) and func.attr == root_attr and isinstance(func.value, ast.Name)):
+            if not (
+                isinstance(func, ast.Attribute)
+                and func.attr == root_attr
+                and isinstance(func.value, ast.Name)
+            ):
                 return None
             if any(not isinstance(a, ast.Name) for a in value.args):
                 return None
@@ -239,8 +270,12 @@ def _gab_as_unit(gab: ast.ClassDef, name: str) -> str:
                 at = names.index("block_loc") + 1 if "block_loc" in names else min(3, len(names))
                 item.args.args.insert(at, ast.arg(arg="kwarg_all"))
             for node in ast.walk(item):
-                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"
-                        and len(node.args) == 2):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "__init__"
+                    and len(node.args) == 2
+                ):
                     node.args.append(ast.Name(id="kwarg_all", ctx=ast.Load()))
     return ast.unparse(ast.fix_missing_locations(cls)) + "\n"
 
@@ -260,20 +295,31 @@ def _closure(uses: set[str], statements: list[_Statement]) -> list[_Statement]:
     return [s for i, s in enumerate(statements) if i in chosen]
 
 
-def _unit_code(file: _File, name: str, class_text: str, uses: set[str], children: list[str],
-               declares: dict[str, UnitDecl]) -> str:
+def _unit_code(
+    file: _File,
+    name: str,
+    class_text: str,
+    uses: set[str],
+    children: list[str],
+    declares: dict[str, UnitDecl],
+) -> str:
     helpers = _closure(uses, file.helpers)
     needed = uses | {n for h in helpers for n in h.uses}
     tests = [t for t in file.tests if name in t.uses]
     needed |= {n for t in tests for n in t.uses}
     imports = [s.text.strip() for s in file.imports if s.defines & needed]
-    parts = [f'"""{name}: imported from the single-file design {file.name}."""\n\n',
-             "\n".join(imports + [PROTOCOL_IMPORT]) + "\n\n\n"]
+    parts = [
+        f'"""{name}: imported from the single-file design {file.name}."""\n\n',
+        "\n".join(imports + [PROTOCOL_IMPORT]) + "\n\n\n",
+    ]
     parts += [h.text + "\n\n" for h in helpers]
     parts.append(class_text)
     if children:
-        decls = ",\n".join(f"    UnitDecl({declares[c].unitname!r}, {declares[c].requirements!r}, "
-                           f"{declares[c].inputs!r}, {declares[c].outputs!r})" for c in children)
+        decls = ",\n".join(
+            f"    UnitDecl({declares[c].unitname!r}, {declares[c].requirements!r}, "
+            f"{declares[c].inputs!r}, {declares[c].outputs!r})"
+            for c in children
+        )
         parts.append(f"\n\nCHILDREN_DECLARATIONS = [\n{decls},\n]\n")
     parts += ["\n\n" + t.text for t in tests]
     return "".join(parts)
@@ -314,7 +360,9 @@ def import_gab_source(source: str, name: str = "imported") -> GAUTree:
         for kid in kids:
             if kid not in declares:
                 doc = ast.get_docstring(file.units[kid]) if kid in file.units else None
-                declares[kid] = given.get(kid) or UnitDecl(kid, (doc or "").strip().split("\n")[0], ["X"], ["Y"])
+                declares[kid] = given.get(kid) or UnitDecl(
+                    kid, (doc or "").strip().split("\n")[0], ["X"], ["Y"]
+                )
     if root is None:
         called = {k for kids in children.values() for k in kids}
         roots = [u for u in classes if u not in called]
@@ -327,11 +375,17 @@ def import_gab_source(source: str, name: str = "imported") -> GAUTree:
         uses = {n.id for n in ast.walk(classes[unit]) if isinstance(n, ast.Name)}
         code = _unit_code(file, unit, class_texts[unit], uses, children[unit], declares)
         doc = ast.get_docstring(classes[unit]) or ""
-        units[unit] = GAUNode(name=unit, code=code, spec=doc, args=constructor_args(code, unit),
-                              children=children[unit])
+        units[unit] = GAUNode(
+            name=unit, code=code, spec=doc, args=constructor_args(code, unit), children=children[unit]
+        )
     _settle_args(units, root, file.gab_config)
-    tree = GAUTree(name=name, root=root, units=units, declares=declares,
-                   metadata={"imported_from": "single-file GAB", "file": name})
+    tree = GAUTree(
+        name=name,
+        root=root,
+        units=units,
+        declares=declares,
+        metadata={"imported_from": "single-file GAB", "file": name},
+    )
     reachable = set(tree.reachable())
     tree.units = {n: u for n, u in units.items() if n in reachable}
     return tree.check(allow_unimplemented=True)

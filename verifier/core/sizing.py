@@ -89,7 +89,9 @@ def tune_size(
                 continue
             if ok(p):
                 return SizeResult(d, n, p, target, search.tried)
-            if (d <= min_d_model and n == 1 and p > target) or (d >= max_d_model and n >= max_n_block and p < target):
+            if (d <= min_d_model and n == 1 and p > target) or (
+                d >= max_d_model and n >= max_n_block and p < target
+            ):
                 break  # the smallest shape is too big, or the largest too small: nothing to search
             per_block = max(p / n, 1.0)
             n_new = max(1, round(target / per_block))
@@ -132,11 +134,17 @@ def _explain(search: _Search, target: int, tolerance: float, min_d: int, max_d: 
     smallest = min(valid, key=lambda k: valid[k])
     largest = max(valid, key=lambda k: valid[k])
     if valid[smallest] > target * (1 + tolerance) and smallest[0] <= min_d and smallest[1] == 1:
-        return (f"target too small: no shape within {window}; even the smallest shape, d_model={smallest[0]} "
-                f"with n_block=1, has {valid[smallest]:,} (d_model may not go below {min_d})")
+        return (
+            f"target too small: no shape within {window}; even the smallest shape, d_model={smallest[0]} "
+            f"with n_block=1, has {valid[smallest]:,} (d_model may not go below {min_d})"
+        )
     if valid[largest] < target * (1 - tolerance) and largest[0] >= max_d and largest[1] >= max_n:
-        return (f"target too large: no shape within {window}; even d_model={largest[0]} with n_block={largest[1]} "
-                f"has only {valid[largest]:,}")
+        return (
+            f"target too large: no shape within {window}; even d_model={largest[0]} with "
+            f"n_block={largest[1]} has only {valid[largest]:,}"
+        )
     best = min(valid, key=lambda k: abs(math.log(max(valid[k], 1) / target)))
-    return (f"no shape within {window}; closest d_model={best[0]}, n_block={best[1]} with {valid[best]:,} "
-            f"({valid[best] / target:.2f}x)")
+    return (
+        f"no shape within {window}; closest d_model={best[0]}, n_block={best[1]} with {valid[best]:,} "
+        f"({valid[best] / target:.2f}x)"
+    )

@@ -6,6 +6,7 @@ or SIGTERM stops them all. In a real deployment run them separately (docs/DEPLOY
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -35,23 +36,32 @@ class Command(BaseCommand):
         commands = [[python, "-m", "daphne", "-b", host, "-p", str(port), "genesys_site.asgi:application"]]
         if not no_workers:
             commands += self.worker_commands()
-        children = [subprocess.Popen(cmd) for cmd in commands]
+        # Each child leads its own process group, so stopping it stops its pool processes too.
+        children = [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nGenesys Studio is running at {url}"))
         self.stdout.write(f"Log in as {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} (researcher). Ctrl-C stops everything.")
         if not settings.GENESYS_DATA_DIR:
             self.stdout.write(self.style.WARNING("No GENESYS_DATA_DIR: designs can be checked, not verified."))
 
+        def signal_group(child: subprocess.Popen, sig: int) -> None:
+            try:
+                os.killpg(child.pid, sig)
+            except ProcessLookupError:
+                pass
+
         def stop(*_):
+            # Running jobs are not waited for: their heartbeats stop, and the conductor re-queues them
+            # at the next start (a verification resumes from its checkpoint).
             for child in children:
-                if child.poll() is None:
-                    child.terminate()
+                signal_group(child, signal.SIGTERM)
             deadline = time.time() + 10
             for child in children:
                 try:
                     child.wait(timeout=max(0.1, deadline - time.time()))
                 except subprocess.TimeoutExpired:
-                    child.kill()
+                    signal_group(child, signal.SIGKILL)
+                    child.wait()
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, stop)

@@ -29,7 +29,13 @@ if TYPE_CHECKING:
     from .sandbox import SandboxUnavailable
 
 __all__ = [
-    "CATEGORIES", "CheckConfig", "CheckReport", "Finding", "SandboxUnavailable", "StageResult", "run_checks",
+    "CATEGORIES",
+    "CheckConfig",
+    "CheckReport",
+    "Finding",
+    "SandboxUnavailable",
+    "StageResult",
+    "run_checks",
     "tune_design_size",
 ]
 

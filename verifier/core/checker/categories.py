@@ -24,8 +24,21 @@ SANDBOX_VIOLATION = "sandbox-violation"
 
 # In the order a design meets them: the dashboard lists categories this way.
 CATEGORIES = (
-    SYNTAX, PROTOCOL, FORBIDDEN_IMPORT, SANDBOX_VIOLATION, INIT_ERROR, FORWARD_ERROR, SHAPE_MISMATCH,
-    NON_CAUSAL, NO_GRADIENT, NAN_INF, NOT_LEARNING, TOO_SLOW, TOO_MUCH_MEMORY, TIMEOUT, KILLED,
+    SYNTAX,
+    PROTOCOL,
+    FORBIDDEN_IMPORT,
+    SANDBOX_VIOLATION,
+    INIT_ERROR,
+    FORWARD_ERROR,
+    SHAPE_MISMATCH,
+    NON_CAUSAL,
+    NO_GRADIENT,
+    NAN_INF,
+    NOT_LEARNING,
+    TOO_SLOW,
+    TOO_MUCH_MEMORY,
+    TIMEOUT,
+    KILLED,
 )
 
 ERROR = "error"
@@ -34,9 +47,18 @@ SEVERITIES = (ERROR, WARNING)
 
 # Fragments of exception messages that mean "a tensor had the wrong shape" rather than a plain bug.
 _SHAPE_PHRASES = (
-    "shape", "size mismatch", "sizes of tensors must match", "must match the size", "mat1 and mat2",
-    "expected input with shape", "size of tensor a", "cannot be multiplied", "dimension out of range",
-    "doesn't match the broadcast shape", "expanded size of the tensor", "invalid for input of size",
+    "shape",
+    "size mismatch",
+    "sizes of tensors must match",
+    "must match the size",
+    "mat1 and mat2",
+    "expected input with shape",
+    "size of tensor a",
+    "cannot be multiplied",
+    "dimension out of range",
+    "doesn't match the broadcast shape",
+    "expanded size of the tensor",
+    "invalid for input of size",
 )
 _MEMORY_PHRASES = ("can't allocate memory", "cannot allocate memory", "out of memory", "not enough memory")
 
@@ -49,8 +71,10 @@ def classify_exception(exc_type: str, message: str, default: str, shapes: bool =
         return SANDBOX_VIOLATION
     if exc_type == "MemoryError" or any(p in text for p in _MEMORY_PHRASES):
         return TOO_MUCH_MEMORY
-    if shapes and exc_type in ("RuntimeError", "ValueError", "IndexError", "AssertionError", "TypeError") and any(
-        p in text for p in _SHAPE_PHRASES
+    if (
+        shapes
+        and exc_type in ("RuntimeError", "ValueError", "IndexError", "AssertionError", "TypeError")
+        and any(p in text for p in _SHAPE_PHRASES)
     ):
         return SHAPE_MISMATCH
     return default

@@ -22,11 +22,40 @@ BOOTSTRAP = (
 )
 
 # Imported before the guard is installed, so design imports of them need no file access.
-PRELOAD = ("math", "cmath", "typing", "dataclasses", "functools", "itertools", "collections", "collections.abc",
-           "abc", "enum", "numbers", "operator", "copy", "warnings", "random", "string", "re", "logging",
-           "contextlib", "fractions", "decimal", "statistics", "heapq", "bisect", "einops", "numpy",
-           "torch.nn.functional", "torch.utils.checkpoint", "torch.utils._pytree", "torchtune.modules", "transformers.activations",
-           "transformers.utils.logging")
+PRELOAD = (
+    "math",
+    "cmath",
+    "typing",
+    "dataclasses",
+    "functools",
+    "itertools",
+    "collections",
+    "collections.abc",
+    "abc",
+    "enum",
+    "numbers",
+    "operator",
+    "copy",
+    "warnings",
+    "random",
+    "string",
+    "re",
+    "logging",
+    "contextlib",
+    "fractions",
+    "decimal",
+    "statistics",
+    "heapq",
+    "bisect",
+    "einops",
+    "numpy",
+    "torch.nn.functional",
+    "torch.utils.checkpoint",
+    "torch.utils._pytree",
+    "torchtune.modules",
+    "transformers.activations",
+    "transformers.utils.logging",
+)
 
 
 class Channel:
@@ -126,7 +155,11 @@ def warm_up(calibration) -> None:
     layer.register_forward_hook(lambda module, args, kwargs, output: None, with_kwargs=True)
     opt = AdamW(layer.parameters(), lr=1e-3)
     q = torch.randn(1, 2, 4, 8, requires_grad=True)
-    with FlopCounter(), torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t), _ParameterUse(set()):
+    with (
+        FlopCounter(),
+        torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t),
+        _ParameterUse(set()),
+    ):
         y = layer(F.scaled_dot_product_attention(q, q, q, is_causal=True)).sum()
         y.backward()
     torch.nn.utils.clip_grad_norm_(layer.parameters(), 1.0)
@@ -164,8 +197,11 @@ def main(argv: list[str]) -> None:
     warm_up(calibration)
     limit_address_space(job["limits"].get("address_space"))
     package_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    guard = Guard(default_read_roots([package_dir, os.path.dirname(job_path)]), [job["tmp_dir"]],
-                  on_violation=lambda record: None)
+    guard = Guard(
+        default_read_roots([package_dir, os.path.dirname(job_path)]),
+        [job["tmp_dir"]],
+        on_violation=lambda record: None,
+    )
     if cfg.audit_hooks:
         guard.install()
     channel.send({"event": "ready", "seconds": time.perf_counter() - started, "uid": os.getuid()})

@@ -21,12 +21,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="run the checker on a design (exit 0 only when it passes)")
     p.add_argument("design", help="design JSON, unit folder, single-file GAB (.py) or seed name")
     p.add_argument("--out", help="write the report as JSON to this file")
-    p.add_argument("--focus-unit", help="check this unit with the accepted ones; unwritten units become placeholders")
+    p.add_argument(
+        "--focus-unit", help="check this unit with the accepted ones; unwritten units become placeholders"
+    )
     p.add_argument("--static-only", action="store_true", help="only the static checks (nothing is executed)")
     p.add_argument("--sandbox", choices=("auto", "bubblewrap", "rlimit"), help="isolation (default: auto)")
     p.add_argument("--timeout", type=float, help="wall-clock limit of the runtime stage, seconds")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any CheckConfig field, e.g. --set d_model=64 --set train_steps=30")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any CheckConfig field, e.g. --set d_model=64 --set train_steps=30",
+    )
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run_check)
 
@@ -91,6 +98,15 @@ def run_size(args: argparse.Namespace) -> int:
     except (SizingError, TreeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"d_model": result.d_model, "n_block": result.n_block, "params": result.params,
-                      "target": result.target, "ratio": round(result.ratio, 4)}))
+    print(
+        json.dumps(
+            {
+                "d_model": result.d_model,
+                "n_block": result.n_block,
+                "params": result.params,
+                "target": result.target,
+                "ratio": round(result.ratio, 4),
+            }
+        )
+    )
     return 0

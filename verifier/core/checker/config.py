@@ -16,28 +16,84 @@ from typing import Any
 
 # Modules (and their submodules) design code may import. Anything else is a forbidden import.
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
-    "__future__", "torch", "math", "cmath", "einops", "typing", "typing_extensions", "dataclasses",
-    "functools", "itertools", "collections", "abc", "enum", "numbers", "operator", "copy", "warnings",
-    "numpy", "random", "string", "re", "logging", "contextlib", "fractions", "decimal", "statistics",
-    "heapq", "bisect", "time", "opt_einsum",
+    "__future__",
+    "torch",
+    "math",
+    "cmath",
+    "einops",
+    "typing",
+    "typing_extensions",
+    "dataclasses",
+    "functools",
+    "itertools",
+    "collections",
+    "abc",
+    "enum",
+    "numbers",
+    "operator",
+    "copy",
+    "warnings",
+    "numpy",
+    "random",
+    "string",
+    "re",
+    "logging",
+    "contextlib",
+    "fractions",
+    "decimal",
+    "statistics",
+    "heapq",
+    "bisect",
+    "time",
+    "opt_einsum",
     # Light dependencies of reference-format files; the sandbox supplies equivalents of our own.
-    "torchtune.modules", "transformers.activations", "transformers.utils.logging",
+    "torchtune.modules",
+    "transformers.activations",
+    "transformers.utils.logging",
 )
 
 # Allowed modules' members that read or write files, run processes, reach the network or unpickle.
 DEFAULT_FORBIDDEN_MEMBERS: tuple[str, ...] = (
-    "torch.load", "torch.save", "torch.hub", "torch.multiprocessing", "torch.distributed",
-    "torch.utils.cpp_extension", "torch.utils.data", "torch.utils.model_zoo", "torch.utils.tensorboard",
-    "torch.ops.load_library", "torch.classes.load_library", "torch.from_file", "torch.package",
-    "torch.jit.load", "torch.jit.save", "torch.serialization", "torch.cuda.memory._dump_snapshot",
-    "numpy.load", "numpy.save", "numpy.savez", "numpy.savez_compressed", "numpy.savetxt", "numpy.loadtxt",
-    "numpy.genfromtxt", "numpy.fromfile", "numpy.memmap", "numpy.ctypeslib", "numpy.lib", "numpy.f2py",
-    "numpy.DataSource", "logging.FileHandler", "logging.config", "logging.handlers",
+    "torch.load",
+    "torch.save",
+    "torch.hub",
+    "torch.multiprocessing",
+    "torch.distributed",
+    "torch.utils.cpp_extension",
+    "torch.utils.data",
+    "torch.utils.model_zoo",
+    "torch.utils.tensorboard",
+    "torch.ops.load_library",
+    "torch.classes.load_library",
+    "torch.from_file",
+    "torch.package",
+    "torch.jit.load",
+    "torch.jit.save",
+    "torch.serialization",
+    "torch.cuda.memory._dump_snapshot",
+    "numpy.load",
+    "numpy.save",
+    "numpy.savez",
+    "numpy.savez_compressed",
+    "numpy.savetxt",
+    "numpy.loadtxt",
+    "numpy.genfromtxt",
+    "numpy.fromfile",
+    "numpy.memmap",
+    "numpy.ctypeslib",
+    "numpy.lib",
+    "numpy.f2py",
+    "numpy.DataSource",
+    "logging.FileHandler",
+    "logging.config",
+    "logging.handlers",
 )
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("GENESYS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "genesys-studio")
+    base = os.environ.get("GENESYS_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "genesys-studio"
+    )
     return Path(base) / "checker"
 
 
@@ -123,8 +179,21 @@ class CheckConfig:
     # -- derived -------------------------------------------------------------------------------------
     def reference_key(self) -> str:
         """Hash of the fields that change the GPT reference figures."""
-        fields = ("d_model", "n_block", "vocab_size", "seq_len", "batch_size", "seed", "threads", "train_steps",
-                  "learning_rate", "warmup_steps_excluded_from_timing", "reference_seed", "corpus", "text_bytes")
+        fields = (
+            "d_model",
+            "n_block",
+            "vocab_size",
+            "seq_len",
+            "batch_size",
+            "seed",
+            "threads",
+            "train_steps",
+            "learning_rate",
+            "warmup_steps_excluded_from_timing",
+            "reference_seed",
+            "corpus",
+            "text_bytes",
+        )
         payload = {k: getattr(self, k) for k in fields}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -142,8 +211,18 @@ class CheckConfig:
 
 
 REPORTED_CONFIG_FIELDS = (
-    "d_model", "n_block", "vocab_size", "seq_len", "batch_size", "threads", "train_steps", "learning_rate",
-    "sandbox", "timeout_s", "memory_limit_mb", "unused_parameters",
+    "d_model",
+    "n_block",
+    "vocab_size",
+    "seq_len",
+    "batch_size",
+    "threads",
+    "train_steps",
+    "learning_rate",
+    "sandbox",
+    "timeout_s",
+    "memory_limit_mb",
+    "unused_parameters",
 )
 
 

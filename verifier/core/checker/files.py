@@ -30,7 +30,10 @@ def unreadable_report(name: str, exc: Exception, config: CheckConfig) -> CheckRe
 
 
 def check_path(
-    ref: str | Path, config: CheckConfig | None = None, *, focus_unit: str | None = None,
+    ref: str | Path,
+    config: CheckConfig | None = None,
+    *,
+    focus_unit: str | None = None,
     stages: Iterable[str] = STAGES,
 ) -> tuple[GAUTree | None, CheckReport]:
     """(the design's tree, or None when it cannot be read; the report)."""

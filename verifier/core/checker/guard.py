@@ -17,20 +17,78 @@ from collections.abc import Callable
 
 # Events refused outright (prefix match on the event name).
 BLOCKED_PREFIXES = (
-    "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg",
-    "os.putenv", "os.unsetenv", "os.startfile", "subprocess.", "pty.", "socket.", "urllib.", "http.client.",
-    "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.", "webbrowser.", "ctypes.",
-    "pickle.find_class", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-    "resource.setrlimit", "resource.prlimit", "signal.pthread_kill", "builtins.input", "builtins.breakpoint",
-    "sys.remote_exec", "sqlite3.",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "os.kill",
+    "os.killpg",
+    "os.putenv",
+    "os.unsetenv",
+    "os.startfile",
+    "subprocess.",
+    "pty.",
+    "socket.",
+    "urllib.",
+    "http.client.",
+    "ftplib.",
+    "smtplib.",
+    "poplib.",
+    "imaplib.",
+    "nntplib.",
+    "telnetlib.",
+    "webbrowser.",
+    "ctypes.",
+    "pickle.find_class",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "resource.setrlimit",
+    "resource.prlimit",
+    "signal.pthread_kill",
+    "builtins.input",
+    "builtins.breakpoint",
+    "sys.remote_exec",
+    "sqlite3.",
 )
 # Events that name a path: allowed inside the writable roots only.
-PATH_EVENTS = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link", "os.symlink",
-               "os.truncate", "os.utime", "os.chflags", "os.lchown", "shutil.")
+PATH_EVENTS = (
+    "os.remove",
+    "os.rename",
+    "os.rmdir",
+    "os.mkdir",
+    "os.chmod",
+    "os.chown",
+    "os.link",
+    "os.symlink",
+    "os.truncate",
+    "os.utime",
+    "os.chflags",
+    "os.lchown",
+    "shutil.",
+)
 # Modules whose first import is refused (already-imported ones are caught at use by the events above).
-BLOCKED_IMPORTS = frozenset({"subprocess", "socket", "_socket", "ctypes", "_ctypes", "multiprocessing", "pty",
-                             "http.client", "urllib.request", "ftplib", "smtplib", "requests", "asyncio.subprocess",
-                             "_posixsubprocess", "sqlite3"})
+BLOCKED_IMPORTS = frozenset(
+    {
+        "subprocess",
+        "socket",
+        "_socket",
+        "ctypes",
+        "_ctypes",
+        "multiprocessing",
+        "pty",
+        "http.client",
+        "urllib.request",
+        "ftplib",
+        "smtplib",
+        "requests",
+        "asyncio.subprocess",
+        "_posixsubprocess",
+        "sqlite3",
+    }
+)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -54,7 +112,11 @@ class Guard:
             return
         self._busy = True  # recording must not re-enter the hook (traceback reads source files)
         try:
-            frames = [[f.lineno, f.name] for f in traceback.extract_stack()[:-2] if f.filename.startswith("<composed:")]
+            frames = [
+                [f.lineno, f.name]
+                for f in traceback.extract_stack()[:-2]
+                if f.filename.startswith("<composed:")
+            ]
             record = {"event": event, "reason": reason, "frames": frames}
             self.violations.append(record)
             self.on_violation(record)
@@ -107,8 +169,26 @@ def default_read_roots(extra: list[str]) -> list[str]:
 
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *extra}
     roots.update(p for p in site.getsitepackages() if os.path.isdir(p))
-    roots.update(("/usr/lib", "/usr/lib64", "/usr/share/zoneinfo", "/lib", "/lib64", "/etc/ld.so.cache",
-                  "/etc/localtime", "/proc/self", "/proc/thread-self", "/proc/cpuinfo", "/proc/meminfo",
-                  "/proc/stat", "/sys/devices/system/cpu", "/sys/fs/cgroup", "/dev/null", "/dev/urandom",
-                  "/dev/zero", f"/proc/{os.getpid()}"))
+    roots.update(
+        (
+            "/usr/lib",
+            "/usr/lib64",
+            "/usr/share/zoneinfo",
+            "/lib",
+            "/lib64",
+            "/etc/ld.so.cache",
+            "/etc/localtime",
+            "/proc/self",
+            "/proc/thread-self",
+            "/proc/cpuinfo",
+            "/proc/meminfo",
+            "/proc/stat",
+            "/sys/devices/system/cpu",
+            "/sys/fs/cgroup",
+            "/dev/null",
+            "/dev/urandom",
+            "/dev/zero",
+            f"/proc/{os.getpid()}",
+        )
+    )
     return sorted(roots)

@@ -69,7 +69,9 @@ class FlopCounter(TorchDispatchMode):
         out = func(*args, **(kwargs or {}))
         name = func.overloadpacket.__name__
         try:
-            self.total += _matmul_flops(name, args, out) + _conv_flops(name, args, out) + _attention_flops(name, args)
+            self.total += (
+                _matmul_flops(name, args, out) + _conv_flops(name, args, out) + _attention_flops(name, args)
+            )
         except (AttributeError, IndexError, TypeError):
             pass
         return out
@@ -78,8 +80,14 @@ class FlopCounter(TorchDispatchMode):
 class AdamW:
     """Decoupled-weight-decay Adam, the optimizer of the reference runs."""
 
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float, betas=(0.9, 0.95), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter],
+        lr: float,
+        betas=(0.9, 0.95),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         self.params = [p for p in params if p.requires_grad]
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.state: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -93,7 +101,7 @@ class AdamW:
     def step(self) -> None:
         self.steps += 1
         b1, b2 = self.betas
-        c1, c2 = 1 - b1 ** self.steps, 1 - b2 ** self.steps
+        c1, c2 = 1 - b1**self.steps, 1 - b2**self.steps
         for p in self.params:
             if p.grad is None:
                 continue

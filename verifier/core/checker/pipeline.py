@@ -61,10 +61,14 @@ def run_checks(
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; stages are {STAGES}")
     started = time.perf_counter()
-    report = CheckReport(design=tree.name, tree_hash=_safe_hash(tree), focus_unit=focus_unit, config=summary(config))
+    report = CheckReport(
+        design=tree.name, tree_hash=_safe_hash(tree), focus_unit=focus_unit, config=summary(config)
+    )
     allow_unimplemented = focus_unit is not None
     if focus_unit is not None and focus_unit not in tree.units:
-        report.add(PROTOCOL, ERROR, f"focus unit {focus_unit!r} is not implemented in the tree", stage="static")
+        report.add(
+            PROTOCOL, ERROR, f"focus unit {focus_unit!r} is not implemented in the tree", stage="static"
+        )
 
     if "static" in stages:
         t0 = time.perf_counter()
@@ -78,9 +82,11 @@ def run_checks(
         else:
             _runtime(tree, config, report, allow_unimplemented)
 
-    report.passed = not report.errors and all(
-        s.passed is not False for s in report.stages.values()
-    ) and _ran_everything(report, stages)
+    report.passed = (
+        not report.errors
+        and all(s.passed is not False for s in report.stages.values())
+        and _ran_everything(report, stages)
+    )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -114,8 +120,13 @@ def _runtime(tree: GAUTree, config: CheckConfig, report: CheckReport, allow_unim
         return
     source_map = SourceMap(source, completed)
     text, text_source = training_text(config)
-    job = {"mode": "check", "source": source, "name": tree.name, "config": config.to_dict(),
-           "placeholders": placeholders}
+    job = {
+        "mode": "check",
+        "source": source,
+        "name": tree.name,
+        "config": config.to_dict(),
+        "placeholders": placeholders,
+    }
     outcome = run_in_sandbox(job, text, config)
     report.sandbox = outcome.mode
     report.figures["training_text"] = text_source
@@ -127,7 +138,9 @@ def _runtime(tree: GAUTree, config: CheckConfig, report: CheckReport, allow_unim
         _compare(report, config)
 
 
-def interpret(outcome: SandboxOutcome, report: CheckReport, source_map: SourceMap, config: CheckConfig) -> None:
+def interpret(
+    outcome: SandboxOutcome, report: CheckReport, source_map: SourceMap, config: CheckConfig
+) -> None:
     """Turn the child's events into stages, findings and figures; account for how it ended."""
     current: str | None = None
     for event in outcome.events:
@@ -139,7 +152,9 @@ def interpret(outcome: SandboxOutcome, report: CheckReport, source_map: SourceMa
                 current = name
                 report.stages[name] = StageResult()
             elif status == "end":
-                report.stages[name] = StageResult(passed=bool(event.get("passed")), seconds=float(event.get("seconds", 0)))
+                report.stages[name] = StageResult(
+                    passed=bool(event.get("passed")), seconds=float(event.get("seconds", 0))
+                )
                 current = None
             elif status == "skipped":
                 report.stages[name] = StageResult(skipped=str(event.get("reason", "")))
@@ -153,17 +168,33 @@ def interpret(outcome: SandboxOutcome, report: CheckReport, source_map: SourceMa
         return
     where = f" during stage {current}" if current else ""
     if outcome.timed_out:
-        report.add(TIMEOUT, ERROR, f"the check did not finish within {config.timeout_s:g} s{where} (endless loop or "
-                   "far too slow)", stage=current or "runtime")
+        report.add(
+            TIMEOUT,
+            ERROR,
+            f"the check did not finish within {config.timeout_s:g} s{where} (endless loop or far too slow)",
+            stage=current or "runtime",
+        )
     elif outcome.flooded:
-        report.add(KILLED, ERROR, f"the design flooded the checker's result channel{where}; it was killed",
-                   stage=current or "runtime")
+        report.add(
+            KILLED,
+            ERROR,
+            f"the design flooded the checker's result channel{where}; it was killed",
+            stage=current or "runtime",
+        )
     else:
         sig = outcome.signal
-        how = f"was killed by {signal.Signals(sig).name}" if sig and sig in signal.valid_signals() else (
-            f"exited with status {outcome.returncode}")
-        report.add(KILLED, ERROR, f"the sandboxed process {how}{where} (crash, resource limit or kill)",
-                   stage=current or "runtime", detail=outcome.stderr_tail[-1500:])
+        how = (
+            f"was killed by {signal.Signals(sig).name}"
+            if sig and sig in signal.valid_signals()
+            else (f"exited with status {outcome.returncode}")
+        )
+        report.add(
+            KILLED,
+            ERROR,
+            f"the sandboxed process {how}{where} (crash, resource limit or kill)",
+            stage=current or "runtime",
+            detail=outcome.stderr_tail[-1500:],
+        )
     if current is not None:
         report.stages[current] = StageResult(passed=False, seconds=report.stages[current].seconds)
     for name in RUNTIME_STAGES:
@@ -184,8 +215,15 @@ def _finding(event: dict[str, Any], source_map: SourceMap) -> Finding:
             trace.append(f"  in unit {u}, line {l if l is not None else '?'}, in {func}")
     if trace:
         detail = "\n".join(["design traceback (innermost last):", *trace] + ([detail] if detail else []))
-    return Finding(category=str(event.get("category")), severity=str(event.get("severity")), unit=unit, line=line,
-                   message=str(event.get("message", "")), stage=str(event.get("stage", "")), detail=detail)
+    return Finding(
+        category=str(event.get("category")),
+        severity=str(event.get("severity")),
+        unit=unit,
+        line=line,
+        message=str(event.get("message", "")),
+        stage=str(event.get("stage", "")),
+        detail=detail,
+    )
 
 
 def _compare(report: CheckReport, config: CheckConfig) -> None:
@@ -193,16 +231,19 @@ def _compare(report: CheckReport, config: CheckConfig) -> None:
 
     t0 = time.perf_counter()
     try:
-        reference = reference_figures(config, report.sandbox)
+        reference = reference_figures(config, report.sandbox, str(report.figures.get("training_text", "")))
     except ReferenceError as exc:
         report.add(TOO_SLOW, WARNING, f"no comparison with the reference: {exc}", stage="compare")
-        report.stages["compare"] = StageResult(skipped="the reference seed failed", seconds=time.perf_counter() - t0)
+        report.stages["compare"] = StageResult(
+            skipped="the reference seed failed", seconds=time.perf_counter() - t0
+        )
         return
     report.figures["reference"] = dict(reference)
     if reference.get("params_non_embedding") and isinstance(report.figures.get("params_non_embedding"), int):
         # Shown, not judged: at a fixed shape a design may be bigger or smaller; the size tuner evens it out.
         report.figures["params_non_embedding_ratio"] = round(
-            report.figures["params_non_embedding"] / reference["params_non_embedding"], 4)
+            report.figures["params_non_embedding"] / reference["params_non_embedding"], 4
+        )
     for key, label, warn_attr, err_attr, category in COMPARISONS:
         mine, theirs = report.figures.get(key), reference.get(key)
         if not isinstance(mine, (int, float)) or not isinstance(theirs, (int, float)) or theirs <= 0:
@@ -220,24 +261,47 @@ def _compare(report: CheckReport, config: CheckConfig) -> None:
 
 
 def tune_design_size(
-    tree: GAUTree, target: int, d_model: int, n_block: int, tolerance: float = 0.2,
-    config: CheckConfig | None = None, min_d_model: int = 64,
+    tree: GAUTree,
+    target: int,
+    d_model: int,
+    n_block: int,
+    tolerance: float = 0.2,
+    config: CheckConfig | None = None,
+    min_d_model: int = 64,
 ) -> SizeResult:
     """Find (d_model, n_block) whose non-embedding parameter count is within `tolerance` of `target`.
     Counting builds the design, so it runs in the sandbox. Raises SizingError when impossible."""
     config = config or CheckConfig()
     source = compose(tree)
-    job = {"mode": "size", "source": source, "name": tree.name, "config": config.to_dict(), "placeholders": [],
-           "size": {"target": target, "d_model": d_model, "n_block": n_block, "tolerance": tolerance,
-                    "min_d_model": min_d_model}}
+    job = {
+        "mode": "size",
+        "source": source,
+        "name": tree.name,
+        "config": config.to_dict(),
+        "placeholders": [],
+        "size": {
+            "target": target,
+            "d_model": d_model,
+            "n_block": n_block,
+            "tolerance": tolerance,
+            "min_d_model": min_d_model,
+        },
+    }
     text, _ = training_text(config.replace(text_bytes=4096))
     outcome = run_in_sandbox(job, text, config)
     for event in outcome.events:
         if event.get("event") == "size":
             if "error" in event:
                 raise SizingError(str(event["error"]))
-            return SizeResult(int(event["d_model"]), int(event["n_block"]), int(event["params"]), int(event["target"]),
-                              [tuple(t) for t in event.get("tried", [])])
+            return SizeResult(
+                int(event["d_model"]),
+                int(event["n_block"]),
+                int(event["params"]),
+                int(event["target"]),
+                [tuple(t) for t in event.get("tried", [])],
+            )
     problems = [e.get("message", "") for e in outcome.events if e.get("event") == "finding"]
-    reason = "; ".join(problems) or ("timed out" if outcome.timed_out else f"exit status {outcome.returncode}")
+    reason = "; ".join(problems) or (
+        "timed out" if outcome.timed_out else f"exit status {outcome.returncode}"
+    )
     raise SizingError(f"could not size the design: {reason}")

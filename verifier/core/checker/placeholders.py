@@ -27,7 +27,9 @@ PLACEHOLDER_TEMPLATE = '''class {name}(GAUBase):
 def placeholder_code(decl: UnitDecl) -> str:
     inputs = [i for i in decl.inputs if i not in ("X", "Y")]
     outputs = [o for o in decl.outputs if o not in ("X", "Y")]
-    return PLACEHOLDER_TEMPLATE.format(name=decl.unitname, source=inputs[0] if inputs else "", outputs=outputs)
+    return PLACEHOLDER_TEMPLATE.format(
+        name=decl.unitname, source=inputs[0] if inputs else "", outputs=outputs
+    )
 
 
 def with_placeholders(tree: GAUTree) -> tuple[GAUTree, list[str]]:
@@ -38,7 +40,8 @@ def with_placeholders(tree: GAUTree) -> tuple[GAUTree, list[str]]:
     completed = tree.copy()
     for name in missing:
         decl = tree.declares.get(name) or UnitDecl(name)
-        completed.units[name] = GAUNode(name=name, code=placeholder_code(decl),
-                                        spec=f"placeholder for {name}", args={}, children=[])
+        completed.units[name] = GAUNode(
+            name=name, code=placeholder_code(decl), spec=f"placeholder for {name}", args={}, children=[]
+        )
     completed.metadata = {**completed.metadata, "placeholders": missing}
     return completed, missing

@@ -18,7 +18,15 @@ from typing import Any
 
 from .config import CheckConfig
 
-CACHED_FIGURES = ("time_units", "flops_per_step", "memory_bytes", "loss_last", "step_seconds", "params_non_embedding")
+CACHED_FIGURES = (
+    "time_units",
+    "flops_per_step",
+    "memory_bytes",
+    "loss_last",
+    "step_seconds",
+    "params_non_embedding",
+)
+MEASUREMENT_VERSION = 1  # bump when the runtime stages measure differently: old caches are then ignored
 _memory: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 
@@ -31,26 +39,41 @@ def machine_fingerprint() -> str:
     cpu = ""
     try:
         with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), ""
+            )
     except OSError:
         pass
     try:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
         torch_version = "?"
-    parts = [platform.node(), platform.machine(), cpu, str(os.cpu_count()), torch_version, platform.python_version()]
+    parts = [
+        platform.node(),
+        platform.machine(),
+        cpu,
+        str(os.cpu_count()),
+        torch_version,
+        platform.python_version(),
+    ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
-def cache_path(config: CheckConfig, sandbox: str) -> Path:
+def cache_path(config: CheckConfig, sandbox: str, text_source: str = "") -> Path:
+    """One file per reference configuration, machine, sandbox mode, training text, version of the
+    reference seed's code and version of the measurement."""
+    from ..seeds import load_seed
+
     mode = sandbox.split(" ")[0]
-    key = f"{config.reference_key()}-{machine_fingerprint()}-{mode}"
+    seed_hash = load_seed(config.reference_seed).content_hash()[:8]
+    text = hashlib.sha256(text_source.encode()).hexdigest()[:6]
+    key = f"{config.reference_key()}-{machine_fingerprint()}-{mode}-{text}-{seed_hash}-m{MEASUREMENT_VERSION}"
     return config.resolved_cache_dir() / f"reference-{key}.json"
 
 
-def reference_figures(config: CheckConfig, sandbox: str) -> dict[str, Any]:
+def reference_figures(config: CheckConfig, sandbox: str, text_source: str = "") -> dict[str, Any]:
     """The reference seed's figures (measured once, then read from memory or the cache file)."""
-    path = cache_path(config, sandbox)
+    path = cache_path(config, sandbox, text_source)
     key = str(path)
     with _lock:
         if key in _memory:

@@ -33,8 +33,12 @@ class Finding:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         return cls(
-            category=data["category"], severity=data["severity"], unit=data.get("unit"),
-            line=data.get("line"), message=data.get("message", ""), stage=data.get("stage", ""),
+            category=data["category"],
+            severity=data["severity"],
+            unit=data.get("unit"),
+            line=data.get("line"),
+            message=data.get("message", ""),
+            stage=data.get("stage", ""),
             detail=data.get("detail", ""),
         )
 
@@ -57,7 +61,11 @@ class StageResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StageResult:
-        return cls(passed=data.get("passed"), seconds=float(data.get("seconds", 0.0)), skipped=data.get("skipped", ""))
+        return cls(
+            passed=data.get("passed"),
+            seconds=float(data.get("seconds", 0.0)),
+            skipped=data.get("skipped", ""),
+        )
 
 
 @dataclass
@@ -76,8 +84,16 @@ class CheckReport:
     seconds: float = 0.0
 
     # ---- building ------------------------------------------------------------------------------
-    def add(self, category: str, severity: str, message: str, unit: str | None = None,
-            line: int | None = None, stage: str = "", detail: str = "") -> Finding:
+    def add(
+        self,
+        category: str,
+        severity: str,
+        message: str,
+        unit: str | None = None,
+        line: int | None = None,
+        stage: str = "",
+        detail: str = "",
+    ) -> Finding:
         finding = Finding(category, severity, unit, line, message, stage, detail)
         self.findings.append(finding)
         return finding
@@ -125,7 +141,9 @@ class CheckReport:
                 detail = f.detail.strip().splitlines()[-max_detail_lines:]
                 lines.extend("    " + d for d in detail)
         if self.figures:
-            shown = ", ".join(f"{k}={_short(v)}" for k, v in self.figures.items() if not isinstance(v, (dict, list)))
+            shown = ", ".join(
+                f"{k}={_short(v)}" for k, v in self.figures.items() if not isinstance(v, (dict, list))
+            )
             lines.append(f"Figures: {shown}")
         return "\n".join(lines)
 

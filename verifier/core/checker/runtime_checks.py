@@ -38,7 +38,11 @@ MAX_MESSAGE = 2000
 
 def composed_frames(exc: BaseException) -> list[list]:
     """[line, function] of each traceback frame in the composed design module, outermost first."""
-    return [[f.lineno, f.name] for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<composed:")]
+    return [
+        [f.lineno, f.name]
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename.startswith("<composed:")
+    ]
 
 
 class _ParameterUse(TorchFunctionMode):
@@ -76,13 +80,32 @@ class RuntimeChecks:
         self.stage_messages: dict[str, list[str]] = {}
 
     # ---- reporting -------------------------------------------------------------------------------
-    def finding(self, category: str, severity: str, message: str, stage: str, *, frames: list | None = None,
-                unit: str | None = None, detail: str = "") -> None:
+    def finding(
+        self,
+        category: str,
+        severity: str,
+        message: str,
+        stage: str,
+        *,
+        frames: list | None = None,
+        unit: str | None = None,
+        detail: str = "",
+    ) -> None:
         if severity == ERROR:
             self.errors += 1
         self.stage_messages.setdefault(stage, []).append(message)
-        self.send({"event": "finding", "category": category, "severity": severity, "message": message[:MAX_MESSAGE],
-                   "stage": stage, "frames": frames or [], "unit": unit, "detail": detail[:MAX_MESSAGE]})
+        self.send(
+            {
+                "event": "finding",
+                "category": category,
+                "severity": severity,
+                "message": message[:MAX_MESSAGE],
+                "stage": stage,
+                "frames": frames or [],
+                "unit": unit,
+                "detail": detail[:MAX_MESSAGE],
+            }
+        )
 
     def figure(self, **values: Any) -> None:
         self.send({"event": "figures", "figures": values})
@@ -97,7 +120,7 @@ class RuntimeChecks:
         """`size` windows of real text, seq_len tokens each."""
         length = self.cfg.seq_len
         starts = torch.randint(0, len(self.tokens) - length - 1, (size,), generator=self.generator)
-        return torch.stack([self.tokens[s: s + length] for s in starts.tolist()])
+        return torch.stack([self.tokens[s : s + length] for s in starts.tolist()])
 
     def gau_class(self) -> type:
         return getattr(self.module, "GAUBase", torch.nn.Module)
@@ -128,9 +151,13 @@ class RuntimeChecks:
         return True
 
     def build(self, d_model: int | None = None, n_block: int | None = None) -> GenesysLM:
-        config = LMConfig(vocab_size=self.cfg.vocab_size, d_model=d_model or self.cfg.d_model,
-                          n_block=n_block or self.cfg.n_block, context_length=self.cfg.seq_len,
-                          gab_config=self.gab_config)
+        config = LMConfig(
+            vocab_size=self.cfg.vocab_size,
+            d_model=d_model or self.cfg.d_model,
+            n_block=n_block or self.cfg.n_block,
+            context_length=self.cfg.seq_len,
+            gab_config=self.gab_config,
+        )
         torch.manual_seed(self.cfg.seed)
         return GenesysLM(config, self.gab)
 
@@ -141,8 +168,10 @@ class RuntimeChecks:
             self.exception(exc, INIT_ERROR, "init", shapes=False)
             return False
         self._map_parameters()
-        self.figure(params_non_embedding=self.model.num_params(non_embedding=True),
-                    params_total=self.model.num_params(non_embedding=False))
+        self.figure(
+            params_non_embedding=self.model.num_params(non_embedding=True),
+            params_total=self.model.num_params(non_embedding=False),
+        )
         return True
 
     def forward(self) -> bool:
@@ -161,14 +190,23 @@ class RuntimeChecks:
             return False
         expected = (self.cfg.batch_size, self.cfg.seq_len, self.cfg.vocab_size)
         if tuple(logits.shape) != expected:
-            self.finding(SHAPE_MISMATCH, ERROR, f"logits have shape {tuple(logits.shape)}, expected {expected}",
-                         "forward")
+            self.finding(
+                SHAPE_MISMATCH,
+                ERROR,
+                f"logits have shape {tuple(logits.shape)}, expected {expected}",
+                "forward",
+            )
             return False
         if not torch.isfinite(logits).all():
             unit = self._non_finite_unit(ids)
             where = f"; the first unit to output them is {unit}" if unit else ""
-            self.finding(NAN_INF, ERROR, f"the forward pass (eval mode) produces NaN or Inf{where}", "forward",
-                         unit=unit)
+            self.finding(
+                NAN_INF,
+                ERROR,
+                f"the forward pass (eval mode) produces NaN or Inf{where}",
+                "forward",
+                unit=unit,
+            )
             return False
         self.figure(forward_seconds=sorted(times)[1])
         return True
@@ -205,17 +243,22 @@ class RuntimeChecks:
         scale = max(1.0, float(base.abs().max()))
         tol = self.cfg.causality_atol * scale
         if (base - again).abs().max() > tol:
-            self.finding(NON_CAUSAL, ERROR, "two identical eval-mode calls give different outputs: the design keeps "
-                         "state between calls or is random in eval mode, so its outputs depend on more than the "
-                         "inputs up to each position", "causality")
+            self.finding(
+                NON_CAUSAL,
+                ERROR,
+                "two identical eval-mode calls give different outputs: the design keeps "
+                "state between calls or is random in eval mode, so its outputs depend on more than the "
+                "inputs up to each position",
+                "causality",
+            )
             return False
         leak: tuple[int, int, float, torch.Tensor] | None = None  # (position, t, max diff, perturbed ids)
         positions = self.causality_positions()
         V = self.cfg.vocab_size
         for t in positions:
             perturbed = ids.clone()
-            shift = torch.randint(1, V, perturbed[:, t + 1:].shape, generator=self.generator)
-            perturbed[:, t + 1:] = (perturbed[:, t + 1:] + shift) % V  # every later token changes
+            shift = torch.randint(1, V, perturbed[:, t + 1 :].shape, generator=self.generator)
+            perturbed[:, t + 1 :] = (perturbed[:, t + 1 :] + shift) % V  # every later token changes
             try:
                 out = self._eval_logits(perturbed)
             except Exception as exc:
@@ -233,8 +276,14 @@ class RuntimeChecks:
         p, t, size, perturbed = leak
         unit = self._leaking_unit(ids, perturbed, t)
         where = f" The first unit whose output moves while its inputs do not is {unit}." if unit else ""
-        self.finding(NON_CAUSAL, ERROR, f"not causal: the output at position {p} changes (by up to {size:.3g}) when "
-                     f"only the tokens after position {t} change.{where}", "causality", unit=unit)
+        self.finding(
+            NON_CAUSAL,
+            ERROR,
+            f"not causal: the output at position {p} changes (by up to {size:.3g}) when "
+            f"only the tokens after position {t} change.{where}",
+            "causality",
+            unit=unit,
+        )
         self.figure(first_leaking_position=p)
         return False
 
@@ -247,13 +296,20 @@ class RuntimeChecks:
         calls: list[tuple[str, list[torch.Tensor], list[torch.Tensor]]] = []
 
         def seq_tensors(obj) -> list[torch.Tensor]:
-            return [x.detach().float() for x in tree_flatten(obj)[0]
-                    if isinstance(x, torch.Tensor) and x.dim() >= 2 and x.shape[1] == L and x.is_floating_point()]
+            return [
+                x.detach().float()
+                for x in tree_flatten(obj)[0]
+                if isinstance(x, torch.Tensor) and x.dim() >= 2 and x.shape[1] == L and x.is_floating_point()
+            ]
 
         def hook(module, args, kwargs, output):
             calls.append((type(module).__name__, seq_tensors((args, kwargs)), seq_tensors(output)))
 
-        handles = [m.register_forward_hook(hook, with_kwargs=True) for m in self.model.modules() if isinstance(m, gau)]
+        handles = [
+            m.register_forward_hook(hook, with_kwargs=True)
+            for m in self.model.modules()
+            if isinstance(m, gau)
+        ]
         try:
             self._eval_logits(ids)
         finally:
@@ -290,7 +346,9 @@ class RuntimeChecks:
         except Exception:
             return None
         for name, inputs, outputs in calls:
-            if all(torch.isfinite(x).all() for x in inputs) and not all(torch.isfinite(y).all() for y in outputs):
+            if all(torch.isfinite(x).all() for x in inputs) and not all(
+                torch.isfinite(y).all() for y in outputs
+            ):
                 return name
         return None
 
@@ -324,17 +382,33 @@ class RuntimeChecks:
                 unused.append(pname)
                 severity = ERROR if self.cfg.unused_parameters == "error" else WARNING
                 ok = ok and severity != ERROR
-                self.finding(NO_GRADIENT, severity, f"parameter {pname} is never used in forward (it gets no "
-                             "gradient and only adds to the parameter count)", "gradients", unit=unit)
+                self.finding(
+                    NO_GRADIENT,
+                    severity,
+                    f"parameter {pname} is never used in forward (it gets no "
+                    "gradient and only adds to the parameter count)",
+                    "gradients",
+                    unit=unit,
+                )
             elif p.grad is None:
                 ok = False
-                self.finding(NO_GRADIENT, ERROR, f"parameter {pname} is used in forward but gets no gradient "
-                             "(detached, used under no_grad, or through .data)", "gradients", unit=unit)
+                self.finding(
+                    NO_GRADIENT,
+                    ERROR,
+                    f"parameter {pname} is used in forward but gets no gradient "
+                    "(detached, used under no_grad, or through .data)",
+                    "gradients",
+                    unit=unit,
+                )
             elif not torch.isfinite(p.grad).all():
                 ok = False
-                self.finding(NAN_INF, ERROR, f"the gradient of {pname} contains NaN or Inf", "gradients", unit=unit)
+                self.finding(
+                    NAN_INF, ERROR, f"the gradient of {pname} contains NaN or Inf", "gradients", unit=unit
+                )
             elif not p.grad.any():
-                self.finding(NO_GRADIENT, WARNING, f"the gradient of {pname} is exactly zero", "gradients", unit=unit)
+                self.finding(
+                    NO_GRADIENT, WARNING, f"the gradient of {pname} is exactly zero", "gradients", unit=unit
+                )
         self.figure(unused_parameters=len(unused), loss_initial=float(loss))
         model.zero_grad(set_to_none=True)
         return ok
@@ -344,5 +418,10 @@ class RuntimeChecks:
         for record in guard_records[start:]:
             if any(record["reason"] in text for text in self.stage_messages.get(stage, [])):
                 continue
-            self.finding(SANDBOX_VIOLATION, ERROR, f"the design tried {record['reason']} (refused by the sandbox)",
-                         stage, frames=record.get("frames"))
+            self.finding(
+                SANDBOX_VIOLATION,
+                ERROR,
+                f"the design tried {record['reason']} (refused by the sandbox)",
+                stage,
+                frames=record.get("frames"),
+            )

@@ -69,8 +69,13 @@ class SandboxOutcome:
 def _python_roots() -> list[str]:
     import site
 
-    roots = {sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix,
-             str(Path(os.path.realpath(sys.executable)).parent.parent)}
+    roots = {
+        sys.base_prefix,
+        sys.prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        str(Path(os.path.realpath(sys.executable)).parent.parent),
+    }
     roots.update(p for p in site.getsitepackages() if os.path.isdir(p))
     out: list[str] = []
     for root in sorted(roots, key=len):
@@ -109,8 +114,18 @@ def _bind_args(dest_paths: list[tuple[str, str, str]]) -> list[str]:
 
 def bubblewrap_command(job_dir: str, passwd: str, group: str, config: CheckConfig, root: bool) -> list[str]:
     exe = shutil.which("bwrap") or "bwrap"
-    args = [exe, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "genesys-sandbox"]
+    args = [
+        exe,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        "genesys-sandbox",
+    ]
     if root:
         # Without a user namespace bubblewrap would keep root's capabilities: keep only what the
         # child needs to switch to its own uid, which then drops them all.
@@ -132,10 +147,26 @@ def bubblewrap_command(job_dir: str, passwd: str, group: str, config: CheckConfi
     binds.append(("--ro-bind", PACKAGE_DIR, PACKAGE_DIR))
     binds.append(("--ro-bind", job_dir, "/job"))
     args += _bind_args(binds)
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(config.tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(1024 * 1024), "--tmpfs", "/dev/shm",
-             "--chdir", "/tmp"]
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        str(config.tmp_size_mb * 1024 * 1024),
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--size",
+        str(1024 * 1024),
+        "--tmpfs",
+        "/dev/shm",
+        "--chdir",
+        "/tmp",
+    ]
     return args
 
 
@@ -152,7 +183,9 @@ def bubblewrap_problem() -> str | None:
         cmd = bubblewrap_command(tmp, str(passwd), str(passwd), CheckConfig(), os.geteuid() == 0)
         cmd += [sys.executable, "-I", "-c", "import sys; sys.exit(0)"]
         try:
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+            result = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"}
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bubblewrap does not start: {exc}"
         if result.returncode != 0:
@@ -239,9 +272,19 @@ def child_environment(tmp: str, threads: int) -> dict[str, str]:
     """All the child gets: no secrets from this process's environment reach it."""
     n = str(max(1, threads))
     return {
-        "PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-        "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "PYTHONHASHSEED": "0",
-        "MALLOC_ARENA_MAX": "2", "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "NO_PROXY": "*",
+        "PATH": "/usr/bin:/bin",
+        "HOME": tmp,
+        "TMPDIR": tmp,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+        "PYTHONHASHSEED": "0",
+        "MALLOC_ARENA_MAX": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+        "HF_HUB_OFFLINE": "1",
+        "NO_PROXY": "*",
     }
 
 
@@ -300,9 +343,17 @@ def run_in_sandbox(job: dict[str, Any], tokens: bytes, config: CheckConfig) -> S
         start = time.monotonic()
         with open(err_path, "wb") as err:
             try:
-                proc = subprocess.Popen(command, env=child_environment(tmp, config.threads), stdin=subprocess.DEVNULL,
-                                        stdout=err, stderr=err, pass_fds=(write_fd,), start_new_session=True,
-                                        cwd=tmp if mode != "bubblewrap" else "/", **popen_user)
+                proc = subprocess.Popen(
+                    command,
+                    env=child_environment(tmp, config.threads),
+                    stdin=subprocess.DEVNULL,
+                    stdout=err,
+                    stderr=err,
+                    pass_fds=(write_fd,),
+                    start_new_session=True,
+                    cwd=tmp if mode != "bubblewrap" else "/",
+                    **popen_user,
+                )
             finally:
                 os.close(write_fd)
             try:

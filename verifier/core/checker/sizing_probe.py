@@ -26,14 +26,27 @@ def tune(checks: RuntimeChecks, request: dict[str, Any]) -> None:
         return model.num_params(non_embedding=True)
 
     try:
-        result = tune_size(count, int(request["target"]), int(request["d_model"]), int(request["n_block"]),
-                           tolerance=float(request.get("tolerance", 0.2)),
-                           min_d_model=int(request.get("min_d_model", 64)))
+        result = tune_size(
+            count,
+            int(request["target"]),
+            int(request["d_model"]),
+            int(request["n_block"]),
+            tolerance=float(request.get("tolerance", 0.2)),
+            min_d_model=int(request.get("min_d_model", 64)),
+        )
     except SizingError as exc:
         checks.send({"event": "size", "error": str(exc)})
         return
     except Exception as exc:
         checks.exception(exc, "init-error", "size", shapes=False)
         return
-    checks.send({"event": "size", "d_model": result.d_model, "n_block": result.n_block, "params": result.params,
-                 "target": result.target, "tried": result.tried})
+    checks.send(
+        {
+            "event": "size",
+            "d_model": result.d_model,
+            "n_block": result.n_block,
+            "params": result.params,
+            "target": result.target,
+            "tried": result.tried,
+        }
+    )

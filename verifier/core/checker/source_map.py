@@ -54,7 +54,7 @@ class SourceMap:
         return self.lines.get(composed_line, (None, None))
 
     def innermost(self, frames: list[list]) -> tuple[str | None, int | None]:
-        """The unit and line of the deepest traceback frame that lies in a unit (frames: [[line, func], ...])."""
+        """The unit and line of the deepest frame that lies in a unit (frames: [[line, func], ...])."""
         for line, _func in reversed(frames):
             unit, unit_line = self.locate(line)
             if unit is not None:

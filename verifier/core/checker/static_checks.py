@@ -42,8 +42,16 @@ def tree_findings(tree: GAUTree, allow_unimplemented: bool) -> list[Finding]:
         match = _UNIT_PREFIX.match(problem)
         out.append(Finding(PROTOCOL, ERROR, match.group(1) if match else None, None, problem, stage="static"))
     if "GAB" in tree.units or "GAB" in tree.declares:
-        out.append(Finding(PROTOCOL, ERROR, "GAB", None, "no unit may be called GAB: the block wrapper has that name",
-                           stage="static"))
+        out.append(
+            Finding(
+                PROTOCOL,
+                ERROR,
+                "GAB",
+                None,
+                "no unit may be called GAB: the block wrapper has that name",
+                stage="static",
+            )
+        )
     return out
 
 
@@ -64,8 +72,11 @@ def static_findings(tree: GAUTree, config: CheckConfig, allow_unimplemented: boo
         findings.extend(check_unit_protocol(name, node.code, node.children, unit_names, others))
         module, syntax = parse_unit(name, node.code)
         if module is not None:
-            findings.extend(check_unit_safety(name, module, config.allowed_imports, config.forbidden_members,
-                                              is_protocol_import))
+            findings.extend(
+                check_unit_safety(
+                    name, module, config.allowed_imports, config.forbidden_members, is_protocol_import
+                )
+            )
         elif not any(f.unit == name for f in findings):
             findings.extend(syntax)
     return findings

@@ -16,8 +16,20 @@ from .report import Finding
 REQUIRED_INIT_ARGS = ("embed_dim", "block_loc", "kwarg_all")
 BUILTIN_NAMES = frozenset(dir(builtins))
 # Names every composed module binds through the inlined protocol's own imports.
-PROTOCOL_NAMES = frozenset({"GAUBase", "GABBase", "UnitDecl", "gau_test", "torch", "nn", "functools", "inspect",
-                            "dataclass", "field"})
+PROTOCOL_NAMES = frozenset(
+    {
+        "GAUBase",
+        "GABBase",
+        "UnitDecl",
+        "gau_test",
+        "torch",
+        "nn",
+        "functools",
+        "inspect",
+        "dataclass",
+        "field",
+    }
+)
 
 
 def parse_unit(name: str, code: str) -> tuple[ast.Module | None, list[Finding]]:
@@ -47,7 +59,8 @@ def bound_names(module: ast.Module) -> set[str]:
 
 def _is_test(node: ast.stmt) -> bool:
     return isinstance(node, ast.FunctionDef) and any(
-        _base_name(d.func if isinstance(d, ast.Call) else d).split(".")[-1] == "gau_test" for d in node.decorator_list
+        _base_name(d.func if isinstance(d, ast.Call) else d).split(".")[-1] == "gau_test"
+        for d in node.decorator_list
     )
 
 
@@ -93,9 +106,17 @@ def _methods(cls: ast.ClassDef) -> dict[str, ast.FunctionDef]:
 
 def _calls_super_init(func: ast.FunctionDef) -> bool:
     for node in ast.walk(func):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__":
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "__init__"
+        ):
             target = node.func.value
-            if isinstance(target, ast.Call) and isinstance(target.func, ast.Name) and target.func.id == "super":
+            if (
+                isinstance(target, ast.Call)
+                and isinstance(target.func, ast.Name)
+                and target.func.id == "super"
+            ):
                 return True
             if isinstance(target, ast.Name) and target.id in ("GAUBase", "nn", "torch"):
                 return True
@@ -108,22 +129,52 @@ def _check_init(name: str, init: ast.FunctionDef) -> list[Finding]:
     positional = [a.arg for a in args.posonlyargs + args.args]
     if positional[1:4] != list(REQUIRED_INIT_ARGS):
         got = ", ".join(positional[1:4]) or "nothing"
-        out.append(Finding(PROTOCOL, ERROR, name, init.lineno,
-                           f"__init__ must take (self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, "
-                           f"**kwargs); its first arguments are {got}", stage="static"))
+        out.append(
+            Finding(
+                PROTOCOL,
+                ERROR,
+                name,
+                init.lineno,
+                f"__init__ must take (self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, "
+                f"**kwargs); its first arguments are {got}",
+                stage="static",
+            )
+        )
     if args.kwarg is None:
-        out.append(Finding(PROTOCOL, ERROR, name, init.lineno,
-                           "__init__ must accept **kwargs: every unit receives all hyper-parameters of the design",
-                           stage="static"))
+        out.append(
+            Finding(
+                PROTOCOL,
+                ERROR,
+                name,
+                init.lineno,
+                "__init__ must accept **kwargs: every unit receives all hyper-parameters of the design",
+                stage="static",
+            )
+        )
     named = set(positional) | {a.arg for a in args.kwonlyargs}
     missing = [a for a in ("device", "dtype") if a not in named]
     if missing and args.kwarg is None:
-        out.append(Finding(PROTOCOL, ERROR, name, init.lineno,
-                           f"__init__ must accept {' and '.join(missing)} (the factory keyword arguments)",
-                           stage="static"))
+        out.append(
+            Finding(
+                PROTOCOL,
+                ERROR,
+                name,
+                init.lineno,
+                f"__init__ must accept {' and '.join(missing)} (the factory keyword arguments)",
+                stage="static",
+            )
+        )
     if not _calls_super_init(init):
-        out.append(Finding(PROTOCOL, ERROR, name, init.lineno,
-                           "__init__ never calls super().__init__(embed_dim, block_loc, kwarg_all)", stage="static"))
+        out.append(
+            Finding(
+                PROTOCOL,
+                ERROR,
+                name,
+                init.lineno,
+                "__init__ never calls super().__init__(embed_dim, block_loc, kwarg_all)",
+                stage="static",
+            )
+        )
     return out
 
 
@@ -144,8 +195,11 @@ def _child_attributes(init: ast.FunctionDef, children: set[str]) -> set[str]:
             func = node.value.func
             if isinstance(func, ast.Name) and func.id in children:
                 for target in node.targets:
-                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
-                            and target.value.id == "self":
+                    if (
+                        isinstance(target, ast.Attribute)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id == "self"
+                    ):
                         attrs.add(target.attr)
     return attrs
 
@@ -169,17 +223,41 @@ def _check_child_calls(name: str, cls: ast.ClassDef, child_attrs: set[str]) -> l
             continue
         child = node.func.attr
         if id(node) not in allowed:
-            out.append(Finding(PROTOCOL, ERROR, name, node.lineno,
-                               f"call of child self.{child} must be unpacked as `Y, Z = self.{child}(X, **Z)`: "
-                               "a unit returns the pair (Y, Z)", stage="static"))
+            out.append(
+                Finding(
+                    PROTOCOL,
+                    ERROR,
+                    name,
+                    node.lineno,
+                    f"call of child self.{child} must be unpacked as `Y, Z = self.{child}(X, **Z)`: "
+                    "a unit returns the pair (Y, Z)",
+                    stage="static",
+                )
+            )
         elif not node.args:
-            out.append(Finding(PROTOCOL, ERROR, name, node.lineno,
-                               f"call of child self.{child} must pass the sequence X first: "
-                               f"`Y, Z = self.{child}(X, **Z)`", stage="static"))
+            out.append(
+                Finding(
+                    PROTOCOL,
+                    ERROR,
+                    name,
+                    node.lineno,
+                    f"call of child self.{child} must pass the sequence X first: "
+                    f"`Y, Z = self.{child}(X, **Z)`",
+                    stage="static",
+                )
+            )
         elif not any(k.arg is None for k in node.keywords):
-            out.append(Finding(PROTOCOL, WARNING, name, node.lineno,
-                               f"call of child self.{child} passes no intermediate variables; the protocol's form "
-                               f"is `Y, Z = self.{child}(X, **Z)`", stage="static"))
+            out.append(
+                Finding(
+                    PROTOCOL,
+                    WARNING,
+                    name,
+                    node.lineno,
+                    f"call of child self.{child} passes no intermediate variables; the protocol's form "
+                    f"is `Y, Z = self.{child}(X, **Z)`",
+                    stage="static",
+                )
+            )
     return out
 
 
@@ -194,43 +272,97 @@ def check_unit_protocol(
     classes = [n for n in ast.walk(module) if isinstance(n, ast.ClassDef)]
     unit_cls = next((c for c in module.body if isinstance(c, ast.ClassDef) and c.name == name), None)
     if unit_cls is None:
-        return [Finding(PROTOCOL, ERROR, name, None, f"the unit's code defines no class {name}", stage="static")]
+        return [
+            Finding(PROTOCOL, ERROR, name, None, f"the unit's code defines no class {name}", stage="static")
+        ]
     if not is_gau_class(unit_cls):
-        findings.append(Finding(PROTOCOL, ERROR, name, unit_cls.lineno,
-                                f"class {name} must subclass GAUBase", stage="static"))
+        findings.append(
+            Finding(
+                PROTOCOL, ERROR, name, unit_cls.lineno, f"class {name} must subclass GAUBase", stage="static"
+            )
+        )
     for cls in classes:
         if cls is unit_cls:
             continue
         if is_gau_class(cls):
-            findings.append(Finding(PROTOCOL, ERROR, name, cls.lineno,
-                                    f"one GAUBase class per unit: {cls.name} must be a unit of its own", stage="static"))
+            findings.append(
+                Finding(
+                    PROTOCOL,
+                    ERROR,
+                    name,
+                    cls.lineno,
+                    f"one GAUBase class per unit: {cls.name} must be a unit of its own",
+                    stage="static",
+                )
+            )
         elif any(_base_name(b).split(".")[-1] == "GABBase" for b in cls.bases) or cls.name == "GAB":
-            findings.append(Finding(PROTOCOL, ERROR, name, cls.lineno,
-                                    "a unit must not define the block (GAB): it is generated from the tree",
-                                    stage="static"))
+            findings.append(
+                Finding(
+                    PROTOCOL,
+                    ERROR,
+                    name,
+                    cls.lineno,
+                    "a unit must not define the block (GAB): it is generated from the tree",
+                    stage="static",
+                )
+            )
         elif is_module_class(cls):
-            findings.append(Finding(PROTOCOL, ERROR, name, cls.lineno,
-                                    f"extra nn.Module class {cls.name} inside unit {name}: make it a child unit "
-                                    "(a GAUBase of its own) or use torch.nn layers directly", stage="static"))
+            findings.append(
+                Finding(
+                    PROTOCOL,
+                    ERROR,
+                    name,
+                    cls.lineno,
+                    f"extra nn.Module class {cls.name} inside unit {name}: make it a child unit "
+                    "(a GAUBase of its own) or use torch.nn layers directly",
+                    stage="static",
+                )
+            )
 
     methods = _methods(unit_cls)
     init = methods.get("__init__")
     if init is None:
-        findings.append(Finding(PROTOCOL, ERROR, name, unit_cls.lineno, f"class {name} defines no __init__",
-                                stage="static"))
+        findings.append(
+            Finding(
+                PROTOCOL, ERROR, name, unit_cls.lineno, f"class {name} defines no __init__", stage="static"
+            )
+        )
     else:
         findings.extend(_check_init(name, init))
     if "forward" in methods:
-        findings.append(Finding(PROTOCOL, ERROR, name, methods["forward"].lineno,
-                                "a unit must not override forward(); implement _forward(self, X, **Z)",
-                                stage="static"))
+        findings.append(
+            Finding(
+                PROTOCOL,
+                ERROR,
+                name,
+                methods["forward"].lineno,
+                "a unit must not override forward(); implement _forward(self, X, **Z)",
+                stage="static",
+            )
+        )
     fwd = methods.get("_forward")
     if fwd is None:
-        findings.append(Finding(PROTOCOL, ERROR, name, unit_cls.lineno,
-                                f"class {name} defines no _forward(self, X, **Z)", stage="static"))
+        findings.append(
+            Finding(
+                PROTOCOL,
+                ERROR,
+                name,
+                unit_cls.lineno,
+                f"class {name} defines no _forward(self, X, **Z)",
+                stage="static",
+            )
+        )
     elif len(fwd.args.posonlyargs + fwd.args.args) < 2:
-        findings.append(Finding(PROTOCOL, ERROR, name, fwd.lineno,
-                                "_forward must take the input sequence: _forward(self, X, **Z)", stage="static"))
+        findings.append(
+            Finding(
+                PROTOCOL,
+                ERROR,
+                name,
+                fwd.lineno,
+                "_forward must take the input sequence: _forward(self, X, **Z)",
+                stage="static",
+            )
+        )
 
     # Children: declared ones instantiated, instantiated ones declared.
     defined_here = bound_names(module)
@@ -238,12 +370,28 @@ def check_unit_protocol(
     made = _instantiations(unit_cls, candidates)
     for child in children:
         if child not in made:
-            findings.append(Finding(PROTOCOL, ERROR, name, unit_cls.lineno,
-                                    f"declares child {child} but never instantiates it", stage="static"))
+            findings.append(
+                Finding(
+                    PROTOCOL,
+                    ERROR,
+                    name,
+                    unit_cls.lineno,
+                    f"declares child {child} but never instantiates it",
+                    stage="static",
+                )
+            )
     for child, line in made.items():
         if child not in children:
-            findings.append(Finding(PROTOCOL, ERROR, name, line,
-                                    f"instantiates {child} without declaring it as a child", stage="static"))
+            findings.append(
+                Finding(
+                    PROTOCOL,
+                    ERROR,
+                    name,
+                    line,
+                    f"instantiates {child} without declaring it as a child",
+                    stage="static",
+                )
+            )
     if init is not None:
         findings.extend(_check_child_calls(name, unit_cls, _child_attributes(init, set(children))))
 
@@ -259,10 +407,21 @@ def check_unit_protocol(
                 continue  # module dunders (__name__, __builtins__ ...): the safety check judges them
             reported.add(ident)
             if ident in other_definitions:
-                findings.append(Finding(PROTOCOL, WARNING, name, node.lineno,
-                                        f"uses {ident}, defined in unit {other_definitions[ident]}: units should be "
-                                        "self-contained", stage="static"))
+                findings.append(
+                    Finding(
+                        PROTOCOL,
+                        WARNING,
+                        name,
+                        node.lineno,
+                        f"uses {ident}, defined in unit {other_definitions[ident]}: units should be "
+                        "self-contained",
+                        stage="static",
+                    )
+                )
             else:
-                findings.append(Finding(PROTOCOL, ERROR, name, node.lineno, f"name {ident!r} is not defined",
-                                        stage="static"))
+                findings.append(
+                    Finding(
+                        PROTOCOL, ERROR, name, node.lineno, f"name {ident!r} is not defined", stage="static"
+                    )
+                )
     return findings

@@ -36,8 +36,12 @@ class Calibration:
 
         self.heads = max(1, d_model // 64)
         self.x = torch.randn(batch, length, d_model, generator=gen)
-        self.weights = [weight(d_model, 3 * d_model), weight(d_model, d_model), weight(d_model, 4 * d_model),
-                        weight(4 * d_model, d_model)]
+        self.weights = [
+            weight(d_model, 3 * d_model),
+            weight(d_model, d_model),
+            weight(d_model, 4 * d_model),
+            weight(4 * d_model, d_model),
+        ]
 
     @staticmethod
     def _norm(x: torch.Tensor) -> torch.Tensor:
@@ -49,7 +53,9 @@ class Calibration:
         w_qkv, w_o, w_1, w_2 = self.weights
         B, L, D = self.x.shape
         q, k, v = (self._norm(self.x) @ w_qkv).view(B, L, 3, self.heads, D // self.heads).unbind(2)
-        a = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
+        a = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True
+        )
         h = self.x + a.transpose(1, 2).reshape(B, L, D) @ w_o
         y = h + F.gelu(self._norm(h) @ w_1) @ w_2
         y.square().mean().backward()
@@ -98,17 +104,32 @@ def train(checks: RuntimeChecks, calibration: Calibration) -> bool:
     calib = statistics.median(calib_times[skip:])
     window = max(1, min(3, len(losses) // 4))
     first, last = statistics.fmean(losses[:window]), statistics.fmean(losses[-window:])
-    checks.figure(loss_first=first, loss_last=last, losses=[round(x, 4) for x in losses],
-                  grad_norm_max=max(grad_norms), step_seconds=statistics.median(step_times[skip:]),
-                  step_cpu_seconds=step_median, calibration_cpu_seconds=calib,
-                  time_units=step_median / max(calib, 1e-9))
+    checks.figure(
+        loss_first=first,
+        loss_last=last,
+        losses=[round(x, 4) for x in losses],
+        grad_norm_max=max(grad_norms),
+        step_seconds=statistics.median(step_times[skip:]),
+        step_cpu_seconds=step_median,
+        calibration_cpu_seconds=calib,
+        time_units=step_median / max(calib, 1e-9),
+    )
     if min(losses) <= 0:
-        checks.finding(NOT_LEARNING, ERROR, f"the loss reached {min(losses):.4g} <= 0: cross-entropy cannot, so the "
-                       "loss is computed wrongly", "train")
+        checks.finding(
+            NOT_LEARNING,
+            ERROR,
+            f"the loss reached {min(losses):.4g} <= 0: cross-entropy cannot, so the loss is computed wrongly",
+            "train",
+        )
         return False
     if last > first - cfg.min_loss_drop:
-        checks.finding(NOT_LEARNING, ERROR, f"the loss does not fall: {first:.3f} over the first steps, {last:.3f} "
-                       f"over the last of {cfg.train_steps} steps on real text", "train")
+        checks.finding(
+            NOT_LEARNING,
+            ERROR,
+            f"the loss does not fall: {first:.3f} over the first steps, {last:.3f} "
+            f"over the last of {cfg.train_steps} steps on real text",
+            "train",
+        )
         return False
     return True
 

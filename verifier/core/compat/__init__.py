@@ -49,7 +49,9 @@ class CompatFinder(importlib.abc.MetaPathFinder):
         if fullname not in ALIASES:
             return None
         target_module = ALIASES[fullname]
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(target_module), is_package=target_module is None)
+        return importlib.machinery.ModuleSpec(
+            fullname, _AliasLoader(target_module), is_package=target_module is None
+        )
 
 
 _FINDER = CompatFinder()

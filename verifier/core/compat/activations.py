@@ -29,27 +29,29 @@ class _Factory(dict):
         return self[key]
 
 
-ACT2FN = _Factory({
-    "gelu": (nn.GELU, {}),
-    "gelu_new": (nn.GELU, {"approximate": "tanh"}),
-    "gelu_fast": (nn.GELU, {"approximate": "tanh"}),
-    "gelu_pytorch_tanh": (nn.GELU, {"approximate": "tanh"}),
-    "quick_gelu": (QuickGELU, {}),
-    "relu": (nn.ReLU, {}),
-    "relu2": (ReLUSquared, {}),
-    "relu6": (nn.ReLU6, {}),
-    "leaky_relu": (nn.LeakyReLU, {}),
-    "elu": (nn.ELU, {}),
-    "selu": (nn.SELU, {}),
-    "sigmoid": (nn.Sigmoid, {}),
-    "silu": (nn.SiLU, {}),
-    "swish": (nn.SiLU, {}),
-    "tanh": (nn.Tanh, {}),
-    "mish": (nn.Mish, {}),
-    "softplus": (nn.Softplus, {}),
-    "linear": (nn.Identity, {}),
-    "identity": (nn.Identity, {}),
-})
+ACT2FN = _Factory(
+    {
+        "gelu": (nn.GELU, {}),
+        "gelu_new": (nn.GELU, {"approximate": "tanh"}),
+        "gelu_fast": (nn.GELU, {"approximate": "tanh"}),
+        "gelu_pytorch_tanh": (nn.GELU, {"approximate": "tanh"}),
+        "quick_gelu": (QuickGELU, {}),
+        "relu": (nn.ReLU, {}),
+        "relu2": (ReLUSquared, {}),
+        "relu6": (nn.ReLU6, {}),
+        "leaky_relu": (nn.LeakyReLU, {}),
+        "elu": (nn.ELU, {}),
+        "selu": (nn.SELU, {}),
+        "sigmoid": (nn.Sigmoid, {}),
+        "silu": (nn.SiLU, {}),
+        "swish": (nn.SiLU, {}),
+        "tanh": (nn.Tanh, {}),
+        "mish": (nn.Mish, {}),
+        "softplus": (nn.Softplus, {}),
+        "linear": (nn.Identity, {}),
+        "identity": (nn.Identity, {}),
+    }
+)
 
 
 def get_activation(name: str) -> nn.Module:

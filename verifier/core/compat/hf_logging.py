@@ -43,9 +43,22 @@ def enable_progress_bar() -> None:
     return None
 
 
-DEBUG, INFO, WARNING, ERROR, CRITICAL = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL
+DEBUG, INFO, WARNING, ERROR, CRITICAL = (
+    logging.DEBUG,
+    logging.INFO,
+    logging.WARNING,
+    logging.ERROR,
+    logging.CRITICAL,
+)
 
 __all__ = [
-    "get_logger", "get_verbosity", "set_verbosity", "set_verbosity_debug", "set_verbosity_info",
-    "set_verbosity_warning", "set_verbosity_error", "disable_progress_bar", "enable_progress_bar",
+    "get_logger",
+    "get_verbosity",
+    "set_verbosity",
+    "set_verbosity_debug",
+    "set_verbosity_info",
+    "set_verbosity_warning",
+    "set_verbosity_error",
+    "disable_progress_bar",
+    "enable_progress_bar",
 ]
