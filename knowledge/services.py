@@ -116,14 +116,14 @@ def create_upload_job(upload: UploadedFile, meta: dict[str, Any], user: Any) -> 
 
 
 def start_ingest_job(job: IngestJob) -> None:
-    """Run the job after the surrounding transaction commits: inline when settings ask (tests), else in a thread."""
-    inline = getattr(settings, "GENESYS_KNOWLEDGE_INGEST_INLINE", False)
+    """Run the job now when settings ask (GENESYS_KNOWLEDGE_INGEST_INLINE, tests and scripts); else in a
+    background thread started once the job row is committed (the thread reads it from the database)."""
+    if getattr(settings, "GENESYS_KNOWLEDGE_INGEST_INLINE", False):
+        run_ingest_job(job.pk)
+        return
 
     def launch() -> None:
-        if inline:
-            run_ingest_job(job.pk)
-        else:
-            threading.Thread(target=_run_in_thread, args=(job.pk,), name=f"ingest-{job.pk}", daemon=True).start()
+        threading.Thread(target=_run_in_thread, args=(job.pk,), name=f"ingest-{job.pk}", daemon=True).start()
 
     transaction.on_commit(launch)
 

@@ -1,0 +1,42 @@
+"""A run's numbers in one place: what was made, checked and verified, fitness over time, failures."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from evolution.models import Design, EvolutionRun, Job, Verification
+
+
+def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
+    designs = list(Design.objects.filter(run=run).values("status", "origin_kind", "created_at", "failure"))
+    verifications = list(
+        Verification.objects.filter(run=run).values("rung", "status", "fitness", "finished_at", "error")
+    )
+    jobs = list(Job.objects.filter(run=run).values("kind", "status", "failure_category", "created_at"))
+    start = min([d["created_at"] for d in designs] + [j["created_at"] for j in jobs], default=None)
+    by_rung: dict[str, Counter] = defaultdict(Counter)
+    for v in verifications:
+        by_rung[v["rung"]][v["status"]] += 1
+    timeline: dict[int, list[float]] = defaultdict(list)
+    for v in verifications:
+        if v["status"] == "done" and v["fitness"] is not None and start is not None:
+            minute = (v["finished_at"] - start).total_seconds() / 60
+            timeline[int(minute // bucket_minutes) * bucket_minutes].append(v["fitness"])
+    best = float("-inf")
+    over_time = []
+    for minute in sorted(timeline):
+        values = timeline[minute]
+        best = max(best, *values)
+        over_time.append({"minute": minute, "verified": len(values), "mean": sum(values) / len(values),
+                          "best_so_far": best})
+    failures = Counter(j["failure_category"] for j in jobs if j["status"] == "failed")
+    failures.update(f"design:{d['failure'][:40]}" for d in designs if d["status"] == "invalid" and d["failure"])
+    return {
+        "run": run.name,
+        "designs": {"created": len(designs), **Counter(d["status"] for d in designs)},
+        "verifications": {rung: dict(c) for rung, c in by_rung.items()},
+        "fitness_over_time": over_time,
+        "failures": dict(failures),
+        "jobs": dict(Counter(f"{j['kind']}:{j['status']}" for j in jobs)),
+    }
