@@ -246,3 +246,22 @@ def test_the_feed_describes_recent_events(run, researcher, client_for):
     html = client_for(researcher).get("/dashboard/panels/feed/").content.decode()
     assert "run running → paused" in html and "verification.done" in html and "verified at 14M: fitness" in html
     assert "verification.progress" not in html
+
+
+@pytest.mark.django_db
+def test_the_form_posted_back_as_rendered_changes_nothing(run, researcher, client_for):
+    import re
+
+    client = client_for(researcher)
+    html = client.get(DASHBOARD).content.decode()
+    form_html = html[html.index('id="settings-form"'):]
+    form_html = form_html[:form_html.index("</form>")]
+    data = dict(re.findall(r'<input type="number"[^>]*name="([^"]+)" value="([^"]*)"', form_html))
+    data["designer"] = re.search(r'<option value="(\w+)" selected>', form_html).group(1)
+    assert "timeout.14M" in data and data["timeout.14M"] == ""  # no explicit timeout: the default applies
+    response = client.post("/dashboard/settings/", data, HTTP_HX_REQUEST="true").content.decode()
+    assert "nothing changed" in response and not Event.objects.filter(kind="run.settings_changed").exists()
+    data["timeout.14M"] = "7200"
+    client.post("/dashboard/settings/", data, HTTP_HX_REQUEST="true")
+    run.refresh_from_db()
+    assert LoopSettings.from_dict(run.settings).verify_timeout_s["14M"] == 7200

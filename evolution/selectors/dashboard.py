@@ -154,7 +154,8 @@ def throughput(run: EvolutionRun | None, now: datetime | None = None, hours: int
 
     last_hour = now - timedelta(hours=1)
     started = run.created_at if run is not None else None
-    span_h = max((now - started).total_seconds() / 3600, 1 / 60) if started else None
+    # Rates over less than an hour are counts, not extrapolations: 3 designs in 5 minutes is "3/h".
+    span_h = max((now - started).total_seconds() / 3600, 1.0) if started else None
     total_designs = total_verifs = None
     if started is not None:
         total_designs = Design.objects.filter(created_at__gte=started).exclude(

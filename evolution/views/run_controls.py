@@ -62,8 +62,8 @@ def controls_context(run: EvolutionRun | None, values: dict[str, str] | None = N
                    for n, (label, help_) in FIELDS.items() if n != "designer"],
         "designer_value": shown.get("designer", settings.designer),
         "mix": [{"key": k, "name": f"mix.{k}", "value": shown.get(f"mix.{k}", "")} for k in MIX_KEYS],
-        "timeouts": [{"rung": r, "name": f"timeout.{r}", "value": shown.get(f"timeout.{r}", "")}
-                     for r in timeout_rungs(run, settings)],
+        "timeouts": [{"rung": r, "name": f"timeout.{r}", "value": shown.get(f"timeout.{r}", ""),
+                      "default": _num(settings.timeout_for("?"))} for r in timeout_rungs(run, settings)],
         "budget_fields": [{"rung": r.name, "name": f"budget.{r.name}", "value": shown.get(f"budget.{r.name}", ""),
                            "used": used.get(r.name, 0)} for r in ladder()],
     }
@@ -93,7 +93,7 @@ def _values(settings: LoopSettings, budgets: dict[str, int], run: EvolutionRun |
     out.update({n: _num(getattr(settings, n)) for n in FLOAT_FIELDS})
     out["designer"] = settings.designer
     out.update({f"mix.{k}": _num(settings.mix.get(k, 0.0)) for k in MIX_KEYS})
-    out.update({f"timeout.{r}": _num(settings.timeout_for(r)) for r in timeout_rungs(run, settings)})
+    out.update({f"timeout.{r}": _num(v) for r, v in settings.verify_timeout_s.items()})
     out.update({f"budget.{r}": str(n) for r, n in budgets.items()})
     return out
 
@@ -130,12 +130,16 @@ def parse_changes(post, run: EvolutionRun | None) -> dict[str, Any]:
         changes["mix"] = mix
     timeouts = dict(settings.verify_timeout_s)
     for name in timeout_rungs(run, settings):
-        raw = post.get(f"timeout.{name}", "").strip()
-        if raw:
-            seconds = _parse_number(f"the timeout of {name}", raw, float)
-            if seconds <= 0:
-                raise SettingsError(f"the timeout of {name} must be positive, got {raw!r}")
-            timeouts[name] = seconds
+        if f"timeout.{name}" not in post:
+            continue
+        raw = post[f"timeout.{name}"].strip()
+        if not raw:  # empty: the default timeout
+            timeouts.pop(name, None)
+            continue
+        seconds = _parse_number(f"the timeout of {name}", raw, float)
+        if seconds <= 0:
+            raise SettingsError(f"the timeout of {name} must be positive, got {raw!r}")
+        timeouts[name] = seconds
     if timeouts != settings.verify_timeout_s:
         changes["verify_timeout_s"] = timeouts
     budgets = {}

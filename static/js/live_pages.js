@@ -150,6 +150,12 @@
         if (window.htmx) htmx.process(fresh);
       });
       await mount.remount();
+      // A progress event heard while the page was fetched is newer than what the server rendered.
+      Object.values(latest).forEach((e) => {
+        const box = boxFor(e.payload.verification);
+        const shown = box && Date.parse((box.querySelector("[data-since]") || {}).dataset?.since || "");
+        if (box && !(shown > Date.parse(e.created_at))) progress(e);
+      });
       const section = document.getElementById("verification");
       if (section) section.dataset.reloads = String(Number(section.dataset.reloads || 0) + 1);
     }, 1500);
@@ -162,9 +168,13 @@
       return ![...box.querySelectorAll("textarea, input[type=text]")].some((f) => f.value.trim());
     }
 
+    const latest = {}; // verification id -> its newest progress event
+    function boxFor(id) { return document.querySelector('.live-progress[data-verification="' + id + '"]'); }
+
     function progress(e) {
       const p = e.payload || {};
-      const box = document.querySelector('.live-progress[data-verification="' + p.verification + '"]');
+      latest[p.verification] = e;
+      const box = boxFor(p.verification);
       if (!box) { reload(); return; } // started after the page was rendered
       const set = (field, text) => { const el = box.querySelector('[data-field="' + field + '"]'); if (el) el.textContent = text; };
       if (p.step !== undefined) set("step", p.step + (p.total_steps ? " / " + p.total_steps : ""));
@@ -180,7 +190,11 @@
       box.dataset.step = String(p.step === undefined ? "" : p.step);
     }
 
-    live.on("verification.", (e) => { if (e.kind === "verification.progress") progress(e); else reload(); });
+    live.on("verification.", (e) => {
+      if (e.kind === "verification.progress") { progress(e); return; }
+      if (e.kind !== "verification.running" && e.payload) delete latest[e.payload.verification];
+      reload();
+    });
     live.on("design.", reload); // a verdict changes the badges
   }
 

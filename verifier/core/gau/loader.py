@@ -14,7 +14,14 @@ _counter = itertools.count()
 
 
 def load_module(source: str, name: str = "gab") -> types.ModuleType:
-    """Execute `source` as a fresh module; tracebacks show its lines."""
+    """Execute `source` as a fresh module; tracebacks show its lines.
+
+    Imports of torchtune/transformers helpers that imported reference-format designs use resolve to
+    our own equivalents when those packages are absent (verifier.core.compat).
+    """
+    from verifier.core.compat import install
+
+    install()
     module_name = f"genesys_composed_{name}_{next(_counter)}"
     filename = f"<composed:{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
