@@ -6,6 +6,7 @@ else VAR_DIR/knowledge. The LLM reranker is on when a provider is configured (se
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -15,6 +16,7 @@ from django.conf import settings
 from .core import KnowledgeBase
 from .core.llm import complete_from_env
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _instances: dict[str, KnowledgeBase] = {}
 
@@ -30,7 +32,12 @@ def knowledge_base() -> KnowledgeBase:
     with _lock:
         kb = _instances.get(key)
         if kb is None:
-            kb = KnowledgeBase(path, complete=complete_from_env())
+            try:
+                complete = complete_from_env()
+            except ValueError as error:  # a misconfigured reranker must not take search down
+                log.error("LLM reranker disabled: %s", error)
+                complete = None
+            kb = KnowledgeBase(path, complete=complete)
             _instances[key] = kb
         return kb
 

@@ -211,6 +211,7 @@ def test_settings_are_saved_and_only_the_changes_are_recorded(run, researcher, c
     ("design_workers", "two", "design_workers must be a number"),
     ("stale_after_s", "5", "stale_after_s must be at least 10 seconds"),
     ("budget.14M", "-1", "the budget of 14M must be an integer ≥ 0"),
+    ("stale_after_s", "inf", "stale_after_s must be a finite number"),
 ])
 def test_a_refused_setting_is_explained_next_to_the_form(run, researcher, client_for, field, value, message):
     before = dict(run.settings), dict(run.budgets)

@@ -4,6 +4,10 @@ tailing the events table (the embedded default) and pushed through Redis (produc
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -117,24 +121,34 @@ def _redis_up() -> bool:
         return False
 
 
+def _production_layers(redis_url: str) -> dict:
+    """CHANNEL_LAYERS as genesys_site.settings builds it when REDIS_URL is set (read in a fresh process)."""
+    code = "import json, django; django.setup(); from django.conf import settings; print(json.dumps(settings.CHANNEL_LAYERS))"
+    env = {**os.environ, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "genesys_site.settings"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
 async def test_events_are_pushed_through_the_redis_channel_layer(settings):
     if not _redis_up():
         pytest.skip(f"Redis is not reachable at {REDIS}")
+    layers = _production_layers(REDIS)
+    assert layers["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    layers["default"]["CONFIG"]["prefix"] = f"genesys-test-{uuid.uuid4().hex[:8]}"  # apart from other runs
     settings.REDIS_URL = REDIS
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS], "prefix": f"genesys-test-{uuid.uuid4().hex[:8]}"},
-    }}
+    settings.CHANNEL_LAYERS = layers
     from evolution.live.push import layer_is_shared
 
     assert layer_is_shared()
     comm = communicator()
     assert (await comm.connect())[0]
-    # A row written without the broadcast is not heard of: on this path nothing tails the table ...
+    # A row written without the broadcast is not heard of: on this path nothing tails the table.
     silent = await database_sync_to_async(Event.objects.create)(kind="test.unannounced", payload={})
-    assert await comm.receive_nothing(timeout=1.5)
-    # ... so this one arrives by record_event -> broadcast -> push_event -> Redis group_send, and the
-    # consumer fills the gap it reveals from the table before passing it on.
+    # Idle for longer than a blocking read of the layer (5 s): the connection must stay up.
+    assert await comm.receive_nothing(timeout=7)
+    # This one arrives by record_event -> broadcast -> push_event -> Redis group_send; the consumer
+    # fills the gap it reveals from the table before passing it on.
     event = await record("verification.done", {"fitness": 0.042})
     got = [await receive(comm), await receive(comm)]
     assert [e["id"] for e in got] == [silent.id, event.id] and got[1]["payload"]["fitness"] == 0.042

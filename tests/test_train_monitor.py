@@ -139,3 +139,22 @@ def test_ladder_matches_the_paper():
     assert LADDER["14M"].target_params + 32000 * 128 == pytest.approx(5.28e6, rel=0.01)
     assert get_rung("test").name == "test" and get_rung("TINY").name == "tiny"
     assert baseline_for("hellaswag_local") == 0.25 and baseline_for("wikitext_local") is None
+
+
+def test_report_is_json_safe_and_keeps_the_curve_short(tmp_path):
+    import json
+
+    from verifier.core.train.report import VerificationReport
+
+    curve = [{"step": i + 1, "tokens": 512 * (i + 1), "loss": 10.0 - i * 0.001, "lr": 1e-3} for i in range(2500)]
+    report = VerificationReport(design_name="d", design_hash="h", rung="test", loss_curve=curve,
+                                val_loss=math.nan, fitness=math.inf)
+    report.failure = {"category": "nan_inf", "message": "loss is nan at step 3\nmore", "step": 3}
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert data["val_loss"] is None and data["fitness"] is None
+    assert data["error"] == "nan_inf: loss is nan at step 3"
+    assert len(data["loss_curve"]) <= 1000
+    assert data["loss_curve"][-1]["step"] == 2500 and data["loss_curve"][-1]["tokens"] == 2500 * 512
+    assert data["loss_curve"][0]["loss"] == pytest.approx(10.0 - 0.001, abs=1e-3)  # window average
+    path = report.write(tmp_path)
+    assert VerificationReport.read(path).failure["category"] == "nan_inf"

@@ -8,6 +8,7 @@ values the researcher typed kept. Only fields that differ from the current setti
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -47,7 +48,7 @@ def timeout_rungs(run: EvolutionRun | None, settings: LoopSettings) -> list[str]
 
 
 def controls_context(run: EvolutionRun | None, values: dict[str, str] | None = None, error: str = "",
-                     ok: str = "") -> dict[str, Any]:
+                     ok: str = "", where: str = "state") -> dict[str, Any]:
     """What the controls partial shows: the state, and the form filled from the settings (or from what
     was typed, after a refused change)."""
     settings = LoopSettings.from_dict(run.settings if run else None)
@@ -57,13 +58,14 @@ def controls_context(run: EvolutionRun | None, values: dict[str, str] | None = N
     used = budget_used(run)
     return {
         "run": run, "states": STATES, "designers": DESIGNERS, "controls_error": error, "controls_ok": ok,
-        "error_fields": error_fields(error, shown),
+        "error_fields": error_fields(error, shown), "controls_where": where,
         "fields": [{"name": n, "label": label, "help": help_, "value": shown.get(n, "")}
                    for n, (label, help_) in FIELDS.items() if n != "designer"],
         "designer_value": shown.get("designer", settings.designer),
         "mix": [{"key": k, "name": f"mix.{k}", "value": shown.get(f"mix.{k}", "")} for k in MIX_KEYS],
         "timeouts": [{"rung": r, "name": f"timeout.{r}", "value": shown.get(f"timeout.{r}", ""),
-                      "default": _num(settings.timeout_for("?"))} for r in timeout_rungs(run, settings)],
+                      "default": _num(settings.timeout_for(""))}  # a rung without its own timeout: the default
+                     for r in timeout_rungs(run, settings)],
         "budget_fields": [{"rung": r.name, "name": f"budget.{r.name}", "value": shown.get(f"budget.{r.name}", ""),
                            "used": used.get(r.name, 0)} for r in ladder()],
     }
@@ -104,6 +106,8 @@ def _parse_number(name: str, raw: str, kind: type) -> float | int:
         value = float(text)
     except ValueError:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):  # JSON (and PostgreSQL's jsonb) has no NaN or infinity
+        raise SettingsError(f"{name} must be a finite number, got {raw!r}")
     if kind is int:
         if not value.is_integer():
             raise SettingsError(f"{name} must be a whole number, got {raw!r}")
@@ -152,10 +156,11 @@ def parse_changes(post, run: EvolutionRun | None) -> dict[str, Any]:
     return changes
 
 
-def _respond(request, run: EvolutionRun | None, values=None, error: str = "", ok: str = ""):
+def _respond(request, run: EvolutionRun | None, values=None, error: str = "", ok: str = "", where: str = "state"):
+    """The panel again, the answer shown where the researcher acted (by the state buttons or the form)."""
     if request.htmx:
         return page(request, "evolution/partials/dashboard_controls.html",
-                    controls_context(run, values, error, ok))  # 200: htmx swaps only 2xx
+                    controls_context(run, values, error, ok, where))  # 200: htmx swaps only 2xx
     if error:
         messages.error(request, error)
     elif ok:
@@ -185,9 +190,8 @@ def update_settings(request):
     try:
         changes = parse_changes(request.POST, run)
         if not changes:
-            return _respond(request, run, ok="nothing changed")
+            return _respond(request, run, ok="nothing changed", where="settings")
         loop_service.update_settings(run, changes, request.user)
     except SettingsError as exc:
-        return _respond(request, run, values=typed, error=str(exc))
-    run.refresh_from_db()
-    return _respond(request, run, ok="settings saved: " + ", ".join(sorted(changes)))
+        return _respond(request, run, values=typed, error=str(exc), where="settings")
+    return _respond(request, run, ok="settings saved: " + ", ".join(sorted(changes)), where="settings")

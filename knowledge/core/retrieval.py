@@ -116,7 +116,8 @@ class Retriever:
         query = query.strip()
         if not query or k <= 0:
             return []
-        pool = candidates or max(50, k * 10 * (1 if max_per_paper is None else 3))
+        # Each retriever proposes a pool; a per-paper limit needs a deeper one (a paper has many chunks).
+        pool = candidates or (max(50, 2 * k) if max_per_paper is None else max(100, 6 * k))
         ranked: list[Candidate] = []
         dense: list[tuple[str, float, str, dict[str, Any]]] = []
         keyword: list[tuple[str, float, dict[str, Any]]] = []

@@ -89,13 +89,17 @@
     const data = document.getElementById("throughput-data");
     if (!el || !data || !window.Plotly) return;
     const c = JSON.parse(data.textContent);
+    const mid = c.t.map((t) => new Date(Date.parse(t) + 1800e3).toISOString()); // each bar centred in its hour
     Plotly.react(el, [
-      { type: "bar", x: c.t, y: c.designs, name: "designs", marker: { color: "#2457c5" }, offset: 0,
-        hovertemplate: "%{y} designs<extra>%{x|%H:00}</extra>" },
-      { type: "bar", x: c.t, y: c.verifications, name: "verifications", marker: { color: "#2f9e63" },
-        hovertemplate: "%{y} verifications<extra>%{x|%H:00}</extra>" },
-    ], { margin: { l: 36, r: 8, t: 6, b: 30 }, barmode: "group", plot_bgcolor: "#fff", paper_bgcolor: "#fff",
-      legend: { orientation: "h", y: 1.15 }, xaxis: { type: "date" }, yaxis: { rangemode: "tozero" }, bargap: 0.15 },
+      { type: "bar", x: mid, y: c.designs, name: "designs", marker: { color: "#2457c5" },
+        hovertemplate: "%{y} designs<extra></extra>" },
+      { type: "bar", x: mid, y: c.verifications, name: "verifications", marker: { color: "#2f9e63" },
+        hovertemplate: "%{y} verifications<extra></extra>" },
+    ], { margin: { l: 36, r: 8, t: 22, b: 30 }, barmode: "group", bargap: 0.15, plot_bgcolor: "#fff",
+      paper_bgcolor: "#fff", showlegend: true,
+      legend: { orientation: "h", x: 0, xanchor: "left", y: 1, yanchor: "bottom", font: { size: 11 } },
+      xaxis: { type: "date", range: [c.t[0], new Date(Date.parse(c.t[c.t.length - 1]) + 3600e3).toISOString()] },
+      yaxis: { rangemode: "tozero", title: { text: "per hour", font: { size: 11 } } } },
     { displaylogo: false, responsive: true, displayModeBar: false });
   }
 

@@ -11,6 +11,7 @@ connection; the stream runs on its embedded-default path (the consumer tails the
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 
@@ -140,6 +141,10 @@ def test_run_controls_pause_and_explain_a_refused_setting(studio, page, shoot):
     page.click("#settings-form button[type=submit]")
     expect(page.locator("#controls-error")).to_contain_text("stale_after_s must be at least 10 seconds")
     expect(page.locator("#settings-form input[name=stale_after_s]")).to_have_value("5")
+    expect(page.locator("#settings-form label.invalid")).to_contain_text("Stale after")
+    page.locator("#run-controls").scroll_into_view_if_needed()
+    page.evaluate("() => window.scrollTo(0, document.getElementById('run-controls').getBoundingClientRect().top"
+                  " + window.scrollY - 60)")
     shoot(page, "live-run-controls-error")
 
     page.fill("#settings-form input[name=stale_after_s]", "300")
@@ -171,7 +176,8 @@ def test_a_design_page_follows_its_verification(studio, page, shoot):
     expect(box.locator("[data-field=loss]")).to_have_text("3.5000")
     expect(box.locator("[data-field=tokens_per_s]")).to_have_text("240k/s")
     expect(box.locator("[data-field=eta]")).to_have_text("8 min")
-    expect(box.locator(".bar > span")).to_have_attribute("style", "width: 50.0%;")
+    expect(box.locator(".bar > span")).to_have_attribute("style", re.compile(r"width: 50(\.0)?%"))
+    page.locator("#verification").scroll_into_view_if_needed()
     shoot(page, "live-design-progress")
 
     record_report(verification, fake_report("14M", 0.05, random.Random(2)))
@@ -181,7 +187,8 @@ def test_a_design_page_follows_its_verification(studio, page, shoot):
     expect(page.locator("#fitness")).to_have_text(f"{fitness:.3f}")
     expect(box).to_have_count(0)
     expect(page.locator("#loss-chart .main-svg").first).to_be_visible()  # design.js drew the new curves
-    shoot(page, "live-design-verified", full_page=False)
+    page.locator("#verification").scroll_into_view_if_needed()
+    shoot(page, "live-design-verified")
     assert not page.errors, page.errors
 
 
