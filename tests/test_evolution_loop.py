@@ -53,6 +53,15 @@ def test_max_designs_caps_the_run(run):
     assert dispatch(run)["design"] == 1
 
 
+def test_designers_wait_while_the_verification_backlog_is_full(run):
+    update_settings(run, {"max_backlog": 2})
+    for name in ("gpt", "ttt"):
+        Design.objects.filter(name=name).update(run=run)  # two checked designs of this run, unverified
+    assert dispatch(run)["design"] == 0
+    update_settings(run, {"max_backlog": 0})
+    assert dispatch(run)["design"] == 2
+
+
 def test_a_job_is_claimed_once():
     job = Job.objects.create(kind="design")
     assert jobs.claim(job.id) is not None

@@ -27,6 +27,7 @@ class LoopSettings:
     release_fraction: float = 0.25
     verify_timeout_s: dict[str, float] = field(default_factory=lambda: {"test": 900, "micro": 3600, "tiny": 7200})
     max_designs: int = 0  # stop designing after this many designs in the run (0 = no limit)
+    max_backlog: int = 20  # pause designing while this many checked designs await a first verification
     max_attempts: int = 3  # a job whose worker died is retried this many times, then failed
     stale_after_s: float = 120.0  # a running job with no heartbeat for this long lost its worker
 
@@ -63,6 +64,7 @@ class LoopSettings:
         positive_int("design_workers")
         positive_int("verify_workers")
         positive_int("max_designs")
+        positive_int("max_backlog")
         positive_int("max_attempts", 1)
         if self.designer not in DESIGNERS:
             raise SettingsError(f"designer must be one of {', '.join(DESIGNERS)}, got {self.designer!r}")

@@ -58,3 +58,8 @@ def queued_verifications_without_job(run: EvolutionRun) -> list[Verification]:
 
 def designs_made(run: EvolutionRun) -> int:
     return Job.objects.filter(run=run, kind=Job.Kind.DESIGN, status=Job.Status.DONE).count()
+
+
+def verification_backlog(run: EvolutionRun) -> int:
+    """Checked designs of this run that no verification has touched yet."""
+    return Design.objects.filter(run=run, status=Design.Status.CHECKED, verifications__isnull=True).count()

@@ -85,6 +85,8 @@ def dispatch(run: EvolutionRun, rng: random.Random | None = None) -> dict[str, i
     free = settings.design_workers - q.active_jobs(run, Job.Kind.DESIGN)
     if settings.max_designs:
         free = min(free, settings.max_designs - made - q.active_jobs(run, Job.Kind.DESIGN))
+    if settings.max_backlog and q.verification_backlog(run) >= settings.max_backlog:
+        free = 0  # designers wait for the verifiers (back-pressure)
     for _ in range(max(0, free)):
         create_job(run, Job.Kind.DESIGN)
         counts["design"] += 1
