@@ -15,6 +15,7 @@ from evolution.models import Design, Event, EvolutionRun, Job, Verification
 from evolution.selectors import dashboard as q
 from evolution.services import jobs
 from evolution.services.runs import ensure_active_run
+from evolution.views.run_controls import FLOAT_FIELDS, INT_FIELDS
 
 pytest_plugins = ["evolution.testing"]
 
@@ -47,6 +48,11 @@ def test_a_viewer_sees_the_dashboard_but_no_controls(run, viewer, client_for):
     done = Verification.objects.filter(status="done", fitness__isnull=False).count()
     assert _fitness_data(html)["points"] == done > 0
     assert 'class="here">Dashboard</a>' in html
+
+
+def test_every_scalar_loop_setting_has_a_form_field():
+    assert set(INT_FIELDS) >= {"design_workers", "verify_workers", "max_designs", "max_attempts"}
+    assert set(FLOAT_FIELDS) >= {"explore_prob", "top_fraction", "release_fraction", "stale_after_s"}
 
 
 @pytest.mark.django_db
@@ -180,8 +186,7 @@ def test_a_plain_form_post_redirects_back_to_the_dashboard(run, researcher, clie
 
 def _form(run: EvolutionRun, **changes) -> dict[str, str]:
     settings = LoopSettings.from_dict(run.settings)
-    data = {n: str(getattr(settings, n)) for n in ("design_workers", "verify_workers", "max_designs", "max_attempts",
-                                                  "explore_prob", "top_fraction", "release_fraction", "stale_after_s")}
+    data = {n: str(getattr(settings, n)) for n in INT_FIELDS + FLOAT_FIELDS}
     data["designer"] = settings.designer
     data.update({f"mix.{k}": str(v) for k, v in settings.mix.items()})
     data.update({f"budget.{k}": str(v) for k, v in run.budgets.items()})

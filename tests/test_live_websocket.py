@@ -1,16 +1,23 @@
 """The event stream at /ws/events/ through the real ASGI application (routing, session auth, origin
 check) with Channels' WebsocketCommunicator: replay after a client's last id, then new events, by
-tailing the events table (the embedded default) and pushed through Redis (production)."""
+tailing the events table (the embedded default) and pushed through Redis (production).
+
+Each test body runs on an event loop of its own in a thread of its own: when the browser tests run in
+the same session, Playwright keeps an event loop running in the main thread until the session ends."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -20,10 +27,34 @@ from evolution.services.events import record_event
 from genesys_site.asgi import application
 
 pytest_plugins = ["evolution.testing"]
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://testserver")
 REDIS = "redis://127.0.0.1:6379/14"
+
+
+def own_loop(test):
+    """An async test as a plain one (fixtures and all) that runs the body with asyncio.run in a new thread."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        outcome: dict = {}
+
+        def target():
+            try:
+                asyncio.run(test(*args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=target, name=test.__name__)
+        thread.start()
+        thread.join(120)
+        if thread.is_alive():
+            pytest.fail(f"{test.__name__} did not finish in 120 s")
+        if "error" in outcome:
+            raise outcome["error"]
+
+    return run
 
 
 def communicator(query: str = "", cookie: str = "") -> WebsocketCommunicator:
@@ -38,6 +69,7 @@ async def receive(comm: WebsocketCommunicator, timeout: float = 5) -> dict:
     return await comm.receive_json_from(timeout=timeout)
 
 
+@own_loop
 async def test_a_client_gets_the_events_after_its_last_id_then_new_ones():
     first = await record("test.one", {"n": 1})
     second = await record("test.two", {"n": 2})
@@ -57,6 +89,7 @@ async def test_a_client_gets_the_events_after_its_last_id_then_new_ones():
     await comm.disconnect()
 
 
+@own_loop
 async def test_without_after_a_client_starts_from_now():
     await record("test.old", {})
     comm = communicator()
@@ -67,6 +100,7 @@ async def test_without_after_a_client_starts_from_now():
     await comm.disconnect()
 
 
+@own_loop
 async def test_a_design_stream_carries_only_that_designs_events(seeds):
     gpt, other = seeds[0], seeds[1]
     start = await database_sync_to_async(lambda: Event.objects.order_by("-id").first().id)()
@@ -80,6 +114,7 @@ async def test_a_design_stream_carries_only_that_designs_events(seeds):
     await comm.disconnect()
 
 
+@own_loop
 async def test_a_reconnecting_client_replays_what_it_missed():
     comm = communicator()
     assert (await comm.connect())[0]
@@ -93,6 +128,7 @@ async def test_a_reconnecting_client_replays_what_it_missed():
     await again.disconnect()
 
 
+@own_loop
 async def test_a_private_site_refuses_anonymous_clients_and_accepts_users(settings, researcher):
     settings.GENESYS_PRIVATE = True
     comm = communicator("?after=0")
@@ -106,6 +142,7 @@ async def test_a_private_site_refuses_anonymous_clients_and_accepts_users(settin
     await comm.disconnect()
 
 
+@own_loop
 async def test_a_foreign_origin_is_refused():
     comm = WebsocketCommunicator(application, "/ws/events/", headers=[(b"origin", b"http://evil.example")])
     connected, _ = await comm.connect()
@@ -114,8 +151,6 @@ async def test_a_foreign_origin_is_refused():
 
 def _redis_up() -> bool:
     try:
-        import redis
-
         return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping())
     except Exception:  # noqa: BLE001
         return False
@@ -129,7 +164,7 @@ def _production_layers(redis_url: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.slow
+@own_loop
 async def test_events_are_pushed_through_the_redis_channel_layer(settings):
     if not _redis_up():
         pytest.skip(f"Redis is not reachable at {REDIS}")
@@ -145,11 +180,16 @@ async def test_events_are_pushed_through_the_redis_channel_layer(settings):
     assert (await comm.connect())[0]
     # A row written without the broadcast is not heard of: on this path nothing tails the table.
     silent = await database_sync_to_async(Event.objects.create)(kind="test.unannounced", payload={})
-    # Idle for longer than a blocking read of the layer (5 s): the connection must stay up.
-    assert await comm.receive_nothing(timeout=7)
-    # This one arrives by record_event -> broadcast -> push_event -> Redis group_send; the consumer
+    # Idle for longer than a blocking read of the layer (5 s): the consumer must stay subscribed. Then
+    # an event arrives by record_event -> broadcast -> push_event -> Redis group_send, and the consumer
     # fills the gap it reveals from the table before passing it on.
+    assert await comm.receive_nothing(timeout=7)
     event = await record("verification.done", {"fitness": 0.042})
-    got = [await receive(comm), await receive(comm)]
+    try:
+        got = [await receive(comm), await receive(comm)]
+    except redis.exceptions.TimeoutError:
+        pytest.fail("the Redis channel layer dropped an idle consumer after ~5 s: redis-py 8 defaults socket_timeout "
+                    "to 5 s, shorter than channels_redis's blocking BZPOPMIN; give the CHANNEL_LAYERS host a longer "
+                    "socket_timeout in genesys_site/settings.py")
     assert [e["id"] for e in got] == [silent.id, event.id] and got[1]["payload"]["fitness"] == 0.042
     await comm.disconnect()

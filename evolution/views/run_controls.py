@@ -9,6 +9,7 @@ values the researcher typed kept. Only fields that differ from the current setti
 from __future__ import annotations
 
 import math
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from django.contrib import messages
@@ -25,8 +26,9 @@ from evolution.services.runs import ensure_active_run
 from evolution.views.common import page
 from genesys_site.permissions import PROMOTE, action_required
 
-INT_FIELDS = ("design_workers", "verify_workers", "max_designs", "max_attempts")
-FLOAT_FIELDS = ("explore_prob", "top_fraction", "release_fraction", "stale_after_s")
+# The scalar settings, read off LoopSettings so a setting added there appears in the form.
+INT_FIELDS = tuple(f.name for f in dataclass_fields(LoopSettings) if f.type in ("int", int))
+FLOAT_FIELDS = tuple(f.name for f in dataclass_fields(LoopSettings) if f.type in ("float", float))
 MIX_KEYS = ("scratch", "mutation", "crossover")
 
 # name: (label, help). The help says what the number does to the search.
@@ -38,6 +40,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "top_fraction": ("Top fraction", "share of designs that count as the elite"),
     "release_fraction": ("Release fraction", "share of the budget a rung releases to the next"),
     "max_designs": ("Max designs", "stop designing after this many (0: no limit)"),
+    "max_backlog": ("Max backlog", "designers wait while this many checked designs await a first verification"),
     "max_attempts": ("Max attempts", "a job whose worker died is retried this often"),
     "stale_after_s": ("Stale after (s)", "no heartbeat for this long: the worker is presumed dead"),
 }
@@ -59,8 +62,8 @@ def controls_context(run: EvolutionRun | None, values: dict[str, str] | None = N
     return {
         "run": run, "states": STATES, "designers": DESIGNERS, "controls_error": error, "controls_ok": ok,
         "error_fields": error_fields(error, shown), "controls_where": where,
-        "fields": [{"name": n, "label": label, "help": help_, "value": shown.get(n, "")}
-                   for n, (label, help_) in FIELDS.items() if n != "designer"],
+        "fields": [{"name": n, "label": FIELDS.get(n, (n.replace("_", " ").capitalize(), ""))[0],
+                    "help": FIELDS.get(n, ("", ""))[1], "value": shown.get(n, "")} for n in INT_FIELDS + FLOAT_FIELDS],
         "designer_value": shown.get("designer", settings.designer),
         "mix": [{"key": k, "name": f"mix.{k}", "value": shown.get(f"mix.{k}", "")} for k in MIX_KEYS],
         "timeouts": [{"rung": r, "name": f"timeout.{r}", "value": shown.get(f"timeout.{r}", ""),
@@ -75,7 +78,7 @@ def error_fields(error: str, names) -> set[str]:
     """The inputs a refusal is about, to mark them: messages start with the field's name or say "of <rung>"."""
     if not error:
         return set()
-    marked = {n for n in names if n in FIELDS and error.startswith(n)}
+    marked = {n for n in names if n in INT_FIELDS + FLOAT_FIELDS and error.startswith(n)}
     if error.startswith("mix"):
         marked.add("mix")
     for n in names:
