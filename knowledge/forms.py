@@ -19,7 +19,8 @@ class SearchForm(forms.Form):
         choices=[("", "any"), ("abstract", "abstracts"), ("fulltext", "full text"), ("code", "code")],
     )
     method = forms.ChoiceField(label="Method", required=False, choices=[(m, m) for m in METHODS], initial="hybrid")
-    paper_id = forms.CharField(label="Within paper", max_length=120, required=False)
+    paper_id = forms.CharField(label="Within paper", max_length=120, required=False,
+                               widget=forms.TextInput(attrs={"placeholder": "paper id", "size": 12}))
     one_per_paper = forms.BooleanField(label="one passage per paper", required=False)
     external = forms.BooleanField(label="also search arXiv and Semantic Scholar", required=False)
 

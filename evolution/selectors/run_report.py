@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from evolution.models import Design, EvolutionRun, Job, Verification
+from evolution.models import CheckRun, Design, EvolutionRun, Job, Verification
 
 
 def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
@@ -30,8 +30,8 @@ def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
         best = max(best, *values)
         over_time.append({"minute": minute, "verified": len(values), "mean": sum(values) / len(values),
                           "best_so_far": best})
-    failures = Counter(j["failure_category"] for j in jobs if j["status"] == "failed")
-    failures.update(f"design:{d['failure'][:40]}" for d in designs if d["status"] == "invalid" and d["failure"])
+    failures = Counter(f"{j['kind']}:{j['failure_category']}" for j in jobs if j["status"] == "failed")
+    failures.update(f"check:{category}" for category in _checker_failures(run))
     return {
         "run": run.name,
         "designs": {"created": len(designs), **Counter(d["status"] for d in designs)},
@@ -40,3 +40,16 @@ def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
         "failures": dict(failures),
         "jobs": dict(Counter(f"{j['kind']}:{j['status']}" for j in jobs)),
     }
+
+
+def _checker_failures(run: EvolutionRun) -> list[str]:
+    """The first error category of each invalid design's latest check (what the dashboard counts)."""
+    out = []
+    latest: dict[int, dict] = {}
+    for row in CheckRun.objects.filter(design__run=run, design__status=Design.Status.INVALID).order_by("id") \
+            .values("design_id", "report"):
+        latest[row["design_id"]] = row["report"] or {}
+    for report in latest.values():
+        errors = [f for f in report.get("findings", []) if f.get("severity") == "error"]
+        out.append(errors[0].get("category", "unknown") if errors else "unknown")
+    return out

@@ -60,6 +60,13 @@
     const graphUrl = me.dataset.graph;
     let view = null; // the zoomed ranges, if the reader zoomed or panned
     let updates = 0;
+    let dragging = false; // never redraw under a reader's pan or zoom: wait for the button's release
+    let pending = false;
+    el.addEventListener("pointerdown", () => { dragging = true; });
+    window.addEventListener("pointerup", () => {
+      dragging = false;
+      if (pending) { pending = false; refresh(); }
+    });
 
     function watchView() {
       if (!el.on) return;
@@ -91,6 +98,7 @@
     }
 
     const refresh = live.throttle(async () => {
+      if (dragging) { pending = true; return; }
       const r = await fetch(graphUrl + location.search, { credentials: "same-origin" });
       if (!r.ok) return;
       const data = await r.json();
@@ -99,6 +107,7 @@
       await mount.ready;
       document.getElementById("graph-data").textContent = JSON.stringify(data);
       document.getElementById("match-data").textContent = JSON.stringify(matches);
+      if (dragging) { pending = true; return; }
       const keep = view;
       purgePlots(el);
       await mount.remount();
