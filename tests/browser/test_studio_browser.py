@@ -12,8 +12,9 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
+from evolution.core.ladder import default_budgets
 from evolution.demo import build_history
-from evolution.models import Annotation, Design, Upload, Verification
+from evolution.models import Annotation, Design, EvolutionRun, Upload, Verification
 from evolution.services.roles import ensure_user
 from verifier.core.seeds import SEEDS_DIR, load_seed
 
@@ -24,7 +25,9 @@ PASSWORD = "browser-pass-123"
 
 @pytest.fixture
 def studio(live_server, transactional_db):
-    """A live server with the seeds, a small history and a researcher."""
+    """A live server with the seeds, a small history (verified at 14M) and a researcher, on a
+    deployment with a GPU (the run's budgets cover the GPU rungs)."""
+    EvolutionRun.objects.create(name="default", budgets=default_budgets(has_gpu=True))
     build_history(16, seed=7)
     ensure_user("rita", PASSWORD, "researcher")
     return live_server.url
