@@ -46,9 +46,9 @@ def run_seed(seed: str, args: argparse.Namespace) -> dict:
     minutes = (time.perf_counter() - start) / 60
     report_path = out / "report.json"
     if not report_path.exists():
-        return {"seed": seed, "status": "no report", "minutes": minutes, "stderr": done.stderr[-2000:]}
+        return {"name": seed, "status": "no report", "minutes": minutes, "stderr": done.stderr[-2000:]}
     report = json.loads(report_path.read_text())
-    return {"seed": seed, "minutes": minutes, **report}
+    return {**report, "name": seed, "minutes": minutes}  # the report's own "seed" is the training seed
 
 
 def table(rows: list[dict]) -> str:
@@ -62,7 +62,7 @@ def table(rows: list[dict]) -> str:
         def num(value, fmt):
             return format(value, fmt) if isinstance(value, (int, float)) else "-"
 
-        cells = [r["seed"], r.get("status", "?") + (f" ({r['error']})" if r.get("error") else ""),
+        cells = [r["name"], r.get("status", "?") + (f" ({r['error']})" if r.get("error") else ""),
                  f"{shape.get('d_model', '?')}x{shape.get('n_block', '?')}", num(shape.get("non_embedding_params"), ","),
                  num(r.get("final_train_loss"), ".3f"), num(r.get("val_loss"), ".3f"), num(r.get("fitness"), "+.4f"),
                  num(r.get("tokens_per_s"), ",.0f"), num(r.get("minutes"), ".1f")]
@@ -95,7 +95,7 @@ def main() -> None:
     text = table(rows)
     print("\n" + text)
     (args.out / "summary.md").write_text(text + "\n")
-    keep = ("seed", "status", "error", "minutes", "shape", "final_train_loss", "val_loss", "val_perplexity",
+    keep = ("name", "seed", "status", "error", "minutes", "shape", "final_train_loss", "val_loss", "val_perplexity",
             "fitness", "task_scores", "eval", "tokens_per_s", "wall_time_s", "data")
     (args.out / "summary.json").write_text(json.dumps([{k: r.get(k) for k in keep} for r in rows], indent=2))
 

@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[SiteReadPermission]),
          name="api-docs"),
     path("designer/", include("designer.urls")),
+    path("knowledge/", include("knowledge.urls")),
+    path("api/knowledge/", include("knowledge.api_urls")),
     path("api/", include("evolution.api.urls")),
     path("", include("evolution.urls")),
 ]
