@@ -112,6 +112,7 @@ def test_gpt_is_verified_end_to_end(tmp_path, genesys_data_dir, cache_dir):
     assert steps[-1]["eta_s"] == 0 and events[-1]["event"] == "done"
 
 
+@pytest.mark.slow
 def test_interrupted_verification_resumes(tmp_path, genesys_data_dir, cache_dir):
     options = small(cache_dir, train_tokens=8 * 512, skip_eval=True, checkpoint_every_steps=2)
     first = verify_design(load_seed("gpt"), "test", tmp_path, genesys_data_dir, stop_after_step=5, **options)

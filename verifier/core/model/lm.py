@@ -100,12 +100,16 @@ class GenesysLM(nn.Module):
             total -= self.embedding.weight.numel()
         return total
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, **_: Any) -> LMOutput:
+    def hidden_states(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The input of the LM head; trainers with a chunked loss apply the head themselves."""
         X = self.embedding(input_ids)
         Z: dict[str, Any] = {}
         for block in self.blocks:
             X, Z = block(X, **Z)
-        logits = self.lm_head(self.norm_out(X))
+        return self.norm_out(X)
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, **_: Any) -> LMOutput:
+        logits = self.lm_head(self.hidden_states(input_ids))
         logits = logits[..., : self.config.vocab_size]
         loss = None
         if labels is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..model import GenesysLM, LMConfig
-from ..sizing import SizeResult, tune_size
+from ..sizing import SizeResult, SizingError, tune_size
 from .ladder import Rung
 
 
@@ -45,12 +45,33 @@ def param_counter(gab_cls: type, gab_config: dict, vocab_size: int, context_leng
     return count
 
 
+class DesignBuildError(RuntimeError):
+    """The design could not be built at any shape the tuner tried: a broken design, not a size problem."""
+
+
 def fit_to_rung(gab_cls: type, gab_config: dict, rung: Rung, vocab_size: int) -> SizeResult:
     """The (d_model, n_block) whose non-embedding parameters are within the rung's window.
 
-    Raises `verifier.core.sizing.SizingError` when no shape fits."""
+    Raises `verifier.core.sizing.SizingError` when no shape fits, `DesignBuildError` when the design
+    could not be built at all."""
     count = param_counter(gab_cls, gab_config, vocab_size, rung.context_length)
-    return tune_size(count, rung.target_params, rung.d_model, rung.n_block, tolerance=rung.size_tolerance)
+    built, errors = [], []
+
+    def tracked(d_model: int, n_block: int) -> int:
+        try:
+            value = count(d_model, n_block)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            raise
+        built.append((d_model, n_block))
+        return value
+
+    try:
+        return tune_size(tracked, rung.target_params, rung.d_model, rung.n_block, tolerance=rung.size_tolerance)
+    except SizingError:
+        if errors and not built:
+            raise DesignBuildError(errors[0]) from None
+        raise
 
 
 # ---- memory ------------------------------------------------------------------------------------

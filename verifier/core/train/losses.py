@@ -125,11 +125,7 @@ def _loss_only(hidden, weight, targets, ignore_index: int, chunk_bytes: int) -> 
 
 def final_hidden(model: GenesysLM, input_ids: torch.Tensor) -> torch.Tensor:
     """GenesysLM's forward up to the final norm (the input of the LM head)."""
-    X = model.embedding(input_ids)
-    Z: dict = {}
-    for block in model.blocks:
-        X, Z = block(X, **Z)
-    return model.norm_out(X)
+    return model.hidden_states(input_ids)
 
 
 class HiddenStates(nn.Module):

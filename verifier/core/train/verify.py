@@ -28,7 +28,7 @@ from ..gau.composer import compose
 from ..gau.loader import load_gab
 from ..gau.tree import GAUTree
 from ..sizing import SizingError
-from .autotune import build_model, fit_to_rung
+from .autotune import DesignBuildError, build_model, fit_to_rung
 from .checkpoint import CHECKPOINT_NAME, WEIGHTS_NAME, save_weights
 from .data import DataConfig, PackedSequences, default_cache_dir, load_token_stream, load_tokenizer
 from .fitness import rung_fitness, task_scores
@@ -226,6 +226,8 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
         _fail(report, "design_error", f"{type(exc).__name__}: {exc}")
     try:
         size = fit_to_rung(gab_cls, gab_config, rung, vocab_size)
+    except DesignBuildError as exc:
+        _fail(report, "design_error", str(exc))
     except SizingError as exc:
         _fail(report, "sizing", str(exc))
     except Exception as exc:  # noqa: BLE001 - the design fails to build at some shape
