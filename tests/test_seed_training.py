@@ -9,7 +9,7 @@ from verifier.core.gau import compose, load_gab
 from verifier.core.model import GenesysLM, LMConfig
 from verifier.core.seeds import available_seeds, load_seed
 
-STEPS, BATCH, LENGTH = 60, 8, 64
+STEPS, BATCH, LENGTH = 40, 6, 64
 
 
 @pytest.fixture(scope="module")

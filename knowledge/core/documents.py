@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,13 @@ class Document:
     paper: PaperRecord
     kind: str  # "abstract", "fulltext", "code"
     origin: str  # where it came from, e.g. "library:fulltext", "upload:mamba.pdf"
-    chunks: list[Chunk]
+    chunk_source: list[Chunk] | Callable[[], list[Chunk]]  # a function: chunked only if it must be embedded
     content_hash: str
+
+    @cached_property
+    def chunks(self) -> list[Chunk]:
+        source = self.chunk_source
+        return source() if callable(source) else source
 
     @property
     def doc_key(self) -> str:

@@ -95,26 +95,28 @@ def abstract_document(paper: LibraryPaper) -> Document:
 
 
 def fulltext_document(paper: LibraryPaper) -> Document | None:
+    """The full text; its chunking waits until the ingester knows the hash is new (a re-import skips it)."""
     if paper.fulltext_path is None:
         return None
     raw = paper.fulltext_path.read_bytes()
-    pieces = json.loads(raw)
-    ordered = sorted(pieces.items(), key=lambda item: _piece_number(item[0]))
-    text = "\n\n".join(piece for _, piece in ordered)
-    return Document(
-        paper.record, "fulltext", f"{SOURCE}:fulltext", chunk_markdown(text), content_hash(raw, _identity(paper))
-    )
+
+    def chunks() -> list[Chunk]:
+        pieces = json.loads(raw)
+        ordered = sorted(pieces.items(), key=lambda item: _piece_number(item[0]))
+        return chunk_markdown("\n\n".join(piece for _, piece in ordered))
+
+    return Document(paper.record, "fulltext", f"{SOURCE}:fulltext", chunks, content_hash(raw, _identity(paper)))
+
+
+def _piece_number(key: str) -> int:
+    tail = key.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def _identity(paper: LibraryPaper) -> str:
     """The metadata every chunk carries: when it changes, the paper's chunks are rewritten."""
     record = paper.record
     return json.dumps([record.title, list(record.authors), record.year, record.venue, record.arxiv_id, record.s2id])
-
-
-def _piece_number(key: str) -> int:
-    tail = key.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
 
 
 def library_documents(
