@@ -29,8 +29,9 @@ REPORT = "evolution.change_verification"
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     VIEWER: (),
-    RESEARCHER: RESEARCH_ACTIONS,
-    ADMIN: RESEARCH_ACTIONS + ("evolution.*", "designer.change_designersettings"),  # every permission of the evolution app
+    RESEARCHER: RESEARCH_ACTIONS + ("knowledge.add_paper",),  # researchers add papers to the library
+    # Admins: every permission of the evolution app, the designer settings and the library.
+    ADMIN: RESEARCH_ACTIONS + ("evolution.*", "designer.change_designersettings", "knowledge.add_paper"),
 }
 
 
