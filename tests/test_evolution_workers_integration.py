@@ -128,6 +128,7 @@ def wait_for(stack, predicate, timeout: float, what: str) -> dict:
     raise AssertionError(f"timed out waiting for {what}; last state {snapshot}\n{logs}")
 
 
+@pytest.mark.timeout(2400)
 def test_a_killed_worker_loses_no_design(stack):
     stack["start"](sys.executable, "manage.py", "evolve", "--interval", "1", log="conductor.log")
     first = worker(stack)
