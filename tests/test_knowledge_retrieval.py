@@ -147,6 +147,7 @@ def test_the_reranker_is_configured_from_the_environment() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_quality_holds_when_full_text_is_mixed_in(
     tmp_path_factory: pytest.TempPathFactory, library_dir: Path  # noqa: F811
 ) -> None:

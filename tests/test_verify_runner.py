@@ -48,6 +48,7 @@ def test_a_broken_design_file_fails_with_the_verifier_message(tmp_path, genesys_
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_a_full_verification_streams_progress_and_returns_its_report(gpt_json, tmp_path, genesys_data_dir):
     events: list[dict] = []
     outcome = run_verification(gpt_json, "test", tmp_path / "run", data_dir=genesys_data_dir,
