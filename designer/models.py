@@ -16,6 +16,7 @@ from django.db import models
 
 from designer.core.config import (
     DEFAULT_KEY_ENV,
+    DEFAULT_MODELS,
     ROLES,
     Ablation,
     DesignerConfig,
@@ -55,16 +56,16 @@ class DesignerSettings(models.Model):
     compatible_key_env = models.CharField(max_length=64, default=DEFAULT_KEY_ENV["compatible"],
                                           validators=[validate_env_name], help_text="Often not needed locally.")
 
-    proposer_model = models.CharField(max_length=128, blank=True, default="claude-sonnet-4-5")
+    proposer_model = models.CharField(max_length=128, blank=True, default=DEFAULT_MODELS["anthropic"])
     proposer_provider = models.CharField(max_length=16, choices=Provider.choices, blank=True,
                                          help_text="Empty: the default provider.")
-    reviewer_model = models.CharField(max_length=128, blank=True, default="claude-sonnet-4-5")
+    reviewer_model = models.CharField(max_length=128, blank=True, default=DEFAULT_MODELS["anthropic"])
     reviewer_provider = models.CharField(max_length=16, choices=Provider.choices, blank=True)
-    planner_model = models.CharField(max_length=128, blank=True, default="claude-sonnet-4-5")
+    planner_model = models.CharField(max_length=128, blank=True, default=DEFAULT_MODELS["anthropic"])
     planner_provider = models.CharField(max_length=16, choices=Provider.choices, blank=True)
-    coder_model = models.CharField(max_length=128, blank=True, default="claude-sonnet-4-5")
+    coder_model = models.CharField(max_length=128, blank=True, default=DEFAULT_MODELS["anthropic"])
     coder_provider = models.CharField(max_length=16, choices=Provider.choices, blank=True)
-    observer_model = models.CharField(max_length=128, blank=True, default="claude-sonnet-4-5")
+    observer_model = models.CharField(max_length=128, blank=True, default=DEFAULT_MODELS["anthropic"])
     observer_provider = models.CharField(max_length=16, choices=Provider.choices, blank=True)
     use_observer = models.BooleanField(default=True)
 

@@ -66,7 +66,7 @@ def test_settings_page_shows_readiness_but_never_a_key(client, monkeypatch, no_k
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-very-secret")
     page = client.get("/designer/settings/")
     assert b"LLM agents ready" in page.content and b"very-secret" not in page.content
-    assert b"claude-sonnet-4-5" in page.content  # the model of each role
+    assert b"claude-sonnet-5-5" in page.content  # the model of each role
 
 
 def test_only_users_with_the_right_may_change_settings(client):

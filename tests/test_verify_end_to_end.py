@@ -68,7 +68,7 @@ def small(cache_dir: Path, **overrides):
 def test_gpt_is_verified_end_to_end(tmp_path, genesys_data_dir, cache_dir):
     events: list[dict] = []
     report = verify_design(load_seed("gpt"), "test", tmp_path, genesys_data_dir, progress=events.append,
-                           **small(cache_dir))
+                           **small(cache_dir, eval_limits={"lambada_openai_local": 4}))
     assert report.status == "done", report.error
     assert report.failure is None
 
@@ -90,6 +90,7 @@ def test_gpt_is_verified_end_to_end(tmp_path, genesys_data_dir, cache_dir):
     assert set(report.eval) == {"piqa_local", "lambada_openai_local"}
     assert report.eval["piqa_local"]["samples"] == 10 and 0 <= report.eval["piqa_local"]["acc"] <= 1
     assert report.eval["piqa_local"]["acc_stderr"] is not None
+    assert report.eval["lambada_openai_local"]["samples"] == report.eval["lambada_openai_local"]["limit"] == 4
     assert "perplexity" in report.eval["lambada_openai_local"]
     assert report.fitness == pytest.approx(rung_fitness(report.eval))
 

@@ -15,7 +15,7 @@ from typing import Any
 ROLES = ("proposer", "reviewer", "planner", "coder", "observer")
 PROVIDER_KINDS = ("anthropic", "openai", "compatible")
 DEFAULT_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "compatible": "GENESYS_LLM_API_KEY"}
-DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1", "compatible": ""}
+DEFAULT_MODELS = {"anthropic": "claude-sonnet-5-5", "openai": "gpt-4.1", "compatible": ""}
 
 
 @dataclass

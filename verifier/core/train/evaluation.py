@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -137,12 +138,15 @@ def summarize(results: dict[str, Any], tasks: list[str], limit: int | None) -> d
 
 def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], data_dir: Path | None,
              cache_dir: Path, limit: int | None = None, batch_size: int = 16, device: torch.device | None = None,
-             bootstrap_iters: int = 100, seed: int = 1234, max_length: int | None = None) -> dict[str, dict[str, Any]]:
+             bootstrap_iters: int = 100, seed: int = 1234, max_length: int | None = None,
+             limits: Mapping[str, int | None] | None = None) -> dict[str, dict[str, Any]]:
     """Run lm-eval on `tasks` (zero-shot) and return a summary per task.
 
-    `max_length` bounds context + continuation (lm-eval cuts contexts from the left and refuses a
-    longer continuation); default: the training context, but at least 256 tokens so the short
-    contexts of the CPU rungs can still score every answer."""
+    `limit` is the number of examples per task (per subtask of a group); `limits` overrides it for
+    named tasks (tasks sharing a limit are evaluated in one lm-eval call). `max_length` bounds
+    context + continuation (lm-eval cuts contexts from the left and refuses a longer continuation);
+    default: the training context, but at least 256 tokens so the short contexts of the CPU rungs
+    can still score every answer."""
     tasks_dir = local_tasks_dir(data_dir)
     if tasks_dir is not None:
         # Local tasks read local files only: make sure nothing reaches for the hub.
@@ -171,12 +175,26 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
         max_length=max_length or max(lm.config.context_length, 256),
         mixed_precision_dtype=torch.bfloat16 if device.type == "cuda" else None,
     )
-    results = lm_eval.simple_evaluate(
-        model=harness, tasks=names, num_fewshot=0, limit=limit, task_manager=manager, log_samples=False,
-        bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
-        fewshot_random_seed=seed,
-    )
-    if results is None:
-        raise RuntimeError("lm-eval returned no results")
-    summary = summarize(results, names, limit)
-    return {task: summary[name] for task, name in zip(tasks, names, strict=True)}
+    stock = dict(zip(tasks, names, strict=True))
+    summary: dict[str, dict[str, Any]] = {}
+    for task_limit, batch in limit_batches(tasks, limit, limits):
+        batch_names = [stock[t] for t in batch]
+        results = lm_eval.simple_evaluate(
+            model=harness, tasks=batch_names, num_fewshot=0, limit=task_limit, task_manager=manager,
+            log_samples=False, bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed,
+            torch_random_seed=seed, fewshot_random_seed=seed,
+        )
+        if results is None:
+            raise RuntimeError("lm-eval returned no results")
+        summary.update(summarize(results, batch_names, task_limit))
+    return {task: summary[stock[task]] for task in tasks}
+
+
+def limit_batches(tasks: list[str] | tuple[str, ...], limit: int | None,
+                  limits: Mapping[str, int | None] | None) -> list[tuple[int | None, list[str]]]:
+    """Tasks grouped by the example limit they run with, in first-seen order."""
+    batches: dict[int | None, list[str]] = {}
+    for task in tasks:
+        task_limit = limits.get(task, limit) if limits else limit
+        batches.setdefault(task_limit, []).append(task)
+    return list(batches.items())

@@ -86,14 +86,21 @@ class Rung:
     batch_tokens: int  # tokens per optimizer step
     budget: int  # default number of verifications the evolution may spend here
     tasks: tuple[str, ...]
-    eval_limit: int | None  # examples per lm-eval task (None: all)
+    eval_limit: int | None  # examples per lm-eval task (None: all); per subtask for a group
     val_tokens: int  # held-out tokens for validation perplexity
     reference_tokens_per_s: float  # a plain GPT at this shape (H100 for GPU rungs, 2-core CPU else)
     slow_factor: float = 10.0  # a step slower than slow_factor x the reference step is "too slow"
     size_tolerance: float = 0.2
     device: str = "cuda"  # where the rung is meant to run ("cuda" or "cpu")
     notes: str = ""
+    # Per-task exceptions to eval_limit. BLiMP is a group of 67 subtasks and lm-eval applies a limit
+    # per subtask, so at the CPU rungs it would otherwise cost 67x a plain task (85% of the requests).
+    eval_limits: dict[str, int | None] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def limit_for(self, task: str) -> int | None:
+        """Examples (per subtask) this rung evaluates of `task`."""
+        return self.eval_limits.get(task, self.eval_limit)
 
     @property
     def target_params(self) -> int:
@@ -134,7 +141,7 @@ class Rung:
             "tokens_per_param": self.tokens_per_param, "train_tokens": self.train_tokens, "lr": self.lr,
             "context_length": self.context_length, "batch_tokens": self.batch_tokens,
             "total_steps": self.total_steps, "budget": self.budget, "tasks": list(self.tasks),
-            "eval_limit": self.eval_limit, "val_tokens": self.val_tokens,
+            "eval_limit": self.eval_limit, "eval_limits": dict(self.eval_limits), "val_tokens": self.val_tokens,
             "step_time_limit_s": self.step_time_limit_s, "size_tolerance": self.size_tolerance,
             "device": self.device,
         }
@@ -155,12 +162,14 @@ def _gpu(name: str, d: int, n: int, nominal: float, tpp: int, lr: float, budget:
 MICRO = Rung(
     name="micro", d_model=128, n_block=4, nominal_params=2**20, tokens_per_param=0.25,
     lr=2e-3, context_length=256, batch_tokens=8 * 256, budget=256, tasks=CPU_TASKS, eval_limit=100,
+    eval_limits={"blimp_local": 5},
     val_tokens=2**15, reference_tokens_per_s=1500.0, slow_factor=50.0, device="cpu",
     notes="about 0.8M non-embedding parameters, 262k tokens (128 steps): minutes per design on 2 CPU cores",
 )
 TINY = Rung(
     name="tiny", d_model=256, n_block=5, nominal_params=2**22, tokens_per_param=0.25,
     lr=1.5e-3, context_length=512, batch_tokens=8 * 512, budget=64, tasks=CPU_TASKS, eval_limit=200,
+    eval_limits={"blimp_local": 10},
     val_tokens=2**16, reference_tokens_per_s=600.0, slow_factor=50.0, device="cpu",
     notes="about 4M non-embedding parameters, 1M tokens (256 steps): about half an hour per design on 2 CPU cores",
 )

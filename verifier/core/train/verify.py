@@ -64,6 +64,7 @@ class VerifyConfig:
     stop_after_step: int | None = None
     tasks: tuple[str, ...] | None = None  # None: the rung's
     eval_limit: int | None = -1  # -1: the rung's; None: every example
+    eval_limits: dict[str, int | None] | None = None  # per-task limits on top of the rung's
     eval_batch_size: int | None = None  # None: 64 on CUDA, 16 on CPU
     eval_max_length: int | None = None  # None: the context length, at least 256
     skip_eval: bool = False
@@ -308,12 +309,13 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
     # ---- evaluate ------------------------------------------------------------------------------
     if not cfg.skip_eval:
         tasks = tuple(cfg.tasks or rung.tasks)
-        eval_limit = rung.eval_limit if cfg.eval_limit == -1 else cfg.eval_limit
-        phase("eval", f"lm-eval on {', '.join(tasks)} (limit {eval_limit})")
+        eval_limit, limits = eval_limits_for(rung, cfg)
+        phase("eval", f"lm-eval on {', '.join(tasks)} (limit {eval_limit}"
+              + "".join(f"; {t}: {n}" for t, n in limits.items() if t in tasks) + ")")
         try:
             from .evaluation import evaluate
 
-            report.eval = evaluate(model, tokenizer, tasks, data_dir, cache_dir, limit=eval_limit,
+            report.eval = evaluate(model, tokenizer, tasks, data_dir, cache_dir, limit=eval_limit, limits=limits,
                                    batch_size=cfg.eval_batch_size or (64 if device.type == "cuda" else 16),
                                    device=device, max_length=cfg.eval_max_length)
         except ModuleNotFoundError as exc:
@@ -328,6 +330,17 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
     report.status = "done"
     if not cfg.keep_checkpoint:
         (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
+
+
+def eval_limits_for(rung: Rung, cfg: VerifyConfig) -> tuple[int | None, dict[str, int | None]]:
+    """(examples per task, per-task exceptions) for a run: the rung's exceptions hold unless the run
+    asked for one limit for every task; the run's own exceptions come on top."""
+    if cfg.eval_limit == -1:
+        limit, limits = rung.eval_limit, dict(rung.eval_limits)
+    else:
+        limit, limits = cfg.eval_limit, {}
+    limits.update(cfg.eval_limits or {})
+    return limit, limits
 
 
 def _config_dict(obj: Any) -> dict[str, Any]:
