@@ -26,3 +26,17 @@ class DesignerSettingsForm(forms.ModelForm):
         model = DesignerSettings
         exclude = ("name", "updated_by")
         formfield_callback = settings_formfield
+        # Units and proper names, which the model's field names cannot spell.
+        labels = {
+            "anthropic_base_url": "Anthropic base URL", "anthropic_key_env": "Anthropic key variable",
+            "openai_base_url": "OpenAI base URL", "openai_key_env": "OpenAI key variable",
+            "compatible_base_url": "OpenAI-compatible base URL", "compatible_key_env": "OpenAI-compatible key variable",
+            "request_timeout_s": "Request timeout (s)", "max_retries": "Retries per request",
+            "proposal_threshold": "Proposal pass score (1-5)", "max_proposal_attempts": "Proposal attempts",
+            "observer_threshold": "Observer pass rating (1-5)", "max_debug_attempts": "Debug attempts per unit",
+            "max_failed_rounds": "Failed rounds before giving up",
+            "run_budget_dollars": "LLM budget per design ($)", "implementation_budget_dollars":
+                "LLM budget for the implementation ($)",
+            "use_observer": "Use the observer", "prompt_version": "Prompt version",
+            "knowledge_path": "Knowledge base folder",
+        }

@@ -75,22 +75,47 @@ def crossover(a: GAUTree, b: GAUTree, rng: random.Random) -> GAUTree | None:
         return None
 
 
+# Examples per task in the full evaluation sets (what a GPU rung scores; CPU rungs use a limit).
+TASK_SIZES = {"lambada_openai": 5153, "hellaswag": 10042, "piqa": 1838, "arc_easy": 2376, "winogrande": 1267}
+
+
 def fake_report(rung: str, fitness: float, rng: random.Random, steps: int = 40) -> dict:
-    """Shaped like `VerificationReport.to_dict()`; fitness is mean accuracy above chance, as there."""
+    """Shaped like `VerificationReport.to_dict()`; fitness is mean accuracy above chance, as there.
+    Sizes and token counts follow the rung; each accuracy carries its standard error and sample count."""
+    from evolution.core.ladder import rung as rung_info
+
+    info = rung_info(rung)
+    target = info.params if info else 1_200_000
+    tokens = info.tokens if info else steps * 50 * 2**19
+    cpu = bool(info and info.device == "cpu")
     start, end = rng.uniform(9.5, 10.5), 3.4 + (0.1 - fitness) * 6 + rng.uniform(-0.05, 0.05)
-    curve = [{"step": s * 50, "tokens": s * 50 * 2**19,
+    curve = [{"step": s * 50, "tokens": round(tokens * s / max(1, steps - 1)),
               "loss": round(end + (start - end) * math.exp(-s / 7) + rng.uniform(-0.03, 0.03), 4)} for s in range(steps)]
     above = {t: max(-0.02, fitness * rng.uniform(0.5, 1.5)) for t in TASKS}
-    evals = {t: {"acc": round(min(0.99, chance + above[t]), 4)} for t, chance in TASKS.items()}
+    evals = {}
+    for t, chance in TASKS.items():
+        acc = round(min(0.99, chance + above[t]), 4)
+        n = min(TASK_SIZES[t], 100) if cpu else TASK_SIZES[t]
+        evals[t] = {"acc": acc, "acc_stderr": round(math.sqrt(max(acc * (1 - acc), 1e-4) / n), 4), "samples": n}
     scores = {t: round(evals[t]["acc"] - chance, 4) for t, chance in TASKS.items()}
+    total = round(rng.uniform(400, 900), 1)
     return {
         "format": "genesys.verification-report/1", "rung": rung, "status": "done",
         "fitness": round(sum(scores.values()) / len(scores), 4), "loss_curve": curve,
         "final_train_loss": curve[-1]["loss"], "val_loss": round(curve[-1]["loss"] + 0.04, 4),
         "val_perplexity": round(math.exp(curve[-1]["loss"] + 0.04), 2), "eval": evals, "task_scores": scores,
-        "shape": {"d_model": 128, "n_block": 6, "non_embedding_params": int(1.2e6 * rng.uniform(0.85, 1.15))},
-        "wall_time_s": {"total": round(rng.uniform(400, 900), 1)}, "error": "",
+        "shape": {"d_model": 128, "n_block": 6, "non_embedding_params": int(target * rng.uniform(0.85, 1.15)),
+                  "target_params": target},
+        "device": "cpu (2 threads)" if cpu else "cuda (NVIDIA H100 80GB HBM3)",
+        "data": {"corpus": "corpora/gutenberg", "tokenizer": "tokenizers/llama2", "vocab_size": 32000},
+        "wall_time_s": {"train": round(total * 0.8, 1), "eval": round(total * 0.2, 1), "total": total}, "error": "",
     }
+
+
+def _rating(score: int) -> dict:
+    """The observer's rating, shaped as the implementer records it."""
+    return {"rating": score, "quality": score, "adherence": min(5, score + 1), "novelty": max(1, score - 1),
+            "comments": "Demo observer: the unit follows the proposal."}
 
 
 def _name(rng: random.Random, taken: set[str]) -> str:
@@ -141,11 +166,13 @@ def _build(n_designs: int, rng: random.Random, verify_fraction: float, rung: str
                       "pseudocode": "Y = unit(X) with one constant changed"},
             review_rounds=[{"round": 1, "review": "Plausible and novel enough.", "score": round(rng.uniform(3, 4.8), 1),
                             "passed": True}],
-            trace=[{"unit": tree.root, "attempt": 1, "rating": rng.randint(3, 5), "passed": not failed,
+            trace=[{"unit": tree.root, "attempt": 1, "rating": _rating(rng.randint(3, 5)), "passed": not failed,
                     "findings": [] if not failed else [{"category": "causality", "severity": "error",
                                                         "unit": tree.root, "line": 12,
                                                         "message": "output at t depends on input t+1"}]}],
-            check_report={"passed": not failed, "findings": [], "figures": {"params": 14_000_000}},
+            check_report={"passed": not failed, "findings": [] if not failed else [
+                {"category": "causality", "severity": "error", "unit": tree.root, "line": 12,
+                 "message": "output at t depends on input t+1"}], "figures": {"params": 14_000_000}},
             failure="the implementation kept failing the causality check" if failed else None,
             cost=Cost(tokens_in=rng.randint(20_000, 90_000), tokens_out=rng.randint(3_000, 12_000),
                       dollars=round(rng.uniform(0.2, 1.5), 2), seconds=round(rng.uniform(60, 400), 1)),

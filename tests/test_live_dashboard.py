@@ -114,6 +114,31 @@ def test_the_ladder_counts_budget_used_and_left(run, seeds):
 
 
 @pytest.mark.django_db
+def test_the_ladder_shows_rungs_outside_the_run_that_have_results(run, seeds, client_for, viewer):
+    # Results at a rung the run does not budget (seeds verified on a bigger machine, an earlier run)
+    # are still on the ladder, marked as outside the run, rather than missing from the dashboard.
+    Verification.objects.create(design=seeds[0], rung="31M", rung_index=3, status="done", fitness=0.05)
+    Verification.objects.create(design=seeds[1], rung="31M", rung_index=3, status="queued")
+    rows = {r["rung"]: r for r in q.ladder_rows(run)}
+    assert list(rows) == ["micro", "14M", "31M"]
+    assert rows["31M"]["in_run"] is False and rows["31M"]["budget"] is None
+    assert (rows["31M"]["done"], rows["31M"]["queued"], rows["31M"]["best"]) == (1, 1, 0.05)
+    assert rows["micro"]["in_run"] and "70M" not in rows  # neither budgeted nor verified at
+    html = client_for(viewer).get(DASHBOARD).content.decode()
+    ladder = html.split('id="dash-ladder"')[1].split("</section>")[0]
+    assert 'data-rung="31M"' in ladder and "not in this run" in ladder and "params ·" in ladder
+
+
+@pytest.mark.django_db
+def test_verifying_counts_designs_with_a_verification_queued_or_running(run, history):
+    verified = [d for d in history if d.status == "verified"][:2]
+    Verification.objects.create(design=verified[0], rung="31M", rung_index=3, status="running")
+    Verification.objects.create(design=verified[1], rung="31M", rung_index=3, status="queued")
+    Design.objects.filter(pk__in=[d.pk for d in verified]).update(status="verified")  # climbing, still verified
+    assert q.run_summary(run)["verifying"] == 2
+
+
+@pytest.mark.django_db
 def test_throughput_counts_designs_and_verifications_per_hour(run):
     now = timezone.now()
     made = Design.objects.exclude(origin_kind="seed").count()

@@ -170,3 +170,26 @@ def test_cli_verify_streams_progress_as_json_lines(tmp_path, genesys_data_dir, c
     status = subprocess.run([sys.executable, "-m", "verifier.core", "data-status", "--data-dir",
                              str(tmp_path / "nothing")], cwd=REPO, env=env, capture_output=True, text=True)
     assert status.returncode == 1 and "NO DATA" in status.stderr
+
+
+def test_sigterm_handler_leaves_forked_pool_workers_to_exit_quietly():
+    """The verify CLI turns SIGTERM into a checkpointing stop; the worker pools lm-eval forks inherit
+    the handler, and ending the pool must not print a KeyboardInterrupt traceback per worker."""
+    script = (
+        "import multiprocessing, os, signal, time\n"
+        "from verifier.core.train import cli\n"
+        "cli._MAIN_PID = os.getpid()\n"
+        "signal.signal(signal.SIGTERM, cli._interrupt)\n"
+        "pool = multiprocessing.get_context('fork').Pool(2)\n"
+        "assert pool.map(abs, [-1, -2]) == [1, 2]\n"
+        "time.sleep(0.5)  # the workers wait for work again\n"
+        "pool.terminate(); pool.join()\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM); time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('main process interrupted')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "main process interrupted" in done.stdout
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr

@@ -128,3 +128,60 @@ def test_decision_history_is_shown_newest_first(client_for, researcher, checked)
     page = client.get(checked.get_absolute_url()).content.decode()
     history = page.split('id="decision-history"')[1]
     assert history.index("vetoed") < history.index("approved") and "rita" in history
+
+
+def test_a_refused_annotation_comes_back_as_it_was_typed(client_for, researcher, seeds):
+    gpt = next(d for d in seeds if d.name == "gpt")
+    text = "the rotary base looks small for a 2k context"
+    response = client_for(researcher).post(reverse("evolution:annotate", args=[gpt.slug]),
+                                           {"text": text, "unit_name": "MHA", "line": "9999"}, HTTP_HX_REQUEST="true")
+    panel = response.content.decode()
+    assert 'role="alert"' in panel and "lines" in panel and not Annotation.objects.exists()
+    assert f">{text}</textarea>" in panel  # nothing typed is lost
+    assert '<option value="MHA" selected>' in panel and 'value="9999"' in panel
+
+
+def test_a_refused_crossover_keeps_the_form_open_and_filled(client_for, researcher, checked):
+    response = client_for(researcher).post(reverse("evolution:use-as-parent", args=[checked.slug]),
+                                           {"co_parent": "NoSuchDesign", "note": "try a gate"}, HTTP_HX_REQUEST="true")
+    panel = response.content.decode()
+    assert "no design named" in panel and '<details open><summary>Use as a parent' in panel
+    assert 'value="NoSuchDesign"' in panel and 'value="try a gate"' in panel
+
+
+def test_a_design_without_a_tree_cannot_become_a_seed(client_for, researcher, seeds):
+    from designer.core.result import DesignerResult
+    from evolution.services.designs import create_design_from_result
+
+    broken = create_design_from_result(DesignerResult(
+        mode="mutation", parents=["gpt"], origin={"kind": "llm"}, status="failed", name="Broken",
+        failure="ran out of implementation attempts", proposal={"title": "A broken idea"}), seeds[:1])
+    assert broken.status == "invalid" and not broken.tree
+    client = client_for(researcher)
+    page = client.get(broken.get_absolute_url()).content.decode()
+    assert 'id="no-tree"' in page and "Add to the seed population" not in page and "Promote to" not in page
+    response = client.post(reverse("evolution:make-seed", args=[broken.slug]), HTTP_HX_REQUEST="true")
+    assert "cannot be a seed" in response.content.decode()
+    broken.refresh_from_db()
+    assert not broken.is_seed and not Decision.objects.filter(design=broken).exists()
+
+
+def test_a_test_rung_smoke_run_does_not_block_promotion(client_for, researcher, checked):
+    from evolution.demo import fake_report
+    from evolution.services.verifications import record_report
+
+    smoke = Verification.objects.create(design=checked, rung="test", rung_index=99)
+    record_report(smoke, fake_report("test", 0.01, __import__("random").Random(0)))
+    page = client_for(researcher).get(checked.get_absolute_url()).content.decode()
+    assert "Promote to" in page and "every rung" not in page
+
+
+def test_a_design_verified_above_the_runs_rungs_says_why_it_cannot_climb(client_for, researcher, history):
+    from evolution.services.runs import ensure_active_run
+
+    run = ensure_active_run()
+    run.budgets = {"micro": 8, "tiny": 4}
+    run.save()
+    design = next(d for d in history if d.status == "verified" and d.generation > 0)  # verified at 14M only
+    page = client_for(researcher).get(design.get_absolute_url()).content.decode()
+    assert "verified at 14M, above every rung this run verifies at (micro, tiny)" in page

@@ -189,3 +189,102 @@ def test_pages_render_on_an_empty_database(client, db):
     for url in ("/", "/leaderboard/", "/units/", "/tree/results/?q=x", "/api/lineage/"):
         assert client.get(url).status_code == 200, url
     assert "0 designs" in client.get("/").content.decode()
+
+
+# ---- what a researcher needs to judge a result ------------------------------------------------------
+
+def test_verification_reads_scores_against_chance_with_their_noise_and_what_was_trained(client, verified):
+    page = client.get(verified.get_absolute_url()).content.decode()
+    table = page.split('id="task-table"')[1].split("</table>")[0]
+    assert "Chance" in table and "piqa" in table and "0.50" in table  # piqa's chance accuracy
+    assert " ± " in table and "(n=" in table and "vs chance" in table
+    assert "What was trained at 14M" in page and "tokens/s" not in page.split("What was trained")[0]
+    assert "Val loss" in page and "Val ppl" in page and ">Mean score<" not in page
+    charts = json.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page,
+                                  re.S).group(1))
+    scores = charts["scores"][0]
+    assert scores["stderr"]["piqa"] > 0 and scores["chance"]["piqa"] == 0.5
+    assert charts["curves"][0]["curves"]["train"]["tokens"][-1] > 0  # loss against training tokens
+
+
+def test_design_page_draws_the_parents_curves_at_the_same_rung(client, history):
+    from evolution.models import Verification
+
+    child = next(d for d in history if d.generation > 0 and d.verifications.filter(status="done").exists()
+                 and Verification.objects.filter(design__in=d.parents.all(), rung="14M", status="done").exists())
+    page = client.get(child.get_absolute_url()).content.decode()
+    charts = json.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page,
+                                  re.S).group(1))
+    names = {c["name"] for c in charts["parent_curves"]}
+    assert names and names <= {p.name for p in child.parents.all()}
+    assert all(c["rung"] == "14M" and c["train"]["y"] for c in charts["parent_curves"])
+
+
+def test_design_page_shows_params_and_no_llm_cost_for_a_seed(client, history):
+    gpt = Design.objects.get(name="gpt")
+    page = client.get(gpt.get_absolute_url()).content.decode()
+    stats = page.split('id="design-stats"')[1].split("</div>\n</div>")[0]
+    assert "Params (non-emb.)" in stats and "at 14M" in stats
+    assert "none (seed)" in stats and "LLM cost" not in stats and "Verification time" in stats
+
+
+def test_design_page_links_the_papers_its_proposal_drew_on(client, verified):
+    from knowledge.models import Paper
+
+    Paper.objects.create(paper_id="mamba2", title="Transformers are SSMs")
+    Design.objects.filter(pk=verified.pk).update(references=[{"paper_id": "mamba2", "title": ""},
+                                                             {"paper_id": "not-in-library", "title": "Some paper"}])
+    page = client.get(verified.get_absolute_url()).content.decode()
+    refs = page.split('id="references"')[1].split("</td>")[0]
+    assert f'href="{reverse("knowledge:paper", args=["mamba2"])}">Transformers are SSMs</a>' in refs
+    assert 'title="not in the library">Some paper' in refs
+
+
+def test_checker_figures_have_units_and_a_gpt_comparison(client, seeds):
+    from evolution.services.checks import store_check
+
+    gpt = seeds[0]
+    store_check({"passed": True, "findings": [], "figures": {
+        "params_non_embedding": 500000, "flops_per_step": 1610612736, "memory_bytes": 23363556,
+        "reference": {"params_non_embedding": 426624, "flops_per_step": 1610612736, "memory_bytes": 23363556},
+        "params_non_embedding_ratio": 1.172, "flops_per_step_ratio": 1.0, "memory_bytes_ratio": 1.0,
+    }}, design=gpt)
+    page = client.get(gpt.get_absolute_url()).content.decode()
+    ref = page.split('id="vs-reference"')[1].split("</table>")[0]
+    assert "non-embedding parameters" in ref and "500k" in ref and "427k" in ref and "×1.17" in ref
+    assert "1.61 GFLOP" in page and "22.3 MiB" in page and "1610612736</td>" not in page
+
+
+def test_diff_page_compares_the_results_and_takes_a_designs_name(client, history):
+    from evolution.models import Verification
+    from evolution.templatetags.evolution_tags import signed
+
+    child = next(d for d in history if d.generation > 0 and d.verifications.filter(status="done").exists()
+                 and Verification.objects.filter(design__in=d.parents.all(), status="done").exists())
+    parent = next(p for p in child.parents.all() if p.verifications.filter(status="done").exists())
+    page = client.get(reverse("evolution:diff", args=[child.slug])).content.decode()
+    results = page.split(f'id="results-{parent.slug}"')[1].split("</table>")[0]
+    change = child.verifications.get(rung="14M").fitness - parent.verifications.get(rung="14M").fitness
+    assert f"{parent.verifications.get(rung='14M').fitness:.3f}" in results and signed(change) in results
+    # The name as the pages show it (any case), not only the slug.
+    other = next(d for d in history if d.is_seed and d not in child.parents.all())
+    by_name = client.get(reverse("evolution:diff", args=[child.slug]), {"against": other.name.upper()})
+    assert by_name.status_code == 200 and f'id="vs-{other.slug}"' in by_name.content.decode()
+    missing = client.get(reverse("evolution:diff", args=[child.slug]), {"against": "NoSuchDesign"})
+    assert missing.status_code == 200 and "No design named &#x27;NoSuchDesign&#x27;" in missing.content.decode()
+    assert 'id="design-list"' in page and f'<option value="{parent.name}">' in page
+
+
+def test_leaderboard_shows_chance_per_task_and_params(client, history):
+    page = client.get(reverse("evolution:leaderboard"), {"rung": "14M"}).content.decode()
+    head = page.split("<thead>")[1].split("</thead>")[0]
+    assert "piqa<br><span class=\"faint small\">chance 0.50</span>" in head and ">Params<" in head
+    assert ">Val loss<" in head
+
+
+def test_running_verification_without_progress_says_so(client, checked):
+    from evolution.models import Verification
+
+    Verification.objects.create(design=checked, rung="14M", rung_index=2, status="running")
+    page = client.get(checked.get_absolute_url()).content.decode()
+    assert "no progress reported yet" in page and "– ago" not in page

@@ -134,3 +134,28 @@ def test_upload_that_fails_the_checker_shows_findings_and_creates_no_node(client
 
     other = ensure_user("rob", "pw-pw-pw-9", "researcher")[0]
     assert client_for(other).get(reverse("evolution:upload", args=[upload.pk])).status_code == 404
+
+
+def test_unreadable_pasted_text_comes_back_in_the_form(client_for, researcher):
+    text = '{"root": "X", "units": {'
+    response = client_for(researcher).post(reverse("evolution:seed"), {"text": text, "name": "half"})
+    page = response.content.decode()
+    assert response.status_code == 400 and "not valid JSON" in page
+    assert "{&quot;root&quot;: &quot;X&quot;, &quot;units&quot;: {</textarea>" in page  # the text, as sent
+    upload = Upload.objects.get()
+    assert upload.status == "unreadable" and reverse("evolution:upload", args=[upload.pk]) in page
+
+
+def test_a_rejected_upload_can_be_edited_and_checked_again(client_for, researcher, roles, seeds):
+    client = client_for(researcher)
+    client.post(reverse("evolution:seed"), {"text": json.dumps(gpt_variant("leaky", causal=False))})
+    upload = Upload.objects.get()
+    detail = client.get(reverse("evolution:upload", args=[upload.pk])).content.decode()
+    again = f'{reverse("evolution:seed")}?from={upload.pk}'
+    assert f'href="{again}"' in detail and "Edit and check again" in detail
+    form = client.get(again).content.decode()
+    assert "&quot;root&quot;" in form and 'value="leaky"' in form
+    from evolution.services.roles import ensure_user
+
+    other = client_for(ensure_user("rob", "pw-pw-pw-9", "researcher")[0])
+    assert "&quot;root&quot;" not in other.get(again).content.decode()  # only the author's own uploads

@@ -192,6 +192,10 @@ def test_verification_report_sets_fitness_confidence_and_status(checked, researc
     assert design.status == "verified" and design.confidence == 1  # a failed rung does not count
     retry, created = verifications.promote(design, researcher, "tiny")
     assert created and retry.pk == failed.pk and retry.status == "queued"
+    smoke = Verification.objects.create(design=design, rung="test", rung_index=99)
+    verifications.record_report(smoke, fake_report("test", -0.4, random.Random(2)), admin_user)
+    design.refresh_from_db()
+    assert design.confidence == 1 and design.fitness == pytest.approx(report["fitness"])  # the smoke run does not count
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from verifier.core.train.ladder import EXTRA_RUNGS, LADDER, Rung
+from verifier.core.train.ladder import EXTRA_RUNGS, LADDER, Rung, baseline_for
 
 # Effective training throughput for estimates: a small model on one H100 reaches a fraction of
 # peak (genesys-facts: 15-44% MFU of ~990 TFLOP/s bf16), so this is deliberately conservative.
@@ -69,3 +69,13 @@ def rung(name: str) -> RungInfo | None:
 def rung_index(name: str) -> int:
     info = rung(name)
     return info.index if info else len(ladder())
+
+
+def is_ladder_rung(name: str) -> bool:
+    """Whether `name` is a rung of the evolution ladder (the `test` rung, for smoke tests, is not)."""
+    return name in LADDER
+
+
+def chance_accuracy(task: str) -> float | None:
+    """The random-choice accuracy of an evaluation task (None: not an accuracy task)."""
+    return baseline_for(task)

@@ -88,7 +88,8 @@ def _rung_series(name: str, rows: list[tuple]) -> dict[str, Any]:
 # ---- the ladder ------------------------------------------------------------------------------------
 
 def ladder_rows(run: EvolutionRun | None) -> list[dict[str, Any]]:
-    """Per rung of the run: verifications by status, budget used and left, GPU time, best fitness."""
+    """Per rung of the run, and per rung outside it that has verifications (seeds', uploads', earlier
+    runs'): verifications by status, budget used and left (None outside the run), time, best fitness."""
     budgets = run_budgets(run)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     gpu: dict[str, float] = defaultdict(float)
@@ -103,18 +104,19 @@ def ladder_rows(run: EvolutionRun | None) -> list[dict[str, Any]]:
     used_by_run = budget_used(run)
     rows = []
     for info in ladder():
-        if info.name not in budgets:
+        if info.name not in budgets and not any(counts[info.name].values()):
             continue
         c = counts[info.name]
-        budget = int(budgets[info.name])
+        in_run = info.name in budgets
+        budget = int(budgets[info.name]) if in_run else None
         used = used_by_run.get(info.name, 0)
-        left = max(0, budget - used)
+        left = max(0, budget - used) if budget is not None else None
         rows.append({
             "rung": info.name, "params": info.params, "tokens": info.tokens, "device": info.device,
             "done": c["done"], "running": c["running"], "queued": c["queued"], "failed": c["failed"],
-            "budget": budget, "used": used, "left": left,
-            "used_pct": round(100.0 * min(used, budget) / budget, 1) if budget else 100.0,
-            "gpu_seconds": gpu[info.name], "est_gpu_seconds_left": left * info.est_gpu_seconds,
+            "budget": budget, "used": used, "left": left, "in_run": in_run,
+            "used_pct": (round(100.0 * min(used, budget) / budget, 1) if budget else 100.0) if in_run else 0.0,
+            "gpu_seconds": gpu[info.name], "est_gpu_seconds_left": (left or 0) * info.est_gpu_seconds,
             "best": best.get(info.name),
         })
     return rows
@@ -293,8 +295,12 @@ def run_summary(run: EvolutionRun | None) -> dict[str, Any]:
     counts = dict(Design.objects.values_list("status").annotate(n=Count("id")))
     best = (Design.objects.filter(fitness__isnull=False).exclude(verdict=Design.Verdict.VETOED)
             .order_by("-confidence", "-fitness").values("name", "slug", "fitness", "confidence").first())
+    # Designs with a verification queued or running, whatever their status (a verified design
+    # climbing to the next rung is being verified too).
+    verifying = (Verification.objects.filter(status__in=(Verification.Status.QUEUED, Verification.Status.RUNNING))
+                 .values("design_id").distinct().count())
     return {
         "designs": sum(counts.values()), "by_status": counts,
-        "verified": counts.get(Design.Status.VERIFIED, 0), "verifying": counts.get(Design.Status.VERIFYING, 0),
+        "verified": counts.get(Design.Status.VERIFIED, 0), "verifying": verifying,
         "best": best, "settings": LoopSettings.from_dict(run.settings if run else None),
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from evolution.core import reports
 from evolution.core.diagram import unit_diagram
 from evolution.core.highlight import highlight_lines
-from evolution.core.ladder import RungInfo, ladder
+from evolution.core.ladder import RungInfo, chance_accuracy, ladder
 from evolution.models import Design, DesignUnit, EvolutionRun, Verification
 from evolution.selectors.designs import annotations_of, children_of, decisions_of, parents_of
 from evolution.selectors.runs import PromotionInfo, promotion_info
@@ -44,6 +44,13 @@ class VerificationView:
     curves: dict[str, dict[str, list[float]]]
     scores: dict[str, float]
     final_loss: float | None
+    tasks: list[dict[str, Any]] = field(default_factory=list)  # per task: value, stderr, samples, chance
+    details: dict[str, Any] = field(default_factory=dict)  # shape, tokens, device, throughput, wall time
+
+    @property
+    def on_cpu(self) -> bool:
+        device = self.details.get("device") or (self.rung.device if self.rung else "")
+        return str(device).lower().startswith("cpu")
 
 
 def _tree(design: Design) -> GAUTree | None:
@@ -122,19 +129,80 @@ def verification_views(design: Design) -> list[VerificationView]:
     for v in design.verifications.select_related("requested_by").order_by("rung_index"):
         out.append(VerificationView(
             row=v, rung=rungs.get(v.rung), curves=reports.loss_curves(v.report), scores=reports.task_scores(v.report),
-            final_loss=reports.final_loss(v.report),
+            final_loss=reports.final_loss(v.report), tasks=reports.task_rows(v.report, chance_accuracy), details=reports.run_details(v.report),
         ))
     return out
 
 
-def chart_data(verifications: list[VerificationView], check_series: list | None = None) -> dict[str, Any]:
-    """Compact JSON for the page's Plotly charts: loss curves and per-task scores by rung, and the
-    checker's short training run."""
+def task_table(verifications: list[VerificationView]) -> dict[str, Any]:
+    """Tasks down, rungs across: each cell the score with its standard error and sample count, each
+    row the task's chance accuracy, so a score can be read against chance and against its noise."""
+    shown = [v for v in verifications if v.tasks]
+    tasks: dict[str, float | None] = {}
+    for v in shown:
+        for t in v.tasks:
+            tasks.setdefault(t["task"], t["chance"])
+    rows = []
+    for task, chance in tasks.items():
+        cells = [next((t for t in v.tasks if t["task"] == task), None) for v in shown]
+        rows.append({"task": task, "chance": chance, "cells": cells})
+    return {"rungs": [v.row.rung for v in shown], "rows": rows}
+
+
+def parent_curves(design: Design, parents: list[Design], rungs: list[str]) -> list[dict[str, Any]]:
+    """The parents' training curves at the rungs this design was trained at, drawn under its own."""
+    if not parents or not rungs:
+        return []
+    rows = (Verification.objects.filter(design__in=parents, rung__in=rungs, status=Verification.Status.DONE)
+            .select_related("design").only("rung", "report", "design__name").order_by("design_id", "rung_index"))
+    out = []
+    for v in rows:
+        curves = reports.loss_curves(v.report)
+        if "train" in curves:
+            out.append({"rung": v.rung, "name": v.design.name, "train": curves["train"]})
+    return out
+
+
+def chart_data(verifications: list[VerificationView], check_series: list | None = None,
+               parents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Compact JSON for the page's Plotly charts: loss curves (with the parents' at the same rungs),
+    per-task scores by rung with their standard errors and chance accuracy, and the checker's short
+    training run."""
     return {
         "curves": [{"rung": v.row.rung, "curves": v.curves} for v in verifications if v.curves],
-        "scores": [{"rung": v.row.rung, "scores": v.scores} for v in verifications if v.scores],
+        "parent_curves": parents or [],
+        "scores": [{"rung": v.row.rung, "scores": v.scores,
+                    "stderr": {t["task"]: t["stderr"] for t in v.tasks if t["stderr"] is not None},
+                    "chance": {t["task"]: t["chance"] for t in v.tasks if t["chance"] is not None}}
+                   for v in verifications if v.scores],
         "check_series": [{"name": name, "y": values} for name, values in check_series or []],
     }
+
+
+def references(design: Design) -> list[dict[str, Any]]:
+    """The papers a design's proposal drew on, each with its library page where the library has it."""
+    try:
+        from knowledge.models import Paper
+        from knowledge.selectors import references_of
+    except ImportError:  # the knowledge app is not installed
+        return []
+    refs = references_of(design)
+    known = dict(Paper.objects.filter(paper_id__in=[r["paper_id"] for r in refs]).values_list("paper_id", "title"))
+    return [{**r, "title": r.get("title") or known.get(r["paper_id"], ""), "known": r["paper_id"] in known}
+            for r in refs]
+
+
+def headline_params(verifications: list[VerificationView], figures: dict[str, list]) -> tuple[float | None, str]:
+    """Non-embedding parameters for the page's header: the largest verified rung's; before any
+    verification, only the checker's ratio to GPT (its probe model is not the trained size)."""
+    for v in reversed(verifications):
+        params = (v.row.metrics or {}).get("params")
+        if v.row.status == Verification.Status.DONE and params:
+            return float(params), f"at {v.row.rung}"
+    ratio = dict(figures.get("scalars") or []).get("params_non_embedding_ratio")
+    if isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+        return None, f"×{ratio:.2f} of GPT's, by the checker"
+    return None, ""
 
 
 def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, Any]:
@@ -146,9 +214,11 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
     latest = checks[0] if checks else None
     promotion: PromotionInfo = promotion_info(design, run)
     figures = reports.figures(latest.report) if latest else {"scalars": [], "series": []}
+    parents = parents_of(design)
+    params, params_note = headline_params(verifications, figures)
     return {
         "design": design,
-        "parents": parents_of(design),
+        "parents": parents,
         "children": children_of(design),
         "tree": tree,
         "diagram": unit_diagram(tree) if tree else None,
@@ -164,7 +234,12 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
         "stages": reports.stages(latest.report) if latest else [],
         "figures": figures,
         "verifications": verifications,
-        "charts": chart_data(verifications, figures["series"]),
+        "task_table": task_table(verifications),
+        "charts": chart_data(verifications, figures["series"],
+                             parent_curves(design, parents, [v.row.rung for v in verifications if v.curves])),
+        "references": references(design),
+        "params": params,
+        "params_note": params_note,
         "annotations": annotations,
         "general_annotations": [a for a in annotations if not a.unit_name],
         "decisions": list(decisions_of(design)),

@@ -123,7 +123,8 @@ def get_design(slug: str) -> Design:
 
 def find_design(name: str) -> Design | None:
     """A design by name or slug (what a researcher types), or None."""
-    return Design.objects.filter(name=name).first() or Design.objects.filter(slug=name).first()
+    return (Design.objects.filter(name=name).first() or Design.objects.filter(slug=name).first()
+            or Design.objects.filter(name__iexact=name).order_by("id").first())
 
 
 def parents_of(design: Design) -> list[Design]:

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import F
 from django.urls import reverse
 
-from evolution.core.ladder import ladder
+from evolution.core.ladder import chance_accuracy, ladder
 from evolution.models import Design, Verification
 from evolution.selectors.designs import LIST_FIELDS, DesignFilters, filter_designs
 
@@ -28,6 +28,13 @@ class Row:
     final_loss: float | None
     scores: dict[str, float]
     baseline: bool
+    params: int | None = None  # non-embedding parameters of the trained model
+
+    @property
+    def trend(self) -> str:
+        """"up" or "down" against the best seed as the table shows it (to 3 decimals), else ""."""
+        shown = round(self.delta, 3) if self.delta is not None else 0.0
+        return "up" if shown > 0 else "down" if shown < 0 else ""
 
 
 def rungs_with_results() -> list[str]:
@@ -63,7 +70,7 @@ def leaderboard(rung: str, params: Mapping[str, Any] | None = None, limit: int =
             verification=v, fitness=v.fitness,
             delta=(v.fitness - best_seed) if v.fitness is not None and best_seed is not None else None,
             final_loss=(v.metrics or {}).get("final_loss"), scores=(v.metrics or {}).get("tasks", {}),
-            baseline=baseline,
+            baseline=baseline, params=(v.metrics or {}).get("params"),
         ))
-    return {"rung": rung, "rows": rows, "tasks": tasks, "best_seed": best_seed, "total": rows_qs.count(),
-            "limit": limit}
+    return {"rung": rung, "rows": rows, "tasks": tasks, "chance": {t: chance_accuracy(t) for t in tasks},
+            "best_seed": best_seed, "total": rows_qs.count(), "limit": limit}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evolution.core.ladder import RungInfo, default_budgets, ladder, rung_index
+from evolution.core.ladder import RungInfo, default_budgets, is_ladder_rung, ladder, rung_index
 from evolution.models import Design, EvolutionRun, Verification
 
 
@@ -47,11 +47,12 @@ def promotion_info(design: Design, run: EvolutionRun | None = None) -> Promotion
     budgets = run_budgets(run)
     verifications = list(design.verifications.all())
     done = [v for v in verifications if v.status == Verification.Status.DONE]
-    top = max((rung_index(v.rung) for v in done), default=-1)
+    # A smoke-test rung (`test`) is not a step of the ladder: it neither counts as climbed nor blocks.
+    top = max((rung_index(v.rung) for v in done if is_ladder_rung(v.rung)), default=-1)
     target = next((r for r in ladder() if r.name in budgets and r.index > top), None)
     name = run.name if run else "default"
     if target is None:
-        return PromotionInfo(name, None, 0, 0, None, "verified at every rung of this run")
+        return PromotionInfo(name, None, 0, 0, None, _no_rung_left(done, budgets, name))
     used = 0
     if run is not None:
         used = Verification.objects.filter(run=run, rung=target.name).exclude(status="failed").count()
@@ -66,3 +67,15 @@ def promotion_info(design: Design, run: EvolutionRun | None = None) -> Promotion
     elif budgets[target.name] - used <= 0:
         reason = f"the {target.name} budget is spent"
     return PromotionInfo(name, target, budgets[target.name], budgets[target.name] - used, existing, reason)
+
+
+def _no_rung_left(done: list[Verification], budgets: dict[str, int], run_name: str) -> str:
+    """Why there is no rung to promote to, in the run's own terms."""
+    verified = sorted({v.rung for v in done}, key=rung_index)
+    run_rungs = [r.name for r in ladder() if r.name in budgets]
+    if not run_rungs:
+        return f"the run ({run_name}) verifies at no rung: no budgets are set"
+    if verified and not set(verified) & set(run_rungs):
+        return (f"verified at {', '.join(verified)}, above every rung this run verifies at "
+                f"({', '.join(run_rungs)}): give a higher rung a budget to promote it")
+    return f"verified at every rung this run verifies at ({', '.join(run_rungs)})"

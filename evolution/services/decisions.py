@@ -53,6 +53,8 @@ def veto(design: Design, user, reason: str) -> Decision:
 def make_seed(design: Design, user, reason: str = "") -> Decision:
     """Add a design to the seed population the designers start from."""
     require(user, SEED)
+    if not design.tree:
+        raise ValidationError("a design without a GAU tree cannot be a seed: the designers would have nothing to build on")
     with transaction.atomic():
         design = Design.objects.select_for_update().get(pk=design.pk)
         if design.is_seed:

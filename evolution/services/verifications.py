@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from evolution.core import reports
-from evolution.core.ladder import RungInfo, ladder, rung, rung_index
+from evolution.core.ladder import RungInfo, is_ladder_rung, ladder, rung, rung_index
 from evolution.models import Decision, Design, EvolutionRun, Verification
 from evolution.services.events import record_event
 from evolution.services.runs import ensure_active_run
@@ -42,7 +42,7 @@ def budget_left(run: EvolutionRun, rung_name: str) -> int:
 def next_rung(design: Design, run: EvolutionRun) -> RungInfo | None:
     """The rung above the highest one this design has passed (the run's first rung if none)."""
     done = {v.rung for v in design.verifications.all() if v.status == Verification.Status.DONE}
-    top = max((rung_index(name) for name in done), default=-1)
+    top = max((rung_index(name) for name in done if is_ladder_rung(name)), default=-1)  # `test` is no step
     return next((r for r in run_rungs(run) if r.index > top), None)
 
 
@@ -125,9 +125,12 @@ def record_report(verification: Verification, report: dict[str, Any], user=None,
 
 
 def _refresh_design(design: Design) -> Design:
-    """Fitness is the mean over the rungs verified, confidence their number (the paper's Eq. 1)."""
+    """Fitness is the mean over the rungs verified, confidence their number (the paper's Eq. 1).
+    Only ladder rungs count: a smoke run at the `test` rung (16k tokens, 10 examples a task) is kept
+    and shown, but says nothing about the design."""
     rows = list(design.verifications.all())
-    done = [v for v in rows if v.status == Verification.Status.DONE and v.fitness is not None]
+    done = [v for v in rows if v.status == Verification.Status.DONE and v.fitness is not None
+            and is_ladder_rung(v.rung)]
     design.confidence = len(done)
     design.fitness = sum(v.fitness for v in done) / len(done) if done else None
     design.gpu_seconds = float(design.verifications.aggregate(s=Sum("gpu_seconds"))["s"] or 0.0)

@@ -51,6 +51,32 @@ def count(value):
 
 
 @register.filter
+def figure(value, name: str = ""):
+    """A checker figure with its unit, read off its name (bytes, seconds, parameters, FLOPs, ratios)."""
+    from evolution.core.reports import format_figure
+
+    return format_figure(str(name), value)
+
+
+@register.simple_tag
+def reference_rows(scalars):
+    """The checker's figures against its GPT reference: label, design, reference, ratio."""
+    from evolution.core.reports import reference_rows as rows
+
+    return rows(list(scalars or []))
+
+
+@register.filter
+def bytes_size(value):
+    """Bytes as 620 MiB, 1.2 GiB."""
+    if value in (None, ""):
+        return "–"
+    from evolution.core.reports import format_figure
+
+    return format_figure("x_bytes", value)
+
+
+@register.filter
 def duration(seconds):
     """GPU/wall seconds as 42 s, 7.5 min, 3.2 h."""
     if seconds in (None, ""):

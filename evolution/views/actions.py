@@ -34,7 +34,8 @@ def _respond(request, design, panel: str, error: str = "", ok: str = ""):
     """The updated panel for htmx; otherwise a redirect with a message (post/redirect/get)."""
     if request.htmx:
         ctx = design_page(get_design(design.slug))
-        ctx.update({"panel_error": error, "panel_ok": ok})
+        # On an error the form comes back as it was sent, so nothing typed is lost.
+        ctx.update({"panel_error": error, "panel_ok": ok, "posted": request.POST if error else {}})
         return page(request, f"evolution/partials/{panel}.html", ctx)  # 200: htmx swaps only 2xx
     if error:
         messages.error(request, error)
@@ -70,7 +71,10 @@ def make_seed(request, slug: str):
     design = get_design(slug)
     form = ReasonForm(request.POST)
     form.is_valid()
-    decisions.make_seed(design, request.user, form.cleaned_data.get("reason", ""))
+    try:
+        decisions.make_seed(design, request.user, form.cleaned_data.get("reason", ""))
+    except ValidationError as exc:
+        return _respond(request, design, "decisions", error=_errors(exc))
     return _respond(request, design, "decisions", ok=f"{design.name} is now a seed")
 
 

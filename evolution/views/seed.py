@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods
@@ -18,8 +20,9 @@ from genesys_site.permissions import SEED, action_required
 @require_http_methods(["GET", "POST"])
 @action_required(SEED)
 def seed_page(request):
-    form = SeedForm(request.POST, request.FILES) if request.method == "POST" else SeedForm()
+    form = SeedForm(request.POST, request.FILES) if request.method == "POST" else SeedForm(initial=_resubmit(request))
     status = 200
+    unreadable = None
     if request.method == "POST":
         if form.is_valid():
             upload = form.cleaned_data.get("file")
@@ -38,13 +41,30 @@ def seed_page(request):
                 if result.status == Upload.Status.ACCEPTED:
                     messages.success(request, f"{result.design.name} passed the checker and is in the tree")
                     return redirect(result.design.get_absolute_url())
-                return redirect("evolution:upload", pk=result.pk)
+                if result.status == Upload.Status.UNREADABLE and not upload:
+                    # Pasted text that could not be read: show the form again with the text as it was,
+                    # so it can be fixed rather than pasted again (the upload is kept in the list).
+                    form.add_error("text", result.error)
+                    unreadable, status = result, 400
+                else:
+                    return redirect("evolution:upload", pk=result.pk)
         else:
             status = 400
     uploads = Upload.objects.filter(author=request.user).select_related("design", "check_run")[:20]
     return page(request, "evolution/seed.html", {
-        "form": form, "uploads": uploads, "checker_ready": checker_available(),
+        "form": form, "uploads": uploads, "checker_ready": checker_available(), "unreadable": unreadable,
     }, status=status)
+
+
+def _resubmit(request) -> dict:
+    """?from=<upload id>: the form filled with an earlier upload of this user's, to fix and send again."""
+    try:
+        upload = Upload.objects.filter(author=request.user, pk=int(request.GET.get("from", ""))).first()
+    except ValueError:
+        return {}
+    if upload is None or not upload.tree:
+        return {}
+    return {"text": json.dumps(upload.tree, indent=2), "name": upload.name}
 
 
 @action_required(SEED)

@@ -5,36 +5,65 @@
   const dataEl = document.getElementById("chart-data");
   const charts = dataEl ? JSON.parse(dataEl.textContent) : { curves: [], scores: [] };
   const config = { displaylogo: false, responsive: true };
+  // One colour per rung in both charts, whatever else is drawn (Plotly's default palette).
+  const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"];
+  const rungs = [...new Set((charts.curves || []).map((c) => c.rung).concat((charts.scores || []).map((s) => s.rung)))];
+  const colorOf = (rung) => PALETTE[Math.max(0, rungs.indexOf(rung)) % PALETTE.length];
   const base = { margin: { l: 56, r: 12, t: 10, b: 42 }, plot_bgcolor: "#fff", paper_bgcolor: "#fff",
-    legend: { orientation: "h", y: -0.2 } };
+    legend: { orientation: "h", y: -0.28 } };
 
+  // Training tokens on x where every curve reports them (steps are not comparable across rungs or
+  // batch sizes); the parents' curves at the same rungs in grey underneath; a linear/log switch.
   function lossChart() {
     const el = document.getElementById("loss-chart");
     if (!el || !window.Plotly || !charts.curves.length) return;
+    const parents = charts.parent_curves || [];
+    const all = charts.curves.flatMap((c) => Object.values(c.curves)).concat(parents.map((p) => p.train));
+    const byTokens = all.every((c) => Array.isArray(c.tokens));
+    const xOf = (c) => (byTokens ? c.tokens : c.x);
     const traces = [];
+    parents.forEach((p) => traces.push({ x: xOf(p.train), y: p.train.y, mode: "lines", name: p.name + " " + p.rung + " (parent)",
+      line: { color: "rgba(120,130,140,0.55)", width: 1.5 }, hovertemplate: "%{y:.4f}<extra>" + p.name + " " + p.rung + "</extra>" }));
     charts.curves.forEach((c) => {
-      if (c.curves.train) traces.push({ x: c.curves.train.x, y: c.curves.train.y, mode: "lines", name: c.rung + " train" });
-      if (c.curves.validation) traces.push({ x: c.curves.validation.x, y: c.curves.validation.y, mode: "lines+markers",
-        name: c.rung + " validation", line: { dash: "dot" } });
+      if (c.curves.train) traces.push({ x: xOf(c.curves.train), y: c.curves.train.y, mode: "lines", name: c.rung + " train",
+        line: { color: colorOf(c.rung) } });
+      if (c.curves.validation) traces.push({ x: xOf(c.curves.validation), y: c.curves.validation.y, mode: "lines+markers",
+        name: c.rung + " validation", line: { dash: "dot", color: colorOf(c.rung) } });
     });
-    Plotly.newPlot(el, traces, { ...base, xaxis: { title: { text: "step" } }, yaxis: { title: { text: "loss" } } }, config);
+    const layout = { ...base, margin: { l: 56, r: 12, t: 30, b: 42 },
+      xaxis: { title: { text: byTokens ? "training tokens" : "step" } }, yaxis: { title: { text: "loss (nats/token)" }, type: "linear" },
+      updatemenus: [{ type: "buttons", direction: "right", x: 1, xanchor: "right", y: 1.12, yanchor: "top", showactive: true,
+        buttons: [{ label: "linear", method: "relayout", args: [{ "yaxis.type": "linear" }] },
+          { label: "log", method: "relayout", args: [{ "yaxis.type": "log" }] }] }] };
+    el.dataset.xaxis = byTokens ? "tokens" : "step";
+    Plotly.newPlot(el, traces, layout, config);
   }
 
+  // Accuracy per task and rung, with ± one standard error, and chance accuracy as a grey mark.
   function scoreChart() {
     const el = document.getElementById("score-chart");
     if (!el || !window.Plotly || !charts.scores.length) return;
     const traces = charts.scores.map((s) => {
       const tasks = Object.keys(s.scores);
-      return { type: "bar", name: s.rung, x: tasks, y: tasks.map((t) => s.scores[t]) };
+      const err = tasks.map((t) => (s.stderr && s.stderr[t] !== undefined ? s.stderr[t] : null));
+      const trace = { type: "bar", name: s.rung, x: tasks, y: tasks.map((t) => s.scores[t]), marker: { color: colorOf(s.rung) } };
+      if (err.some((e) => e !== null)) trace.error_y = { type: "data", array: err.map((e) => e || 0), visible: true };
+      return trace;
     });
-    Plotly.newPlot(el, traces, { ...base, barmode: "group", yaxis: { title: { text: "score" } } }, config);
+    const chance = {};
+    charts.scores.forEach((s) => Object.entries(s.chance || {}).forEach(([t, c]) => { chance[t] = c; }));
+    const tasks = Object.keys(chance);
+    if (tasks.length) traces.push({ type: "scatter", mode: "markers", name: "chance", x: tasks, y: tasks.map((t) => chance[t]),
+      marker: { symbol: "line-ew-open", size: 34, color: "#59636e", line: { width: 2.5 } }, hovertemplate: "chance %{y}<extra></extra>" });
+    Plotly.newPlot(el, traces, { ...base, barmode: "group", yaxis: { title: { text: "accuracy" }, rangemode: "tozero" } }, config);
   }
 
   function checkChart() {
     const el = document.getElementById("check-series");
     if (!el || !window.Plotly || !(charts.check_series || []).length) return;
     const traces = charts.check_series.map((s) => ({ y: s.y, mode: "lines+markers", name: s.name }));
-    Plotly.newPlot(el, traces, { ...base, xaxis: { title: { text: "step of the checker's training run" } } }, config);
+    Plotly.newPlot(el, traces, { ...base, xaxis: { title: { text: "step of the checker's training run" } },
+      yaxis: { title: { text: "loss" } } }, config);
   }
 
   // A click on a line number pins the annotation form to that unit and line.

@@ -143,7 +143,7 @@
     const now = Date.now();
     document.querySelectorAll("[data-since]").forEach((el) => {
       const t = Date.parse(el.dataset.since);
-      if (!isNaN(t)) el.textContent = age((now - t) / 1000);
+      if (!isNaN(t)) el.textContent = age((now - t) / 1000) + (el.dataset.suffix || "");
     });
   }
   setInterval(tickAges, 1000);

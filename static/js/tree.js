@@ -89,11 +89,15 @@
   }
 
   function labelTrace() {
-    // Names next to the highlighted designs, when few enough to read.
-    const ids = matches && matches.length <= 40 ? matches : [];
+    // Names next to the highlighted designs, when few enough to read; with no filter, the seeds'
+    // names, so the roots of the tree can be told apart.
+    const seeds = n.id.filter((_, i) => n.is_seed[i]);
+    const ids = matches ? (matches.length <= 40 ? matches : []) : (seeds.length <= 40 ? seeds : []);
     const idx = ids.map((id) => indexOf.get(id)).filter((i) => i !== undefined);
-    return { type: "scatter", mode: "text", x: idx.map((i) => n.x[i]), y: idx.map((i) => n.generation[i]),
-      text: idx.map((i) => n.name[i]), textposition: "middle right", hoverinfo: "skip", showlegend: false,
+    // Seed names sit above their marker (the WebGL markers are drawn over the text layer).
+    const lift = matches ? 0 : 0.3;
+    return { type: "scatter", mode: "text", x: idx.map((i) => n.x[i]), y: idx.map((i) => n.generation[i] - lift),
+      text: idx.map((i) => n.name[i]), textposition: matches ? "middle right" : "middle center", hoverinfo: "skip", showlegend: false,
       textfont: { size: 11, color: "#1d232a" } };
   }
 

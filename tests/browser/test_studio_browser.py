@@ -146,3 +146,30 @@ def test_seed_a_design_by_upload(studio, page, shoot, tmp_path):
     assert Upload.objects.get(name="leaky").status == "rejected"
     assert not Design.objects.filter(name="leaky").exists()
     shoot(page, "10-upload-rejected", full_page=True)
+
+
+def test_results_read_against_parents_chance_and_noise(studio, page, shoot):
+    """The design page's charts: loss against training tokens with the parent's curve underneath and a
+    log switch; accuracy bars with error bars and chance marks. The tree names the seeds."""
+    from evolution.models import Verification
+
+    child = next(d for d in Design.objects.filter(generation__gt=0, status="verified").order_by("id")
+                 if Verification.objects.filter(design__in=d.parents.all(), rung="14M", status="done").exists())
+    log_in(page, studio, child.get_absolute_url())
+    chart = page.locator("#loss-chart")
+    expect(chart).to_have_attribute("data-xaxis", "tokens")
+    names = page.evaluate("() => document.getElementById('loss-chart').data.map((t) => t.name)")
+    assert any(name.endswith("(parent)") for name in names) and "14M train" in names
+    page.locator("#loss-chart .updatemenu-button").nth(1).click()  # "log"
+    page.wait_for_function("() => document.getElementById('loss-chart').layout.yaxis.type === 'log'")
+    scores = page.evaluate("() => document.getElementById('score-chart').data.map((t) => "
+                           "[t.name, !!(t.error_y && t.error_y.visible)])")
+    assert ["chance", False] in scores and ["14M", True] in scores
+    expect(page.locator("#task-table")).to_contain_text("±")
+    shoot(page, "11-design-results", full_page=True)
+
+    page.goto(f"{studio}/")
+    expect(page.locator("#lineage")).to_have_attribute("data-ready", "1")
+    labels = page.evaluate("() => document.getElementById('lineage').data[2].text")
+    assert set(labels) == set(Design.objects.filter(is_seed=True).values_list("name", flat=True))
+    assert page.errors == []

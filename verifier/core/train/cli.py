@@ -123,6 +123,8 @@ def run_verify(args: argparse.Namespace) -> int:
         return 2
     sink = JsonLines(args.progress_jsonl) if args.progress_jsonl else None
     human = sys.stderr if args.progress_jsonl == "-" else sys.stdout
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled worker job checkpoints like Ctrl-C
     try:
         report = verify_design(tree, args.rung, args.out, args.data_dir, progress=sink, **overrides)
@@ -136,7 +138,17 @@ def run_verify(args: argparse.Namespace) -> int:
     return {"done": 0, "interrupted": 3}.get(report.status, 1)
 
 
+_MAIN_PID: int | None = None
+
+
 def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM in the verification process: stop like Ctrl-C (checkpoint, report "interrupted").
+    Processes forked from it (tokenisation and lm-eval worker pools) inherit the handler; when their
+    pool ends them they should just exit, not unwind with a KeyboardInterrupt traceback."""
+    if os.getpid() != _MAIN_PID:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     raise KeyboardInterrupt
 
 
