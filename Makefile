@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GENESYS_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: setup start test test-fast lint typecheck bench clean
+.PHONY: setup start test test-fast lint typecheck bench clean library
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	PYTHON=$(PYTHON) bash scripts/setup.sh
@@ -15,6 +15,9 @@ setup: $(STAMP)
 
 start: $(STAMP)
 	bash scripts/start.sh
+
+library: $(STAMP)
+	$(BIN)/python manage.py import_library $(GENESYS_DATA_DIR)/knowledge/genesys-reference-library
 
 test: $(STAMP)
 	$(BIN)/pytest

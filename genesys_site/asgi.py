@@ -18,3 +18,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+if os.environ.get("GENESYS_WARM_KNOWLEDGE") == "1":  # set by run_studio; see docs/DEPLOYMENT.md
+    from knowledge.engine import warm_in_background
+
+    warm_in_background()

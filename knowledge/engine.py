@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -46,3 +47,20 @@ def forget_instances() -> None:
     """Drop the cached KnowledgeBase objects (tests switching stores or reranker settings)."""
     with _lock:
         _instances.clear()
+
+
+def warm_in_background() -> threading.Thread:
+    """Load the embedding model and the keyword index in a daemon thread, so that the first search
+    after a server start does not wait 15-30 s for them (the web server calls this at start-up)."""
+
+    def run() -> None:
+        try:
+            started = time.perf_counter()
+            knowledge_base().warm()
+            log.info("knowledge engine warm in %.1f s", time.perf_counter() - started)
+        except Exception:  # noqa: BLE001 - a cold first search is better than a dead server
+            log.exception("could not warm the knowledge engine")
+
+    thread = threading.Thread(target=run, name="knowledge-warm", daemon=True)
+    thread.start()
+    return thread

@@ -17,4 +17,14 @@ $PY manage.py ensure_demo_user
 $PY manage.py collectstatic --noinput -v 0
 $PY manage.py data_status || true
 
+# The knowledge engine: the reference library's 297 papers (abstracts, metadata, citation links), so
+# search and the proposer's references work from the first start. About a minute the first time, a
+# no-op afterwards. Full texts (24k passages, 15+ minutes of CPU): `make library`.
+LIBRARY="${GENESYS_DATA_DIR:-}/knowledge/genesys-reference-library"
+if [ -n "${GENESYS_DATA_DIR:-}" ] && [ -d "$LIBRARY/papers" ]; then
+  $PY manage.py import_library "$LIBRARY" --abstracts-only || echo "the reference library could not be imported (see above); search starts empty"
+else
+  echo "no reference library under GENESYS_DATA_DIR: the knowledge engine starts empty (manage.py import_library PATH)"
+fi
+
 exec $PY manage.py run_studio --host "$HOST" --port "$PORT"

@@ -37,7 +37,10 @@ class Command(BaseCommand):
         if not no_workers:
             commands += self.worker_commands()
         # Each child leads its own process group, so stopping it stops its pool processes too.
-        children = [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
+        # The web server loads the knowledge engine's embedding model at start, not on the first search.
+        web_env = {**os.environ, "GENESYS_WARM_KNOWLEDGE": "1"}
+        children = [subprocess.Popen(cmd, start_new_session=True, env=web_env if i == 0 else None)
+                    for i, cmd in enumerate(commands)]
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nGenesys Studio is running at {url}"))
         self.stdout.write(f"Log in as {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} (researcher). Ctrl-C stops everything.")
