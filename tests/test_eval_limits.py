@@ -27,3 +27,20 @@ def test_an_explicit_limit_for_every_task_drops_the_rung_exceptions():
     assert eval_limits_for(micro, VerifyConfig(eval_limit=None)) == (None, {})
     assert eval_limits_for(micro, VerifyConfig(eval_limit=20, eval_limits={"copa_local": 3})) == (
         20, {"copa_local": 3})
+
+
+def test_lm_eval_templates_are_compiled_once_and_render_the_same():
+    from lm_eval import utils
+
+    from verifier.core.train.evaluation import install_template_cache
+
+    template = "Question: {{question}}\nAnswer:{{ ' ' ~ choices[gold] }} #" + str(id(utils))
+    docs = [{"question": f"q{i}?", "choices": ["a", "b"], "gold": i % 2} for i in range(50)]
+    expected = [utils.env.from_string(template).render(**d) for d in docs]
+    install_template_cache()
+    install_template_cache()  # idempotent: does not wrap itself
+    cache = utils.apply_template.compiled
+    before = cache.cache_info()
+    assert [utils.apply_template(template, d) for d in docs] == expected
+    after = cache.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 49)  # compiled once for 50
