@@ -67,6 +67,7 @@ def test_settings_page_shows_readiness_but_never_a_key(client, monkeypatch, no_k
     page = client.get("/designer/settings/")
     assert b"LLM agents ready" in page.content and b"very-secret" not in page.content
     assert b"claude-sonnet-5-5" in page.content  # the model of each role
+    assert b'href="/designer/settings/" class="here">Designer</a>' in page.content  # in everyone's nav
 
 
 def test_only_users_with_the_right_may_change_settings(client):

@@ -288,3 +288,21 @@ def test_running_verification_without_progress_says_so(client, checked):
     Verification.objects.create(design=checked, rung="14M", rung_index=2, status="running")
     page = client.get(checked.get_absolute_url()).content.decode()
     assert "no progress reported yet" in page and "– ago" not in page
+
+
+def test_a_failed_run_keeps_its_curve_marked_with_the_reason(client, verified):
+    import random
+
+    from evolution.demo import fake_report
+    from evolution.models import Verification
+
+    report = {**fake_report("31M", 0.0, random.Random(3)), "status": "failed",
+              "error": "loss_spike: the loss rose far above its running minimum at step 400"}
+    Verification.objects.update_or_create(design=verified, rung="31M", defaults={
+        "rung_index": 3, "status": "failed", "report": report, "error": report["error"]})
+    page = client.get(verified.get_absolute_url()).content.decode()
+    charts = json.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page,
+                                  re.S).group(1))
+    failed = [c for c in charts["curves"] if c["rung"] == "31M"]
+    assert failed and failed[0]["status"] == "failed" and failed[0]["failure"].startswith("loss_spike")
+    assert all(c["status"] == "done" for c in charts["curves"] if c["rung"] != "31M")

@@ -169,7 +169,8 @@ def chart_data(verifications: list[VerificationView], check_series: list | None 
     per-task scores by rung with their standard errors and chance accuracy, and the checker's short
     training run."""
     return {
-        "curves": [{"rung": v.row.rung, "curves": v.curves} for v in verifications if v.curves],
+        "curves": [{"rung": v.row.rung, "curves": v.curves, "status": v.row.status,
+                    "failure": (v.row.error or "")[:160]} for v in verifications if v.curves],
         "parent_curves": parents or [],
         "scores": [{"rung": v.row.rung, "scores": v.scores,
                     "stderr": {t["task"]: t["stderr"] for t in v.tasks if t["stderr"] is not None},

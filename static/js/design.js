@@ -25,8 +25,18 @@
     parents.forEach((p) => traces.push({ x: xOf(p.train), y: p.train.y, mode: "lines", name: p.name + " " + p.rung + " (parent)",
       line: { color: "rgba(120,130,140,0.55)", width: 1.5 }, hovertemplate: "%{y:.4f}<extra>" + p.name + " " + p.rung + "</extra>" }));
     charts.curves.forEach((c) => {
-      if (c.curves.train) traces.push({ x: xOf(c.curves.train), y: c.curves.train.y, mode: "lines", name: c.rung + " train",
-        line: { color: colorOf(c.rung) } });
+      // A run stopped by the monitor (or that crashed) keeps its curve, marked: name, dashes and an
+      // ✕ where it stopped, with the reason on hover.
+      const failed = c.status === "failed";
+      const tag = failed ? " (failed)" : c.status === "running" || c.status === "queued" ? " (running)" : "";
+      if (c.curves.train) traces.push({ x: xOf(c.curves.train), y: c.curves.train.y, mode: "lines", name: c.rung + " train" + tag,
+        line: { color: colorOf(c.rung), dash: failed ? "dash" : "solid" } });
+      if (failed && c.curves.train && c.curves.train.y.length) {
+        const n = c.curves.train.y.length - 1;
+        traces.push({ x: [xOf(c.curves.train)[n]], y: [c.curves.train.y[n]], mode: "markers", showlegend: false,
+          marker: { symbol: "x", size: 12, color: "#c0392b" }, name: c.rung + " stopped",
+          hovertemplate: "stopped: " + (c.failure || "failed").replace(/[<>]/g, "") + "<extra>" + c.rung + "</extra>" });
+      }
       if (c.curves.validation) traces.push({ x: xOf(c.curves.validation), y: c.curves.validation.y, mode: "lines+markers",
         name: c.rung + " validation", line: { dash: "dot", color: colorOf(c.rung) } });
     });
