@@ -47,8 +47,9 @@
 #   e2e (14M, GPT seed) ~6-9 min: setup ~40 s unless call 1 did it; data: tokenise Gutenberg
 #     (72 MB, 19.7M tokens) ~20-40 s; size ~5 s; train: FLOP count + probe/compile ~45-75 s, then
 #     1,336 steps x 0.095-0.14 s = 130-190 s (5.5M-3.7M tok/s); validate ~5 s; lm-eval on ~208k
-#     requests ~2.5-4 min, CPU-bound in lm-eval itself (building the requests alone took 290 s on
-#     this project's 2-core CI box, BLiMP's 67k documents most of it).
+#     requests ~1.5-3 min, CPU-bound in lm-eval itself (its own work on the full task set took
+#     230 s on this project's 2-core box before the template cache, 62 s with it; BLiMP's 67k
+#     documents most of it).
 #   If the e2e is cut, e2e.json still has the phases reached, the steps done, the training speed and
 #   the projected training time (e2e_progress.jsonl has every event).
 set -uo pipefail
