@@ -34,7 +34,6 @@ import contextlib
 import gc
 import json
 import math
-import os
 import signal
 import sys
 import threading
@@ -47,8 +46,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
+from bench_e2e import print_e2e, run_e2e
+from bench_io import say, write_json
+from bench_report import PLAIN, TARGETS, print_tables, row_line, verdicts
+from plain_gpt import VOCAB, PlainGPT
 
 from verifier.core.gau import compose, load_gab
 from verifier.core.seeds import available_seeds, load_seed
@@ -57,58 +58,6 @@ from verifier.core.train.data import PackedSequences
 from verifier.core.train.ladder import get_rung
 from verifier.core.train.throughput import count_flops, peak_flops
 from verifier.core.train.trainer import Trainer, TrainSettings, make_optimizer
-
-VOCAB = 32000
-TARGETS = {"14M": 1.5, "125M": 1.1}
-PLAIN = "plain GPT"
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-# ---- the plain reference ---------------------------------------------------------------------------
-
-
-class PlainBlock(nn.Module):
-    def __init__(self, d: int, n_head: int):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.qkv, self.proj = nn.Linear(d, 3 * d, bias=False), nn.Linear(d, d, bias=False)
-        self.fc, self.out = nn.Linear(d, 4 * d, bias=False), nn.Linear(4 * d, d, bias=False)
-        self.n_head = n_head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, L, D = x.shape
-        q, k, v = self.qkv(self.ln1(x)).view(B, L, 3, self.n_head, D // self.n_head).unbind(2)
-        y = F.scaled_dot_product_attention(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True
-        )
-        x = x + self.proj(y.transpose(1, 2).reshape(B, L, D))
-        return x + self.out(F.gelu(self.fc(self.ln2(x))))
-
-
-class PlainGPT(nn.Module):
-    """nanoGPT (learned positions, pre-LayerNorm, GELU MLP, tied head): the reference."""
-
-    def __init__(self, d: int, n_block: int, seq: int, vocab: int = VOCAB):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, d)
-        self.positions = nn.Embedding(seq, d)
-        self.blocks = nn.ModuleList(PlainBlock(d, max(1, d // 64)) for _ in range(n_block))
-        self.ln_f = nn.LayerNorm(d)
-        self.head = nn.Linear(d, vocab, bias=False)
-        self.head.weight = self.embedding.weight
-        for p in self.parameters():
-            if p.dim() == 2:
-                nn.init.normal_(p, std=0.02)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(ids) + self.positions(torch.arange(ids.shape[1], device=ids.device))
-        for block in self.blocks:
-            x = block(x)
-        logits = self.head(self.ln_f(x))
-        return F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)).float(), ids[:, 1:].reshape(-1))
 
 
 @dataclass
@@ -424,68 +373,6 @@ def run_job(job: Job, s: Settings, limit: float | None) -> dict:
     return row
 
 
-# ---- results ----------------------------------------------------------------------------------------
-
-
-def verdicts(rows: dict[str, list[dict]]) -> dict[str, dict]:
-    """GPT seed / plain GPT at the rungs with a target (best GPT row: chunked or full CE)."""
-    out = {}
-    for rung, target in TARGETS.items():
-        ok = [r for r in rows.get(rung, []) if "failure" not in r and r.get("tokens_per_s")]
-        plain = next((r for r in ok if r["model"] == PLAIN), None)
-        gpt = [r for r in ok if r["model"] == "gpt"]
-        if plain and gpt:
-            ratio = max(r["tokens_per_s"] for r in gpt) / plain["tokens_per_s"]
-            out[rung] = {"ratio": ratio, "target": target, "meets": ratio >= target}
-    return out
-
-
-def write_json(path: Path | None, doc: dict) -> None:
-    """Atomically (a reader never sees half a file; a kill leaves the last complete one)."""
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, default=str))
-    tmp.replace(path)
-
-
-def row_line(r: dict, rows: list[dict]) -> str:
-    label = r["model"] + ("" if r.get("chunked_ce", True) or r["model"] == PLAIN else " (full CE)")
-    label += " (eager)" if r.get("eager") else ""
-    if "failure" in r:
-        return f"{label:22} FAILED {r['failure']['category']}: {r['failure']['message'][:80]}"
-    plain = next((x for x in rows if x["model"] == PLAIN and "failure" not in x), None)
-    ratio = r["tokens_per_s"] / plain["tokens_per_s"] if plain and plain.get("tokens_per_s") else float("nan")
-    mfu = f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "-"
-    compile_s = f"{r['compile_s']:.0f}s" if r.get("compile_s") is not None else "-"
-    shape = f"{r['d_model']}x{r['n_block']}"
-    micro = f"{r['micro_batch']}x{r['grad_accum']}"
-    return (
-        f"{label:22} {shape:>9} {r['non_embedding_params']:>12,} {micro:>11} {r['tokens_per_s']:>12,.0f} "
-        f"{mfu:>6} {ratio:>7.2f}x {compile_s:>8} {r.get('row_s', 0):>6.0f}s"
-    )
-
-
-def print_tables(doc: dict) -> None:
-    header = f"{'model':22} {'shape':>9} {'params':>12} {'micro x acc':>11} {'tok/s':>12} {'MFU':>6} {'vs plain':>8}"
-    for rung, rows in doc.get("rows", {}).items():
-        say(f"\n== {rung} ({doc.get('device')}, context {doc.get('context')}) ==")
-        say(f"{header} {'compile':>8} {'row':>7}")
-        for r in rows:
-            say(row_line(r, rows))
-    for rung, v in doc.get("verdicts", {}).items():
-        verdict = "meets" if v["meets"] else "BELOW"
-        say(f"GPT seed / plain GPT at {rung}: {v['ratio']:.2f}x ({verdict} the {v['target']}x target)")
-    missing = [r for r in TARGETS if r not in doc.get("verdicts", {})]
-    if missing:
-        say(f"no verdict at {', '.join(missing)} (a row is missing or failed)")
-    for skip in doc.get("skipped", []):
-        say(f"skipped: {skip['label']} ({skip['reason']})")
-    state = "complete" if doc.get("complete") else "INCOMPLETE (stopped early)"
-    say(f"benchmark {state}: {doc.get('elapsed_s', 0):.0f} s")
-
-
 def run_table(args: argparse.Namespace, s: Settings) -> dict:
     device = s.device
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -562,167 +449,6 @@ def run_table(args: argparse.Namespace, s: Settings) -> dict:
     write_json(args.json, doc)
     print_tables(doc)
     return doc
-
-
-# ---- the 14M rung end to end -----------------------------------------------------------------------
-
-
-def run_e2e(
-    data_dir: Path | None,
-    device: torch.device,
-    rung: str = "14M",
-    out: Path | None = None,
-    progress_path: Path | None = None,
-    json_path: Path | None = None,
-    overrides: dict[str, Any] | None = None,
-    every_s: float = 20.0,
-) -> int:
-    """A rung's wall time end to end, as `verify` runs it: tokenise (cached after the first run), size,
-    train (700M tokens at 14M), validate, evaluate. Progress events (with `t`, seconds since the start)
-    go to `progress_path` as they happen, so a run cut short still shows how far it got. SIGTERM ends
-    the run like Ctrl-C (training checkpoints; the report says `interrupted`)."""
-    from verifier.core.train import verify_design
-    from verifier.core.train.checkpoint import CHECKPOINT_NAME, WEIGHTS_NAME
-
-    out = Path(out or f"var/bench-e2e-{rung}")
-    for stale in ("report.json", CHECKPOINT_NAME, WEIGHTS_NAME):  # a fresh run, never a resumed one
-        (out / stale).unlink(missing_ok=True)
-    sink = open(progress_path, "a", buffering=1) if progress_path else None  # noqa: SIM115
-    start = time.perf_counter()
-    state: dict[str, Any] = {"phases": {}, "last_step": None, "last_print": 0.0, "tokenised": False}
-
-    def progress(event: dict[str, Any]) -> None:
-        t = time.perf_counter() - start
-        if sink is not None:
-            sink.write(json.dumps({"t": round(t, 3), **event}, default=str) + "\n")
-        if event.get("event") == "phase":
-            state["phases"].setdefault(event["phase"], t)
-            state["tokenised"] |= str(event.get("message", "")).startswith("tokenising")
-            say(f"[e2e {t:6.0f}s] {event['phase']}: {event.get('message', '')}")
-        elif event.get("event") == "step":
-            if state["last_step"] is None:  # the loop began `elapsed_s` ago; before it: FLOPs, probe, compile
-                state["loop_start"] = t - float(event["elapsed_s"])
-            state["last_step"] = {**event, "t": t}
-            if t - state["last_print"] >= every_s or event["step"] == event["total_steps"]:
-                state["last_print"] = t
-                say(
-                    f"[e2e {t:6.0f}s] step {event['step']}/{event['total_steps']} loss {event['loss']:.3f} "
-                    f"{event['tokens_per_s']:,.0f} tok/s eta {event['eta_s']:.0f}s"
-                )
-
-    previous = (
-        signal.signal(signal.SIGTERM, _interrupt)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
-    report = None
-    try:
-        report = verify_design(
-            load_seed("gpt"),
-            rung,
-            out,
-            data_dir,
-            progress=progress,
-            device=str(device),
-            show_bar=False,
-            **(overrides or {}),
-        )
-    except KeyboardInterrupt:
-        say("[e2e] interrupted outside training (no report)")
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if sink is not None:
-            sink.close()
-    total = time.perf_counter() - start
-    summary = e2e_summary(rung, report, state, total, out)
-    write_json(json_path, summary)
-    print_e2e(summary)
-    return {"done": 0, "interrupted": 3}.get(summary["status"], 1)
-
-
-_MAIN_PID = os.getpid()
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    if os.getpid() != _MAIN_PID:  # a forked worker (a pool of lm-eval or datasets) being shut down
-        os._exit(128 + signum)
-    raise KeyboardInterrupt
-
-
-def e2e_summary(rung: str, report: Any, state: dict, total: float, out: Path) -> dict:
-    phases = state["phases"]
-    order = [p for p in ("data", "size", "train", "validate", "eval") if p in phases]
-    from_events = {
-        p: (phases[order[i + 1]] if i + 1 < len(order) else total) - phases[p] for i, p in enumerate(order)
-    }
-    last = state["last_step"]
-    doc: dict[str, Any] = {
-        "rung": rung,
-        "status": report.status if report else "interrupted",
-        "wall_s": total,
-        "phases_s": dict(report.wall_time_s) if report else from_events,
-        "phases_from_events_s": from_events,
-        "tokenised": state["tokenised"],
-        "report": str(out / "report.json") if report else None,
-    }
-    if doc["status"] == "interrupted" and order:
-        doc["cut_in_phase"] = order[-1]  # its time in phases_s is only how long it ran before the cut
-    if last:
-        doc["train"] = {
-            "steps_done": last["step"],
-            "total_steps": last["total_steps"],
-            "tokens_per_s_recent": last["tokens_per_s"],
-            "mfu_recent": last["mfu"],
-            "train_elapsed_s": last["elapsed_s"],
-            "train_projected_s": last["elapsed_s"] + last["eta_s"],
-            # FLOP count + micro-batch probe (where torch.compile compiles) before the first step
-            "pre_loop_s": state["loop_start"] - phases["train"] if "train" in phases else None,
-        }
-    if report is not None:
-        doc.update(
-            tokens_per_s=report.tokens_per_s,
-            mfu=report.mfu,
-            fitness=report.fitness,
-            val_loss=report.val_loss,
-            failure=report.failure,
-            warnings=report.warnings,
-            shape=report.shape
-            and {k: report.shape.get(k) for k in ("d_model", "n_block", "non_embedding_params")},
-            micro_batch=(report.config.get("train") or {}).get("micro_batch"),
-            eval={
-                t: {k: v for k, v in row.items() if k in ("acc", "acc_norm", "perplexity", "samples")}
-                for t, row in (report.eval or {}).items()
-            },
-            versions=report.versions,
-            device=report.device,
-        )
-    return doc
-
-
-def print_e2e(doc: dict) -> None:
-    phases = ", ".join(f"{k} {v:.0f}s" for k, v in (doc.get("phases_s") or {}).items())
-    cut = f"; cut during {doc['cut_in_phase']}" if doc.get("cut_in_phase") else ""
-    say(f"\n{doc['rung']} end to end: {doc['status']} in {doc['wall_s'] / 60:.1f} min ({phases}{cut})")
-    if doc.get("train"):
-        t = doc["train"]
-        say(
-            f"  train: {t['steps_done']}/{t['total_steps']} steps, {t['tokens_per_s_recent']:,.0f} tok/s recent, "
-            f"train phase projected {t['train_projected_s']:.0f}s, of it before the first step "
-            f"(FLOP count, probe, compile) {t.get('pre_loop_s') or 0:.0f}s"
-        )
-    if doc.get("tokens_per_s"):
-        mfu = f"{100 * doc['mfu']:.1f}%" if doc.get("mfu") is not None else "-"
-        say(
-            f"  {doc['tokens_per_s']:,.0f} tok/s, MFU {mfu}, val loss {doc.get('val_loss')}, "
-            f"fitness {doc.get('fitness')}, micro-batch {doc.get('micro_batch')}, tokenised here: {doc['tokenised']}"
-        )
-    for task, row in (doc.get("eval") or {}).items():
-        say(f"  {task}: {row}")
-    if doc.get("failure"):
-        say(f"  failure: {doc['failure']}")
-    for warning in doc.get("warnings") or []:
-        say(f"  warning: {warning}")
 
 
 # ---- command line -----------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ SCRIPT = REPO / "benchmarks" / "bench_gpu_throughput.py"
 
 @pytest.fixture(scope="module")
 def bench():
+    if str(SCRIPT.parent) not in sys.path:  # its sibling modules, as when run as a script
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("bench_gpu_throughput", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # (dataclasses look their module up)
@@ -163,9 +165,11 @@ def test_e2e_summary_of_a_run_cut_during_evaluation(bench, tmp_path):
         "last_step": {"step": 1336, "total_steps": 1336, "tokens_per_s": 4.0e6, "mfu": 0.3,
                       "elapsed_s": 155.0, "eta_s": 0.0, "t": 250.0},
     }  # fmt: skip
-    doc = bench.e2e_summary("14M", None, state, 400.0, tmp_path)
+    import bench_e2e  # beside the benchmark (the fixture put its folder on the path)
+
+    doc = bench_e2e.e2e_summary("14M", None, state, 400.0, tmp_path)
     assert doc["status"] == "interrupted" and doc["cut_in_phase"] == "eval" and doc["report"] is None
     assert doc["phases_s"] == {"data": 30.0, "size": 5.0, "train": 215.0, "validate": 6.0, "eval": 144.0}
     assert doc["train"]["pre_loop_s"] == 60.0 and doc["train"]["train_projected_s"] == 155.0
-    bench.write_json(tmp_path / "e2e.json", doc)
+    bench_e2e.write_json(tmp_path / "e2e.json", doc)
     assert json.loads((tmp_path / "e2e.json").read_text())["tokenised"] is True

@@ -177,9 +177,8 @@ def test_sigterm_handler_leaves_forked_pool_workers_to_exit_quietly():
     the handler, and ending the pool must not print a KeyboardInterrupt traceback per worker."""
     script = (
         "import multiprocessing, os, signal, time\n"
-        "from verifier.core.train import cli\n"
-        "cli._MAIN_PID = os.getpid()\n"
-        "signal.signal(signal.SIGTERM, cli._interrupt)\n"
+        "from verifier.core.train.signals import install_sigterm_as_interrupt\n"
+        "install_sigterm_as_interrupt()\n"
         "pool = multiprocessing.get_context('fork').Pool(2)\n"
         "assert pool.map(abs, [-1, -2]) == [1, 2]\n"
         "time.sleep(0.5)  # the workers wait for work again\n"

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import IO, Any
 
 from .report import json_safe
+from .signals import install_sigterm_as_interrupt
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -123,9 +123,7 @@ def run_verify(args: argparse.Namespace) -> int:
         return 2
     sink = JsonLines(args.progress_jsonl) if args.progress_jsonl else None
     human = sys.stderr if args.progress_jsonl == "-" else sys.stdout
-    global _MAIN_PID
-    _MAIN_PID = os.getpid()
-    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled worker job checkpoints like Ctrl-C
+    install_sigterm_as_interrupt()  # a cancelled worker job checkpoints like Ctrl-C
     try:
         report = verify_design(tree, args.rung, args.out, args.data_dir, progress=sink, **overrides)
     except TypeError as exc:  # an unknown --set key
@@ -136,20 +134,6 @@ def run_verify(args: argparse.Namespace) -> int:
             sink.close()
     print(summary(report.to_dict(), args.out), file=human)
     return {"done": 0, "interrupted": 3}.get(report.status, 1)
-
-
-_MAIN_PID: int | None = None
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM in the verification process: stop like Ctrl-C (checkpoint, report "interrupted").
-    Processes forked from it (tokenisation and lm-eval worker pools) inherit the handler; when their
-    pool ends them they should just exit, not unwind with a KeyboardInterrupt traceback."""
-    if os.getpid() != _MAIN_PID:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-        return
-    raise KeyboardInterrupt
 
 
 def summary(report: dict[str, Any], out: Path) -> str:
