@@ -18,6 +18,7 @@ class DesignState:
 
     id: int
     fitness: float | None = None
+    fitness_std: float | None = None  # uncertainty of `fitness` (standard error); None: unknown
     verified_rungs: tuple[str, ...] = ()
     is_seed: bool = False
     implemented: bool = True  # passed the checker

@@ -34,6 +34,13 @@ class VerificationReport:
     final_train_loss: float | None = None
     val_loss: float | None = None
     val_perplexity: float | None = None
+    # Bits per byte on the held-out text (tokenizer-independent): val_loss / ln 2 / bytes per token.
+    val_bpb: float | None = None
+    val_bytes_per_token: float | None = None  # UTF-8 bytes per token of the held-out text scored
+    # Raw results of rungs that are not (only) lm-eval tasks, e.g. the screen's probes:
+    # {component: {"value": float, "stderr": float | None, "n": int, ...}}. The parent recomputes the
+    # rung's score from these; it never trusts `fitness`.
+    components: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens_per_s: float | None = None
     mfu: float | None = None
     flops_per_token: float | None = None

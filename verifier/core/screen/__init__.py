@@ -1,0 +1,1 @@
+"""The screen: the cheap first rung (synthetic capability probes + a short language-model run)."""
