@@ -1,18 +1,25 @@
 """The ladder of scales as configuration: what each rung trains, on how many tokens, and evaluates.
 
 The GPU rungs follow the paper (14M ... 350M: reference shapes, tokens per parameter, learning
-rates, 2,048-token context, 0.5M-token batches, budgets 4x per rung down). The CPU rungs ("micro",
+rates, 2,048-token context, 0.5M-token batches). The CPU rungs ("micro",
 "tiny") and the "test" rung exist so the whole loop runs on a laptop-class CPU in minutes; with a
 32k vocabulary their embedding and LM head dominate, which is fine for checking the machinery.
 
 A rung's size target is the *non-embedding* parameter count of the reference GPT shape
 (12 * d_model^2 * n_block), which is what the size tuner fits a design to. Training tokens are
 tokens-per-parameter times the rung's nominal size (14M x 50 = 700M tokens), as in the paper.
+
+This module is the one definition of the ladder as the evolution loop uses it, too: the order of
+the rungs (`LADDER`), their default budgets (`rung_budget`: 4x per rung down from 1 at the top, the
+paper's ratio, whatever the rungs are), which rungs are open (`open_rungs`: the paper's rule), a
+design's next rung (`next_rung`), and what a verification costs and may take (`est_seconds`,
+`timeout_s`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 BATCH_TOKENS = 2**19  # "0.5M tokens" per optimizer step on the GPU rungs (256 x 2,048)
@@ -84,11 +91,11 @@ class Rung:
     lr: float
     context_length: int
     batch_tokens: int  # tokens per optimizer step
-    budget: int  # default number of verifications the evolution may spend here
     tasks: tuple[str, ...]
     eval_limit: int | None  # examples per lm-eval task (None: all); per subtask for a group
     val_tokens: int  # held-out tokens for validation perplexity
     reference_tokens_per_s: float  # a plain GPT at this shape (H100 for GPU rungs, 2-core CPU else)
+    eval_seconds: float = 300.0  # evaluation and setup time for the cost estimate (GPU: minutes)
     slow_factor: float = 10.0  # a step slower than slow_factor x the reference step is "too slow"
     size_tolerance: float = 0.2
     device: str = "cuda"  # where the rung is meant to run ("cuda" or "cpu")
@@ -125,11 +132,26 @@ class Rung:
         return self.slow_factor * self.batch_tokens / self.reference_tokens_per_s
 
     @property
+    def budget(self) -> int:
+        """Default number of verifications the evolution may spend here (`rung_budget`)."""
+        return rung_budget(self.name)
+
+    @property
+    def est_seconds(self) -> float:
+        """Wall time of one verification of a plain GPT at this rung on its reference device (one H100
+        for GPU rungs, the 2-core CPU for CPU rungs): training at the reference throughput plus
+        evaluation."""
+        return self.train_tokens / self.reference_tokens_per_s + self.eval_seconds
+
+    @property
     def est_gpu_seconds(self) -> float:
-        """Training time of a plain GPT at this rung on one H100 plus evaluation (0 for CPU rungs)."""
-        if self.device != "cuda":
-            return 0.0
-        return self.train_tokens / self.reference_tokens_per_s + 120.0
+        """GPU time of one verification (0 for CPU rungs)."""
+        return self.est_seconds if self.device == "cuda" else 0.0
+
+    @property
+    def timeout_s(self) -> float:
+        """How long a verification at this rung may run before it is given up (`timeout_s`)."""
+        return timeout_s(self)
 
     def with_overrides(self, **changes: Any) -> Rung:
         return replace(self, **changes)
@@ -143,14 +165,14 @@ class Rung:
             "total_steps": self.total_steps, "budget": self.budget, "tasks": list(self.tasks),
             "eval_limit": self.eval_limit, "eval_limits": dict(self.eval_limits), "val_tokens": self.val_tokens,
             "step_time_limit_s": self.step_time_limit_s, "size_tolerance": self.size_tolerance,
-            "device": self.device,
+            "device": self.device, "est_seconds": self.est_seconds, "timeout_s": self.timeout_s,
         }
 
 
-def _gpu(name: str, d: int, n: int, nominal: float, tpp: int, lr: float, budget: int, ref_tps: float) -> Rung:
+def _gpu(name: str, d: int, n: int, nominal: float, tpp: int, lr: float, ref_tps: float) -> Rung:
     return Rung(
         name=name, d_model=d, n_block=n, nominal_params=int(nominal), tokens_per_param=tpp, lr=lr,
-        context_length=GPU_CONTEXT, batch_tokens=BATCH_TOKENS, budget=budget, tasks=FULL_TASKS,
+        context_length=GPU_CONTEXT, batch_tokens=BATCH_TOKENS, tasks=FULL_TASKS,
         eval_limit=None, val_tokens=2**21, reference_tokens_per_s=ref_tps,
     )
 
@@ -161,22 +183,22 @@ def _gpu(name: str, d: int, n: int, nominal: float, tpp: int, lr: float, budget:
 # because shared CPUs are noisy.
 MICRO = Rung(
     name="micro", d_model=128, n_block=4, nominal_params=2**20, tokens_per_param=0.25,
-    lr=2e-3, context_length=256, batch_tokens=8 * 256, budget=256, tasks=CPU_TASKS, eval_limit=100,
+    lr=2e-3, context_length=256, batch_tokens=8 * 256, tasks=CPU_TASKS, eval_limit=100,
     eval_limits={"blimp_local": 5},
-    val_tokens=2**15, reference_tokens_per_s=1500.0, slow_factor=50.0, device="cpu",
+    val_tokens=2**15, reference_tokens_per_s=1500.0, eval_seconds=300.0, slow_factor=50.0, device="cpu",
     notes="about 0.8M non-embedding parameters, 262k tokens (128 steps): minutes per design on 2 CPU cores",
 )
 TINY = Rung(
     name="tiny", d_model=256, n_block=5, nominal_params=2**22, tokens_per_param=0.25,
-    lr=1.5e-3, context_length=512, batch_tokens=8 * 512, budget=64, tasks=CPU_TASKS, eval_limit=200,
+    lr=1.5e-3, context_length=512, batch_tokens=8 * 512, tasks=CPU_TASKS, eval_limit=200,
     eval_limits={"blimp_local": 10},
-    val_tokens=2**16, reference_tokens_per_s=600.0, slow_factor=50.0, device="cpu",
+    val_tokens=2**16, reference_tokens_per_s=600.0, eval_seconds=900.0, slow_factor=50.0, device="cpu",
     notes="about 4M non-embedding parameters, 1M tokens (256 steps): about half an hour per design on 2 CPU cores",
 )
 TEST = Rung(
     name="test", d_model=64, n_block=2, nominal_params=2**16, tokens_per_param=0.25,
-    lr=3e-3, context_length=128, batch_tokens=4 * 128, budget=0, tasks=TEST_TASKS, eval_limit=10,
-    val_tokens=2**12, reference_tokens_per_s=4000.0, slow_factor=100.0, device="cpu",
+    lr=3e-3, context_length=128, batch_tokens=4 * 128, tasks=TEST_TASKS, eval_limit=10,
+    val_tokens=2**12, reference_tokens_per_s=4000.0, eval_seconds=30.0, slow_factor=100.0, device="cpu",
     notes="for tests: a full verify in seconds",
 )
 
@@ -185,11 +207,11 @@ LADDER: dict[str, Rung] = {
     for rung in (
         MICRO,
         TINY,
-        _gpu("14M", 128, 6, 14e6, 50, 1e-3, 256, 3.68e6),
-        _gpu("31M", 256, 6, 31e6, 40, 1e-3, 64, 2.67e6),
-        _gpu("70M", 512, 6, 70e6, 30, 1e-3, 16, 1.48e6),
-        _gpu("125M", 768, 12, 125e6, 20, 6e-4, 4, 5.23e5),
-        _gpu("350M", 1024, 24, 350e6, 20, 3e-4, 1, 1.87e5),
+        _gpu("14M", 128, 6, 14e6, 50, 1e-3, 3.68e6),
+        _gpu("31M", 256, 6, 31e6, 40, 1e-3, 2.67e6),
+        _gpu("70M", 512, 6, 70e6, 30, 1e-3, 1.48e6),
+        _gpu("125M", 768, 12, 125e6, 20, 6e-4, 5.23e5),
+        _gpu("350M", 1024, 24, 350e6, 20, 3e-4, 1.87e5),
     )
 }
 EXTRA_RUNGS: dict[str, Rung] = {TEST.name: TEST}
@@ -204,6 +226,62 @@ def get_rung(name: str) -> Rung:
     raise KeyError(f"unknown rung {name!r}; rungs are {', '.join([*LADDER, *EXTRA_RUNGS])}")
 
 
+# ---- the ladder as the evolution loop spends it -----------------------------------------------------
+
+BUDGET_RATIO = 4  # the paper: each rung gets 4x the verifications of the rung above it
+DEFAULT_SEED = 42  # the paper's training seed; a re-verification of a close call uses the next free one
+# A verification is given up after TIMEOUT_FACTOR x its cost estimate plus TIMEOUT_FLOOR_S: the
+# estimate is for a plain GPT on an idle reference device, and a design may be slower (the runtime
+# monitor stops one that is more than `slow_factor` x slower per step), or share a busy machine.
+TIMEOUT_FACTOR = 3.0
+TIMEOUT_FLOOR_S = 900.0
+
+
+def rung_names() -> list[str]:
+    """The ladder's rungs in order, cheapest first (the `test` rung is not a step of the ladder)."""
+    return list(LADDER)
+
+
+def rung_budget(name: str) -> int:
+    """Default verifications at a rung: 1 at the top, BUDGET_RATIO x more per rung down (0 off the ladder)."""
+    names = rung_names()
+    if name not in names:
+        return 0
+    return BUDGET_RATIO ** (len(names) - 1 - names.index(name))
+
+
 def default_budgets() -> dict[str, int]:
     """Verifications per rung (each lower rung gets 4x the one above), for the evolution settings."""
-    return {name: rung.budget for name, rung in LADDER.items()}
+    return {name: rung_budget(name) for name in LADDER}
+
+
+def _in_ladder_order(names: Iterable[str]) -> list[str]:
+    order = rung_names()
+    return sorted({n for n in names if n in LADDER}, key=order.index)
+
+
+def open_rungs(budget_left: Mapping[str, int]) -> list[str]:
+    """The rungs that may be spent now, in ladder order (the paper's rule): every rung with budget
+    left, except the top rung of the ladder, which opens only when it is the lowest rung with budget
+    left (every cheaper rung has spent its budget). Rungs off the ladder never open."""
+    with_budget = [n for n in _in_ladder_order(budget_left) if budget_left[n] > 0]
+    top = rung_names()[-1]
+    return [n for n in with_budget if n != top or with_budget[0] == top]
+
+
+def next_rung(verified: Iterable[str], rungs: Iterable[str] | None = None) -> str | None:
+    """A design's next rung: the lowest of `rungs` (default: the whole ladder; e.g. the open ones, or
+    those a run verifies at) above the highest ladder rung it has been verified at; None at the top.
+    A rung skipped on the way (its budget spent) is not gone back to."""
+    done = [n for n in verified if n in LADDER]
+    order = rung_names()
+    floor = max((order.index(n) for n in done), default=-1)
+    candidates = _in_ladder_order(rung_names() if rungs is None else rungs)
+    return next((n for n in candidates if order.index(n) > floor), None)
+
+
+def timeout_s(rung: Rung | str) -> float:
+    """The wall-clock limit of one verification at `rung`: TIMEOUT_FLOOR_S + TIMEOUT_FACTOR x its cost
+    estimate (350M: about 10.4 h estimated on an H100, so 32 h; micro: 8 min on 2 CPU cores, 38 min)."""
+    the_rung = get_rung(rung) if isinstance(rung, str) else rung
+    return TIMEOUT_FLOOR_S + TIMEOUT_FACTOR * the_rung.est_seconds
