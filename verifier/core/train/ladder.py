@@ -19,7 +19,7 @@ design's next rung (`next_rung`), and what a verification costs and may take (`e
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 BATCH_TOKENS = 2**19  # "0.5M tokens" per optimizer step on the GPU rungs (256 x 2,048)
@@ -255,29 +255,25 @@ def default_budgets() -> dict[str, int]:
     return {name: rung_budget(name) for name in LADDER}
 
 
-def _in_ladder_order(names: Iterable[str]) -> list[str]:
-    order = rung_names()
-    return sorted({n for n in names if n in LADDER}, key=order.index)
-
-
 def open_rungs(budget_left: Mapping[str, int]) -> list[str]:
-    """The rungs that may be spent now, in ladder order (the paper's rule): every rung with budget
-    left, except the top rung of the ladder, which opens only when it is the lowest rung with budget
-    left (every cheaper rung has spent its budget). Rungs off the ladder never open."""
-    with_budget = [n for n in _in_ladder_order(budget_left) if budget_left[n] > 0]
+    """The rungs that may be spent now (the paper's rule), in the caller's order (cheapest first):
+    every rung with budget left, except the top rung of the ladder (350M), which opens only when it
+    is the lowest rung with budget left, every cheaper rung having spent its budget."""
+    with_budget = [n for n, left in budget_left.items() if left > 0]
     top = rung_names()[-1]
     return [n for n in with_budget if n != top or with_budget[0] == top]
 
 
-def next_rung(verified: Iterable[str], rungs: Iterable[str] | None = None) -> str | None:
-    """A design's next rung: the lowest of `rungs` (default: the whole ladder; e.g. the open ones, or
-    those a run verifies at) above the highest ladder rung it has been verified at; None at the top.
-    A rung skipped on the way (its budget spent) is not gone back to."""
-    done = [n for n in verified if n in LADDER]
-    order = rung_names()
-    floor = max((order.index(n) for n in done), default=-1)
-    candidates = _in_ladder_order(rung_names() if rungs is None else rungs)
-    return next((n for n in candidates if order.index(n) > floor), None)
+def next_rung(verified: Iterable[str], rungs: Sequence[str] | None = None,
+              available: Iterable[str] | None = None) -> str | None:
+    """A design's next rung: the first of `rungs` (a run's rungs, cheapest first; default the whole
+    ladder) above the highest of them it has been verified at, and among `available` if given (the
+    open rungs: "the lowest unverified rung with budget"); None when there is none. Verified rungs
+    outside `rungs` do not count; a rung skipped on the way is not gone back to."""
+    order = list(LADDER) if rungs is None else list(rungs)
+    floor = max((order.index(n) for n in verified if n in order), default=-1)
+    allowed = None if available is None else set(available)
+    return next((n for n in order[floor + 1:] if allowed is None or n in allowed), None)
 
 
 def timeout_s(rung: Rung | str) -> float:
