@@ -1,8 +1,9 @@
-"""Selection policy: quadrants, parent choice, verification choice and budget release."""
+"""Selection policy: quadrants, parent choice, verification choice, budget release, ties and noise."""
 
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 
 import pytest
@@ -11,7 +12,7 @@ from evolution.core.selection import (
     DesignState,
     RungBudget,
     SelectionSettings,
-    open_rungs,
+    good_cutoff,
     quadrants,
     select_parents,
     select_verification,
@@ -83,14 +84,15 @@ def test_one_parent_is_a_seed_while_few_designs_are_verified():
         assert any(designs[p].is_seed for p in choice.parents)
 
 
-def test_budget_opens_from_the_bottom():
-    settings = SelectionSettings(release_fraction=0.5)
-    ladder = [RungBudget("micro", 16), RungBudget("tiny", 4), RungBudget("14M", 1)]
-    assert open_rungs(ladder, settings) == ["micro"]
-    ladder[0].used = 8
-    assert open_rungs(ladder, settings) == ["micro", "tiny"]
-    ladder[1].used = 4
-    assert open_rungs(ladder, settings) == ["micro", "14M"]
+def test_the_top_rung_opens_only_when_it_is_the_lowest_rung_with_budget_left():
+    designs = [DesignState(id=i, fitness=0.5 if i == 7 else 0.0, verified_rungs=("micro", "tiny", "125M"))
+               for i in range(8)]
+    ladder = [RungBudget("micro", 16, used=8), RungBudget("tiny", 8, used=8), RungBudget("125M", 8, used=8),
+              RungBudget("350M", 1)]
+    assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)) is None
+    ladder[0].used = 16
+    choice = select_verification(designs, ladder, SelectionSettings(explore_prob=0), random.Random(0))
+    assert (choice.design, choice.rung) == (7, "350M")
 
 
 def test_new_designs_are_verified_first_at_the_lowest_rung():
@@ -140,3 +142,146 @@ def test_a_failed_verification_is_not_retried_automatically():
     assert (choice.design, choice.rung) == (2, "micro")
     designs[1].busy_rungs = ("micro",)
     assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)) is None
+
+
+# ---- ties ------------------------------------------------------------------------------------------
+
+def test_twenty_designs_at_one_rung_and_one_at_the_next_do_not_stall_verification():
+    designs = [DesignState(id=i, fitness=0.1, verified_rungs=("micro",)) for i in range(20)]
+    designs.append(DesignState(id=20, fitness=0.1, verified_rungs=("micro", "tiny")))
+    ladder = [RungBudget("micro", 64, used=21), RungBudget("tiny", 16, used=1)]
+    quads = quadrants(designs, ["micro", "tiny"], SelectionSettings())
+    assert sum(q.confident for q in quads.values()) == 5 and quads[20].confident  # round(21 / 4), by rank
+    assert sum(q.good for q in quads.values()) == 5 and quads[20].good  # equal fitness: the better verified
+    choice = select_verification(designs, ladder, SelectionSettings(), random.Random(0))
+    assert choice is not None and choice.rung == "tiny" and not quads[choice.design].confident
+
+
+def test_equal_fitness_and_confidence_split_by_rank_and_parents_are_not_drawn_uniformly():
+    designs = [DesignState(id=i, fitness=0.2, verified_rungs=("micro",)) for i in range(40)]
+    settings = SelectionSettings(seed_parent_until_verified=0, explore_prob=0.0, mix={"mutation": 1.0})
+    quads = quadrants(designs, RUNGS, settings)
+    good = {i for i, q in quads.items() if q.good}
+    assert good == {i for i, q in quads.items() if q.confident} == set(range(10))  # ties: oldest first
+    rng = random.Random(4)
+    chosen = Counter(p for _ in range(300) for p in select_parents(designs, RUNGS, settings, rng).parents)
+    assert set(chosen) == good
+
+
+def test_ties_in_confidence_go_to_the_more_certain_fitness():
+    designs = [DesignState(id=i, fitness=0.1, fitness_std=0.05, verified_rungs=("micro",)) for i in range(8)]
+    designs[6].fitness_std = 0.001
+    designs[7].fitness_std = None  # unknown: last
+    quads = quadrants(designs, RUNGS, SelectionSettings())
+    assert {i for i, q in quads.items() if q.confident} == {6, 0}
+
+
+def test_one_design_none_verified_and_empty_populations():
+    rng = random.Random(0)
+    ladder = [RungBudget("micro", 4), RungBudget("tiny", 1)]
+    one = [DesignState(id=7)]
+    assert quadrants(one, RUNGS, SelectionSettings())[7] == quadrants(one, RUNGS, SelectionSettings())[7]
+    assert select_parents(one, RUNGS, SelectionSettings(), rng).parents == [7]
+    assert select_verification(one, ladder, SelectionSettings(), rng).rung == "micro"
+    none_verified = [DesignState(id=i) for i in range(5)]
+    assert select_verification(none_verified, ladder, SelectionSettings(), rng).design == 0
+    assert select_verification([], ladder, SelectionSettings(), rng) is None
+    assert quadrants([], RUNGS, SelectionSettings()) == {} and good_cutoff([], 0.25) is None
+    with pytest.raises(LookupError):
+        select_parents([], RUNGS, SelectionSettings(), rng)
+
+
+def test_a_huge_population_is_selected_fast():
+    rng = random.Random(0)
+    designs = [DesignState(id=i, fitness=round(rng.random(), 2), fitness_std=rng.choice([None, 0.01, 0.05]),
+                           verified_rungs=("micro",) if i % 5 else ("micro", "tiny"), seeds={"micro": (42,)})
+               for i in range(10_000)]
+    ladder = [RungBudget("micro", 16384, used=10_000), RungBudget("tiny", 4096, used=2000), RungBudget("14M", 1024)]
+    start = time.perf_counter()
+    for _ in range(3):
+        select_parents(designs, RUNGS, SelectionSettings(), rng)
+        assert select_verification(designs, ladder, SelectionSettings(), rng) is not None
+    assert time.perf_counter() - start < 3.0
+
+
+# ---- noise -----------------------------------------------------------------------------------------
+
+def _two_contenders(std: float) -> list[DesignState]:
+    """The two confident designs: 0 is certainly good (0.30); 1 (0.28 +- std) is good only when it beats
+    the 0.29 of the less verified rest, which with a small error it never does."""
+    designs = [DesignState(id=0, fitness=0.30, fitness_std=0.001, verified_rungs=("micro", "tiny")),
+               DesignState(id=1, fitness=0.28, fitness_std=std, verified_rungs=("micro", "tiny", "14M"))]
+    designs += [DesignState(id=i, fitness=0.29, fitness_std=0.001, verified_rungs=("micro",)) for i in range(2, 8)]
+    return designs
+
+
+def test_parents_are_drawn_by_thompson_sampling_over_the_fitness():
+    settings = SelectionSettings(seed_parent_until_verified=0, explore_prob=0.0, mix={"mutation": 1.0})
+    for std, low, high in ((0.001, 0.0, 0.0), (0.05, 0.1, 0.4)):
+        rng = random.Random(6)
+        picks = Counter(select_parents(_two_contenders(std), RUNGS, settings, rng).parents[0] for _ in range(400))
+        assert set(picks) <= {0, 1} and low <= picks[1] / 400 <= high, (std, picks)
+
+
+def test_selection_is_deterministic_under_a_given_rng():
+    def run(seed: int) -> list:
+        rng = random.Random(seed)
+        designs = population()
+        for d in designs:
+            d.fitness_std = 0.02 if d.fitness is not None else None
+        ladder = [RungBudget("micro", 64, used=40), RungBudget("tiny", 16), RungBudget("14M", 4)]
+        return [(select_parents(designs, RUNGS, SelectionSettings(), rng),
+                 select_verification(designs, ladder, SelectionSettings(), rng)) for _ in range(20)]
+
+    assert run(11) == run(11)
+
+
+def test_verification_climbs_by_the_upper_confidence_bound():
+    designs = [DesignState(id=i, fitness=0.0, fitness_std=0.001, verified_rungs=("micro", "tiny")) for i in range(6)]
+    designs += [DesignState(id=6, fitness=0.10, fitness_std=0.001, verified_rungs=("micro",)),
+                DesignState(id=7, fitness=0.09, fitness_std=0.05, verified_rungs=("micro",))]
+    ladder = [RungBudget("micro", 8, used=8), RungBudget("tiny", 8, used=6)]
+    settings = SelectionSettings(explore_prob=0.0, top_fraction=0.25)
+    choice = select_verification(designs, ladder, settings, random.Random(0))
+    assert (choice.design, choice.rung) == (7, "tiny")  # 0.09 + 0.05 beats 0.10 + 0.001
+    designs[7].fitness_std = None  # unknown: the median standard error (0.001)
+    choice = select_verification(designs, ladder, settings, random.Random(0))
+    assert (choice.design, choice.rung) == (6, "tiny")
+
+
+def _close_call_population() -> list[DesignState]:
+    """Eight designs at micro: two clearly good, five clearly poor, and design 2 on the cutoff."""
+    fitness = [0.5, 0.4, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0]
+    return [DesignState(id=i, fitness=f, fitness_std=0.01, verified_rungs=("micro",), seeds={"micro": (42,)})
+            for i, f in enumerate(fitness)]
+
+
+def test_a_close_call_is_reverified_at_its_rung_with_a_new_seed():
+    designs = _close_call_population()
+    designs[2].fitness_std = 0.2  # 0.3 +- 0.2 straddles the cutoff (0.15 between the 2nd and the 3rd)
+    ladder = [RungBudget("micro", 40, used=8), RungBudget("tiny", 10)]
+    choice = select_verification(designs, ladder, SelectionSettings(top_fraction=0.25), random.Random(0))
+    assert (choice.design, choice.rung, choice.seed) == (2, "micro", 43) and "close call" in choice.reason
+    designs[2].seeds = {"micro": (42, 43)}
+    assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)).seed == 44
+    designs[2].busy_rungs = ("micro",)  # the re-verification is running: not queued twice
+    assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)).seed is None
+
+
+def test_reverification_is_bounded_by_seeds_and_budget_and_needs_a_known_error():
+    ladder = [RungBudget("micro", 40, used=8), RungBudget("tiny", 10)]
+    designs = _close_call_population()
+    designs[2].fitness_std = 0.2
+    designs[2].seeds = {"micro": (42, 43, 44)}  # max_seeds reached
+    assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)).seed is None
+    designs = _close_call_population()
+    designs[2].fitness_std = 0.2
+    designs[0].seeds = {"micro": tuple(range(42, 53))}  # 10 re-verifications: 25% of micro's 40
+    assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)).seed is None
+    designs = _close_call_population()
+    designs[2].fitness_std = None  # unknown: no close call is claimed
+    assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)).seed is None
+    designs = _close_call_population()
+    designs[2].fitness_std = 0.2
+    ladder[0].used = 40  # micro is spent: nothing is re-verified there
+    assert select_verification(designs, ladder, SelectionSettings(), random.Random(0)).rung == "tiny"

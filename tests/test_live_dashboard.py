@@ -52,7 +52,7 @@ def test_a_viewer_sees_the_dashboard_but_no_controls(run, viewer, client_for):
 
 def test_every_scalar_loop_setting_has_a_form_field():
     assert set(INT_FIELDS) >= {"design_workers", "verify_workers", "max_designs", "max_attempts"}
-    assert set(FLOAT_FIELDS) >= {"explore_prob", "top_fraction", "release_fraction", "stale_after_s"}
+    assert set(FLOAT_FIELDS) >= {"explore_prob", "top_fraction", "reverify_fraction", "stale_after_s"}
 
 
 @pytest.mark.django_db

@@ -1,10 +1,16 @@
 """The settings of an evolution run, editable while it runs. Plain data with validation, so the
-web form, the API and the conductor all agree on what a valid change is."""
+web form, the API and the conductor all agree on what a valid change is.
+
+A verification's timeout comes from its rung's cost estimate (`verifier.core.train.ladder.timeout_s`:
+a floor plus a multiple of the estimate, so 350M gets about 32 h against its 10 h estimate);
+`verify_timeout_s` holds only the rungs a researcher set by hand."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from verifier.core.train.ladder import get_rung, timeout_s
 
 from .selection import SelectionSettings
 
@@ -24,8 +30,8 @@ class LoopSettings:
     mix: dict[str, float] = field(default_factory=lambda: {"scratch": 0.05, "mutation": 0.8, "crossover": 0.15})
     explore_prob: float = 0.2
     top_fraction: float = 0.25
-    release_fraction: float = 0.25
-    verify_timeout_s: dict[str, float] = field(default_factory=lambda: {"test": 900, "micro": 3600, "tiny": 7200})
+    reverify_fraction: float = 0.25  # share of a rung's budget that re-verifying close calls may use
+    verify_timeout_s: dict[str, float] = field(default_factory=dict)  # per rung, overriding the estimate
     max_designs: int = 0  # stop designing after this many designs in the run (0 = no limit)
     max_backlog: int = 20  # pause designing while this many checked designs await a first verification
     max_attempts: int = 3  # a job whose worker died is retried this many times, then failed
@@ -34,11 +40,19 @@ class LoopSettings:
     def selection(self) -> SelectionSettings:
         return SelectionSettings(
             top_fraction=self.top_fraction, explore_prob=self.explore_prob, mix=dict(self.mix),
-            release_fraction=self.release_fraction,
+            reverify_fraction=self.reverify_fraction,
         )
 
+    @staticmethod
+    def default_timeout(rung: str) -> float:
+        """The timeout a rung gets unless set by hand: from its cost estimate."""
+        return timeout_s(rung)
+
     def timeout_for(self, rung: str) -> float:
-        return float(self.verify_timeout_s.get(rung, 6 * 3600))
+        """Seconds a verification at `rung` may run: the hand-set value, else from the rung's estimate."""
+        if rung in self.verify_timeout_s:
+            return float(self.verify_timeout_s[rung])
+        return self.default_timeout(rung)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,10 +86,19 @@ class LoopSettings:
             raise SettingsError("mix must map scratch/mutation/crossover to weights")
         if any(not isinstance(v, (int, float)) or v < 0 for v in self.mix.values()) or sum(self.mix.values()) <= 0:
             raise SettingsError("mix weights must be non-negative and not all zero")
-        for name in ("explore_prob", "top_fraction", "release_fraction"):
+        for name in ("explore_prob", "top_fraction", "reverify_fraction"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1, got {value!r}")
+        if not isinstance(self.verify_timeout_s, dict):
+            raise SettingsError("verify_timeout_s must map rung names to seconds")
+        for rung, seconds in self.verify_timeout_s.items():
+            try:
+                get_rung(rung)
+            except KeyError:
+                raise SettingsError(f"the timeout of {rung} is for an unknown rung") from None
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds < float("inf"):
+                raise SettingsError(f"the timeout of {rung} must be a positive number of seconds, got {seconds!r}")
         if not isinstance(self.stale_after_s, (int, float)) or self.stale_after_s < 10:
             raise SettingsError("stale_after_s must be at least 10 seconds")
         return self

@@ -1,15 +1,44 @@
-"""Parent and verification selection, as in the paper: designs are split by fitness rank and
-confidence into four quadrants; designers mostly build on good-and-confident designs and sometimes
-explore; verifiers spend each rung's budget on the designs whose fitness is least certain.
+"""Parent and verification selection, as in the paper, made honest about ties and noise.
 
-Researchers' decisions come first: a promoted design is verified next, a vetoed one never chosen.
-Everything here is plain data in, plain data out, so it is tested without a database.
+Quadrants. Designs are split by fitness rank and by confidence rank: the top `top_fraction` (at least
+one design) by fitness is *good*, the top `top_fraction` by confidence is *confident*. Both are
+ranks, not thresholds, so ties never make every design good or confident:
+- fitness ties go to the better verified design (more confidence points), then to the older (lower id);
+- confidence ties go to the more certain fitness (smaller standard error; unknown last), then to the
+  older design; not to the fitter one, which would leave the good-unconfident quadrant (the designs
+  that climb) empty whenever confidence ties.
+
+Noise. `fitness` is an estimate and `fitness_std` its standard error (None: unknown, which counts as
+the median of the known standard errors, or 0 when none is known: plain ranking).
+- Parents: Thompson sampling. Every choice draws one plausible fitness per design,
+  F + std * N(0, 1), and splits good from poor on the draws, so a design that is only perhaps good is
+  bred from about as often as it is plausibly good.
+- Verification: optimism. Designs are ranked by the upper confidence bound F + ucb_z * std: a design
+  that may well be good is worth its next rung.
+- Close calls: a design verified at an open rung whose interval F +- close_call_z * std contains the
+  good cutoff (midway between the last good and the first poor fitness) is re-verified at that rung
+  with a new training seed: one more run at a rung where budget is being spent anyway says on which
+  side of the cutoff it belongs before a 4x dearer rung is spent on it, or it is bred from. The
+  closest call (smallest |F - cutoff| / std) goes first; at most `max_seeds` runs per design and rung,
+  and at most `reverify_fraction` of a rung's budget goes to re-verification.
+
+Verification order: 1. researchers' promotions (a vetoed design is never chosen); 2. new designs at
+their first open rung, oldest first; 3. close calls; 4. unconfident designs climb to their next open
+rung ("the lowest unverified rung with budget"), cheaper rungs first, good ones (by the upper bound)
+unless exploring. Which rungs are open and a design's next rung come from the one definition of the
+ladder, `verifier.core.train.ladder`.
+
+Everything here is plain data in, plain data out, deterministic under a given `random.Random`, so it
+is tested without a database.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 from dataclasses import dataclass, field
+
+from verifier.core.train.ladder import DEFAULT_SEED, next_rung, open_rungs
 
 
 @dataclass
@@ -26,6 +55,7 @@ class DesignState:
     promoted_to: str | None = None  # a rung a researcher asked for
     busy_rungs: tuple[str, ...] = ()  # verifications queued or running
     failed_rungs: tuple[str, ...] = ()  # verifications that failed: not retried automatically
+    seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)  # training seeds run per rung (any status)
 
 
 @dataclass
@@ -36,7 +66,10 @@ class SelectionSettings:
     scratch_after: int = 20  # implemented designs before scratch designs are allowed
     crossover_after: int = 10
     seed_parent_until_verified: int = 10  # while at most this many are verified, one parent is a seed
-    release_fraction: float = 0.25  # share of a rung's budget used before the next rung opens
+    ucb_z: float = 1.0  # verification ranks by fitness + ucb_z standard errors
+    close_call_z: float = 1.0  # within this many standard errors of the good cutoff: a close call
+    max_seeds: int = 3  # runs of one design at one rung (the first and its re-verifications)
+    reverify_fraction: float = 0.25  # share of a rung's budget that re-verification may use
 
 
 @dataclass(frozen=True)
@@ -58,23 +91,58 @@ def confidence_points(design: DesignState, rungs: list[str]) -> int:
     return points
 
 
-def _top(values: dict[int, float], fraction: float) -> set[int]:
-    if not values:
+def _top(keys: dict[int, tuple], fraction: float) -> set[int]:
+    """The first `round(n * fraction)` ids (at least one) when sorted by key, smallest first; the key
+    carries the tie-breaks and the id the last one, so exactly that many are in."""
+    if not keys:
         return set()
-    k = max(1, round(len(values) * fraction))
-    ranked = sorted(values, key=lambda i: (-values[i], i))
-    cutoff = values[ranked[k - 1]]
-    return {i for i, v in values.items() if v >= cutoff}
+    k = max(1, round(len(keys) * fraction))
+    return set(sorted(keys, key=lambda i: (keys[i], i))[:k])
 
 
-def quadrants(designs: list[DesignState], rungs: list[str], settings: SelectionSettings) -> dict[int, Quadrant]:
-    """Each eligible design's quadrant; unverified designs count as poor."""
-    eligible = [d for d in designs if d.implemented and not d.vetoed]
-    fitness = {d.id: d.fitness for d in eligible if d.fitness is not None}
-    conf = {d.id: float(confidence_points(d, rungs)) for d in eligible}
-    good = _top(fitness, settings.top_fraction)
-    confident = _top(conf, settings.top_fraction) if len(set(conf.values())) > 1 else set()
+def _std(designs: list[DesignState]) -> dict[int, float]:
+    """Each design's standard error, unknown ones at the median of the known (0 when none is known)."""
+    known = [d.fitness_std for d in designs if d.fitness_std is not None and d.fitness_std >= 0]
+    fallback = statistics.median(known) if known else 0.0
+    return {d.id: d.fitness_std if d.fitness_std is not None and d.fitness_std >= 0 else fallback for d in designs}
+
+
+def _eligible(designs: list[DesignState]) -> list[DesignState]:
+    return [d for d in designs if d.implemented and not d.vetoed]
+
+
+def quadrants(designs: list[DesignState], rungs: list[str], settings: SelectionSettings,
+              estimate: dict[int, float] | None = None) -> dict[int, Quadrant]:
+    """Each eligible design's quadrant; unverified designs count as poor. `estimate` replaces the
+    fitness for the good/poor split (a Thompson draw, an upper confidence bound)."""
+    eligible = _eligible(designs)
+    conf = {d.id: confidence_points(d, rungs) for d in eligible}
+    std = _std(eligible)
+    value = {d.id: (estimate or {}).get(d.id, d.fitness) for d in eligible if d.fitness is not None}
+    good = _top({i: (-v, -conf[i]) for i, v in value.items()}, settings.top_fraction)
+    confident = _top({d.id: (-conf[d.id], d.fitness_std is None, std[d.id]) for d in eligible},
+                     settings.top_fraction)
     return {d.id: Quadrant(d.id in good, d.id in confident) for d in eligible}
+
+
+def thompson_draw(designs: list[DesignState], rng: random.Random) -> dict[int, float]:
+    """One plausible fitness per design with a fitness: F + std * N(0, 1), drawn in id order."""
+    std = _std(designs)
+    return {d.id: d.fitness + (std[d.id] * rng.gauss(0.0, 1.0) if std[d.id] > 0 else 0.0)
+            for d in sorted(designs, key=lambda d: d.id) if d.fitness is not None}
+
+
+def upper_bounds(designs: list[DesignState], z: float) -> dict[int, float]:
+    """F + z standard errors per design with a fitness."""
+    std = _std(designs)
+    return {d.id: d.fitness + z * std[d.id] for d in designs if d.fitness is not None}
+
+
+def good_cutoff(designs: list[DesignState], fraction: float) -> float | None:
+    """The fitness between the last good and the first poor design (None: no such boundary)."""
+    values = sorted((d.fitness for d in _eligible(designs) if d.fitness is not None), reverse=True)
+    k = max(1, round(len(values) * fraction))
+    return (values[k - 1] + values[k]) / 2 if k < len(values) else None
 
 
 @dataclass
@@ -100,12 +168,13 @@ def choose_mode(designs: list[DesignState], settings: SelectionSettings, rng: ra
 def select_parents(
     designs: list[DesignState], rungs: list[str], settings: SelectionSettings, rng: random.Random
 ) -> ParentChoice:
-    """Pick the mode and the parents for the next design."""
+    """Pick the mode and the parents for the next design (quadrants on a Thompson draw of fitness)."""
     mode = choose_mode(designs, settings, rng)
     if mode == "scratch":
         return ParentChoice("scratch", [], "scratch design")
     count = 1 if mode == "mutation" else 2
-    quads = quadrants(designs, rungs, settings)
+    eligible = _eligible(designs)
+    quads = quadrants(eligible, rungs, settings, thompson_draw(eligible, rng))
     if not quads:
         raise LookupError("no design can be a parent: every design is vetoed or unimplemented")
     explore = rng.random() < settings.explore_prob
@@ -146,63 +215,93 @@ class VerifyChoice:
     design: int
     rung: str
     reason: str
+    seed: int | None = None  # a training seed other than the default: a re-verification of a close call
 
 
-def open_rungs(ladder: list[RungBudget], settings: SelectionSettings) -> list[str]:
-    """Rungs that may be spent now: budget is released from the lowest rung up."""
-    opened: list[str] = []
-    for i, rung in enumerate(ladder):
-        if rung.left <= 0:
+def new_seed(used: tuple[int, ...]) -> int:
+    """The first seed from the default up that this design has not run at the rung."""
+    seed = DEFAULT_SEED
+    while seed in used:
+        seed += 1
+    return seed
+
+
+def _close_call(designs: list[DesignState], ladder: list[RungBudget], opened: set[str],
+                settings: SelectionSettings) -> VerifyChoice | None:
+    """The closest call worth a re-verification at its highest verified rung (None: none is)."""
+    cutoff = good_cutoff(designs, settings.top_fraction)
+    if cutoff is None:
+        return None
+    names = [r.name for r in ladder]
+    reverified = {r.name: sum(max(0, len(d.seeds.get(r.name, ())) - 1) for d in designs) for r in ladder}
+    allowance = {r.name: settings.reverify_fraction * r.budget for r in ladder}
+    calls = []
+    for d in _eligible(designs):
+        if d.fitness is None or not d.fitness_std or d.fitness_std <= 0:
             continue
-        if i == 0:
-            opened.append(rung.name)
+        top = max((names.index(n) for n in d.verified_rungs if n in names), default=-1)
+        if top < 0:
             continue
-        below = ladder[i - 1]
-        if below.left == 0 or below.used >= settings.release_fraction * below.budget:
-            opened.append(rung.name)
-    return opened
+        rung = names[top]
+        seeds = d.seeds.get(rung, (DEFAULT_SEED,))
+        if (rung not in opened or rung in d.busy_rungs or len(seeds) >= settings.max_seeds
+                or reverified[rung] + 1 > allowance[rung]):
+            continue
+        distance = abs(d.fitness - cutoff) / d.fitness_std
+        if distance <= settings.close_call_z:
+            calls.append((distance, d.id, d, rung, seeds))
+    if not calls:
+        return None
+    _, _, d, rung, seeds = min(calls, key=lambda c: (c[0], c[1]))
+    seed = new_seed(seeds)
+    return VerifyChoice(d.id, rung, f"close call: fitness {d.fitness:.4f} ± {d.fitness_std:.4f} against the good "
+                                    f"cutoff {cutoff:.4f}; re-verify at {rung} with seed {seed}", seed=seed)
 
 
 def select_verification(
     designs: list[DesignState], ladder: list[RungBudget], settings: SelectionSettings, rng: random.Random
 ) -> VerifyChoice | None:
-    """The next (design, rung) to verify, or None when nothing is worth a verification now."""
+    """The next (design, rung[, seed]) to verify, or None when nothing is worth a verification now."""
     names = [r.name for r in ladder]
     budget = {r.name: r for r in ladder}
-    eligible = [d for d in designs if d.implemented and not d.vetoed]
-
-    def next_rung(d: DesignState) -> str | None:
-        for name in names:
-            if name not in d.verified_rungs:
-                return None if name in d.busy_rungs or name in d.failed_rungs else name
-        return None
+    eligible = _eligible(designs)
 
     # 1. A researcher's promotion comes first (budget permitting).
     for d in sorted(eligible, key=lambda d: d.id):
         wanted = d.promoted_to
         if wanted and wanted not in d.verified_rungs + d.busy_rungs and wanted in budget and budget[wanted].left:
             return VerifyChoice(d.id, wanted, "promoted by a researcher")
-    opened = set(open_rungs(ladder, settings))
+    opened = open_rungs({r.name: r.left for r in ladder})
     if not opened:
         return None
-    # 2. Every new design is first verified at the lowest rung, oldest first.
-    lowest = names[0]
-    if lowest in opened:
-        fresh = [d for d in eligible if not d.verified_rungs and next_rung(d) == lowest]
-        if fresh:
-            d = min(fresh, key=lambda d: d.id)
-            return VerifyChoice(d.id, lowest, "new design: lowest rung first")
-    # 3. Then climb: unconfident designs at their next open rung, good ones first unless exploring.
-    quads = quadrants(designs, names, settings)
+
+    def step(d: DesignState) -> str | None:
+        rung = next_rung(d.verified_rungs, names, opened)
+        return None if rung is None or rung in d.busy_rungs or rung in d.failed_rungs else rung
+
+    # 2. Every new design is first verified at its lowest open rung, oldest first.
+    fresh = [d for d in eligible if not any(n in names for n in d.verified_rungs)
+             and not any(n in names for n in d.busy_rungs)]
+    for d in sorted(fresh, key=lambda d: d.id):
+        rung = step(d)
+        if rung is not None:
+            return VerifyChoice(d.id, rung, "new design: lowest rung first")
+    # 3. A close call is settled at its rung before anything climbs on it.
+    close = _close_call(eligible, ladder, set(opened), settings)
+    if close is not None:
+        return close
+    # 4. Then climb: unconfident designs at their next open rung, good ones first unless exploring.
+    bound = upper_bounds(eligible, settings.ucb_z)
+    quads = quadrants(eligible, names, settings, bound)
     candidates = [
         (d, rung) for d in eligible
-        if (rung := next_rung(d)) is not None and rung in opened and d.verified_rungs and not quads[d.id].confident
+        if any(n in names for n in d.verified_rungs) and not quads[d.id].confident and (rung := step(d)) is not None
     ]
     if not candidates:
         return None
     explore = rng.random() < settings.explore_prob
     preferred = [(d, r) for d, r in candidates if quads[d.id].good != explore]
     pool = preferred or candidates
-    d, rung = max(pool, key=lambda pair: (names.index(pair[1]) * -1, pair[0].fitness or 0.0, -pair[0].id))
+    d, rung = max(pool, key=lambda pair: (-names.index(pair[1]), bound.get(pair[0].id, float("-inf")), -pair[0].id))
     kind = "explore: poor-unconfident" if explore and preferred else "exploit: good-unconfident"
     return VerifyChoice(d.id, rung, f"{kind}, next rung {rung}")

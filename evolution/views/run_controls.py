@@ -38,7 +38,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "designer": ("Designer", "auto: LLM agents when a key is configured, else the GP designer"),
     "explore_prob": ("Explore probability", "chance of picking a parent outside the top fraction"),
     "top_fraction": ("Top fraction", "share of designs that count as the elite"),
-    "release_fraction": ("Release fraction", "share of the budget a rung releases to the next"),
+    "reverify_fraction": ("Re-verify fraction", "share of a rung's budget that re-verifying close calls may use"),
     "max_designs": ("Max designs", "stop designing after this many (0: no limit)"),
     "max_backlog": ("Max backlog", "designers wait while this many checked designs await a first verification"),
     "max_attempts": ("Max attempts", "a job whose worker died is retried this often"),
@@ -67,7 +67,7 @@ def controls_context(run: EvolutionRun | None, values: dict[str, str] | None = N
         "designer_value": shown.get("designer", settings.designer),
         "mix": [{"key": k, "name": f"mix.{k}", "value": shown.get(f"mix.{k}", "")} for k in MIX_KEYS],
         "timeouts": [{"rung": r, "name": f"timeout.{r}", "value": shown.get(f"timeout.{r}", ""),
-                      "default": _num(settings.timeout_for(""))}  # a rung without its own timeout: the default
+                      "default": _num(round(settings.default_timeout(r)))}  # empty: from the rung's cost estimate
                      for r in timeout_rungs(run, settings)],
         "budget_fields": [{"rung": r.name, "name": f"budget.{r.name}", "value": shown.get(f"budget.{r.name}", ""),
                            "used": used.get(r.name, 0)} for r in ladder()],
