@@ -10,7 +10,7 @@ from designer.models import DesignerSettings
 PROVIDER_FIELDS = ("default_provider", "anthropic_base_url", "anthropic_key_env", "openai_base_url", "openai_key_env",
                    "compatible_base_url", "compatible_key_env", "request_timeout_s", "max_retries")
 LIMIT_FIELDS = ("proposal_threshold", "max_proposal_attempts", "observer_threshold", "max_debug_attempts",
-                "max_failed_rounds", "run_budget_dollars", "implementation_budget_dollars", "use_observer",
+                "max_failed_rounds", "run_budget_dollars", "implementation_budget_dollars", "use_observer", "ablation",
                 "prompt_version", "knowledge_path")
 
 
@@ -37,6 +37,6 @@ class DesignerSettingsForm(forms.ModelForm):
             "max_failed_rounds": "Failed rounds before giving up",
             "run_budget_dollars": "LLM budget per design ($)", "implementation_budget_dollars":
                 "LLM budget for the implementation ($)",
-            "use_observer": "Use the observer", "prompt_version": "Prompt version",
+            "use_observer": "Use the observer", "ablation": "Ablation (paper, Table 4)", "prompt_version": "Prompt version",
             "knowledge_path": "Knowledge base folder",
         }

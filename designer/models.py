@@ -1,5 +1,6 @@
 """Designer settings, editable in the web app and the admin: which provider and model play each role,
-the limits of a run and its dollar budget.
+the limits of a run, its dollar budget and the ablation. `manage.py design` and the evolution loop's
+design jobs both run with the saved settings (`designer.services.designer_config`).
 
 Keys are never stored: a provider is given the *name* of the environment variable that holds its key.
 """
@@ -7,6 +8,7 @@ Keys are never stored: a provider is given the *name* of the environment variabl
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,11 +16,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from designer.core.ablations import VARIANTS, variant
 from designer.core.config import (
     DEFAULT_KEY_ENV,
     DEFAULT_MODELS,
     ROLES,
-    Ablation,
     DesignerConfig,
     Limits,
     ProviderSettings,
@@ -68,6 +70,8 @@ class DesignerSettings(models.Model):
     observer_model = models.CharField(max_length=128, blank=True, default=DEFAULT_MODELS["anthropic"])
     observer_provider = models.CharField(max_length=16, choices=Provider.choices, blank=True)
     use_observer = models.BooleanField(default=True)
+    ablation = models.CharField(max_length=32, default="full", choices=[(name, name.replace("_", " ")) for name in VARIANTS],
+                                help_text="The paper's Table 4: which parts of the pipeline run (full: all of them).")
 
     proposal_threshold = models.PositiveSmallIntegerField(default=4, validators=[MinValueValidator(1)])
     max_proposal_attempts = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1)])
@@ -123,7 +127,7 @@ class DesignerSettings(models.Model):
                 max_failed_rounds=self.max_failed_rounds, run_budget_dollars=float(self.run_budget_dollars),
                 implementation_budget_dollars=float(self.implementation_budget_dollars),
             ),
-            ablation=Ablation(observer=self.use_observer),
+            ablation=replace(variant(self.ablation), observer=variant(self.ablation).observer and self.use_observer),
             prompt_version=self.prompt_version,
             knowledge_path=self.knowledge_path,
         )

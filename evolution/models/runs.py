@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from verifier.core.train.ladder import DEFAULT_SEED
+
 
 class EvolutionRun(models.Model):
     name = models.CharField(max_length=100, unique=True)
@@ -26,8 +28,9 @@ class EvolutionRun(models.Model):
 
 
 class Verification(models.Model):
-    """Training and evaluating one design at one rung; unique per (design, rung), which is what makes
-    a promotion idempotent."""
+    """Training and evaluating one design at one rung with one training seed; unique per (design, rung,
+    seed), which is what makes a promotion idempotent. A second seed at the same rung is a
+    re-verification of a close call (`evolution.core.selection`)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
@@ -38,6 +41,7 @@ class Verification(models.Model):
     design = models.ForeignKey("Design", on_delete=models.CASCADE, related_name="verifications")
     rung = models.CharField(max_length=16, db_index=True)
     rung_index = models.PositiveSmallIntegerField(default=0, help_text="position of the rung in the ladder")
+    seed = models.PositiveIntegerField(default=DEFAULT_SEED, help_text="training seed (`verify --seed`)")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
     run = models.ForeignKey(EvolutionRun, null=True, blank=True, on_delete=models.SET_NULL,
                             related_name="verifications")
@@ -53,10 +57,11 @@ class Verification(models.Model):
 
     class Meta:
         ordering = ["design_id", "rung_index"]
-        constraints = [models.UniqueConstraint(fields=["design", "rung"], name="one_verification_per_rung")]
+        constraints = [models.UniqueConstraint(fields=["design", "rung", "seed"], name="one_verification_per_rung_seed")]
 
     def __str__(self) -> str:
-        return f"{self.design_id}@{self.rung} ({self.status})"
+        seed = "" if self.seed == DEFAULT_SEED else f" seed {self.seed}"
+        return f"{self.design_id}@{self.rung}{seed} ({self.status})"
 
 
 class DesignRequest(models.Model):

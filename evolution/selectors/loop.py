@@ -31,15 +31,24 @@ def design_states(run: EvolutionRun | None = None) -> list[DesignState]:
         qs = qs.filter(Q(run=run) | Q(run__isnull=True))
     states = []
     for d in qs:
-        verified = tuple(v.rung for v in d.verifications.all() if v.status == Verification.Status.DONE)
-        busy = tuple(v.rung for v in d.verifications.all()
-                     if v.status in (Verification.Status.QUEUED, Verification.Status.RUNNING))
+        rows = list(d.verifications.all())
+        seeds: dict[str, tuple[int, ...]] = {}
+        for v in rows:
+            seeds[v.rung] = (*seeds.get(v.rung, ()), v.seed)
         states.append(DesignState(
-            id=d.id, fitness=d.fitness, verified_rungs=verified, is_seed=d.is_seed,
-            implemented=d.is_seed or d.status in IMPLEMENTED, vetoed=d.is_vetoed, busy_rungs=busy,
-            failed_rungs=tuple(v.rung for v in d.verifications.all() if v.status == Verification.Status.FAILED),
+            id=d.id, fitness=d.fitness,
+            fitness_std=None,  # unknown until the fitness carries its interval (issue #12, part 6)
+            verified_rungs=_rungs(rows, Verification.Status.DONE), is_seed=d.is_seed,
+            implemented=d.is_seed or d.status in IMPLEMENTED, vetoed=d.is_vetoed,
+            busy_rungs=_rungs(rows, Verification.Status.QUEUED, Verification.Status.RUNNING),
+            failed_rungs=_rungs(rows, Verification.Status.FAILED), seeds=seeds,
         ))
     return states
+
+
+def _rungs(rows: list[Verification], *statuses: str) -> tuple[str, ...]:
+    """The rungs (each once, however many seeds ran there) of the verifications in `statuses`."""
+    return tuple(dict.fromkeys(v.rung for v in rows if v.status in statuses))
 
 
 def active_jobs(run: EvolutionRun, kind: str) -> int:

@@ -14,12 +14,13 @@ from django.db import transaction
 
 from evolution.core.ladder import rung
 from evolution.core.loop_settings import STATES, LoopSettings, SettingsError
-from evolution.core.selection import select_verification
+from evolution.core.selection import VerifyChoice, select_verification
 from evolution.models import Design, EvolutionRun, Job, Verification
 from evolution.selectors import loop as q
 from evolution.services.events import record_event
 from evolution.services.jobs import create_job, reap_stale
 from genesys_site.permissions import PROMOTE, require
+from verifier.core.train.ladder import DEFAULT_SEED
 
 _rng = random.Random()
 
@@ -98,24 +99,30 @@ def dispatch(run: EvolutionRun, rng: random.Random | None = None) -> dict[str, i
         free -= 1
     while free > 0:
         choice = select_verification(q.design_states(run), q.rung_budgets(run), settings.selection(), rng)
-        if choice is None:
-            break
-        design = Design.objects.get(id=choice.design)
-        info = rung(choice.rung)
-        with transaction.atomic():
-            verification, created = Verification.objects.get_or_create(
-                design=design, rung=choice.rung,
-                defaults={"rung_index": info.index if info else 0, "run": run},
-            )
-            if not created and verification.status != Verification.Status.FAILED:
-                break  # selection and the table disagree: wait for the next step
-            verification.status, verification.run = Verification.Status.QUEUED, run
-            verification.save(update_fields=["status", "run"])
-            if design.status == Design.Status.CHECKED:
-                Design.objects.filter(id=design.id).update(status=Design.Status.VERIFYING)
-            record_event("verification.queued", {"verification": verification.id, "rung": choice.rung,
-                                                 "reason": choice.reason}, design=design)
-            create_job(run, Job.Kind.VERIFY, design=design, verification=verification)
+        if choice is None or queue_verification(run, choice) is None:
+            break  # nothing worth verifying, or selection and the table disagree: wait for the next step
         counts["verify"] += 1
         free -= 1
     return counts
+
+
+def queue_verification(run: EvolutionRun, choice: VerifyChoice) -> Verification | None:
+    """Queue selection's choice (a new row, or a failed one again) with its job; None when the
+    (design, rung, seed) row already exists and has not failed."""
+    design = Design.objects.get(id=choice.design)
+    info = rung(choice.rung)
+    with transaction.atomic():
+        verification, created = Verification.objects.get_or_create(
+            design=design, rung=choice.rung, seed=choice.seed or DEFAULT_SEED,
+            defaults={"rung_index": info.index if info else 0, "run": run},
+        )
+        if not created and verification.status != Verification.Status.FAILED:
+            return None
+        verification.status, verification.run = Verification.Status.QUEUED, run
+        verification.save(update_fields=["status", "run"])
+        if design.status == Design.Status.CHECKED:
+            Design.objects.filter(id=design.id).update(status=Design.Status.VERIFYING)
+        record_event("verification.queued", {"verification": verification.id, "rung": choice.rung,
+                                             "seed": verification.seed, "reason": choice.reason}, design=design)
+        create_job(run, Job.Kind.VERIFY, design=design, verification=verification)
+    return verification

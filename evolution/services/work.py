@@ -11,7 +11,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.db import OperationalError, connection, transaction
@@ -27,6 +27,10 @@ from evolution.services.events import record_event
 from evolution.services.loop import run_settings
 from evolution.services.verifications import record_report, start_verification
 from verifier.core.gau.tree import GAUTree
+from verifier.core.train.ladder import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from designer.core.config import DesignerConfig
 
 PROGRESS_EVERY_S = 2.0
 STOP_POLL_S = 5.0
@@ -93,8 +97,18 @@ def _choose(job: Job, run: EvolutionRun, rng: random.Random) -> tuple[str, list[
     return choice.mode, [by_id[i] for i in choice.parents], choice.reason
 
 
+def designer_config_for(run: EvolutionRun) -> DesignerConfig:
+    """The designer settings saved on the designer page (models, providers, limits, ablation), as
+    `manage.py design` uses them; the run's `designer` setting may force the GP designer."""
+    from designer.services import designer_config
+
+    config = designer_config()
+    if run_settings(run).designer == "gp":
+        config.use_gp = True
+    return config
+
+
 def _design(job: Job) -> None:
-    from designer.core.config import DesignerConfig
     from designer.core.pipeline import design
 
     run = job.run
@@ -103,9 +117,7 @@ def _design(job: Job) -> None:
     trees = [GAUTree.from_dict(p.tree) for p in parents]
     pool_rows = Design.objects.filter(status__in=q.IMPLEMENTED).exclude(tree=None).order_by("-id")[:POOL_SIZE]
     pool = [GAUTree.from_dict(d.tree) for d in pool_rows]
-    config = DesignerConfig.from_env()
-    if run_settings(run).designer == "gp":
-        config.use_gp = True
+    config = designer_config_for(run)
     jobs.heartbeat(job, {"mode": mode, "parents": [p.name for p in parents], "reason": reason})
     result = design(trees, mode, config, pool=pool, rng=rng, on_event=lambda kind, data: jobs.heartbeat(job))
     with transaction.atomic():
@@ -142,8 +154,10 @@ def run_verify_job(job_id: int) -> None:
         _guard(job, lambda: _verify(job))
 
 
-def run_dir(design: Design, rung: str) -> Path:
-    return Path(django_settings.VAR_DIR) / "runs" / f"{design.id}-{design.slug}" / rung
+def run_dir(design: Design, rung: str, seed: int = DEFAULT_SEED) -> Path:
+    """Where a verification writes (and resumes from its checkpoint): one folder per rung and seed."""
+    name = rung if seed == DEFAULT_SEED else f"{rung}-seed{seed}"
+    return Path(django_settings.VAR_DIR) / "runs" / f"{design.id}-{design.slug}" / name
 
 
 def _verify(job: Job) -> None:
@@ -157,7 +171,7 @@ def _verify(job: Job) -> None:
         return
     design, run = verification.design, job.run
     start_verification(verification)
-    out = run_dir(design, verification.rung)
+    out = run_dir(design, verification.rung, verification.seed)
     out.mkdir(parents=True, exist_ok=True)
     design_json = out / "design.json"
     design_json.write_text(GAUTree.from_dict(design.tree).to_json())
@@ -165,7 +179,7 @@ def _verify(job: Job) -> None:
     follower = _Follower(job, verification)
     outcome = run_verification(
         design_json, verification.rung, out, data_dir=data_dir,
-        timeout_s=run_settings(run).timeout_for(verification.rung),
+        timeout_s=run_settings(run).timeout_for(verification.rung), extra_args=["--seed", str(verification.seed)],
         on_progress=follower.on_progress, should_stop=follower.should_stop,
     )
     if outcome.status == "interrupted":

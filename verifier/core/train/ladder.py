@@ -18,8 +18,8 @@ design's next rung (`next_rung`), and what a verification costs and may take (`e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 BATCH_TOKENS = 2**19  # "0.5M tokens" per optimizer step on the GPU rungs (256 x 2,048)
