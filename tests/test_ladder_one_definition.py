@@ -26,7 +26,7 @@ def test_budgets_keep_the_papers_ratio_from_one_at_the_top_whatever_the_rungs():
     names = rung_names()
     budgets = default_budgets()
     assert list(budgets) == names == list(LADDER) and budgets[names[-1]] == 1
-    for lower, upper in zip(names, names[1:]):
+    for lower, upper in zip(names, names[1:], strict=False):
         assert budgets[lower] == 4 * budgets[upper], (lower, upper)
     assert {n: budgets[n] for n in ("micro", "tiny", "14M", "31M", "70M", "125M", "350M")} == {
         "micro": 4096, "tiny": 1024, "14M": 256, "31M": 64, "70M": 16, "125M": 4, "350M": 1}
@@ -57,6 +57,7 @@ def test_next_rung_is_above_the_highest_verified_and_among_the_open_ones():
     assert next_rung(["tiny"], run) == "14M"  # promoted past micro: no way back down
     assert next_rung(["micro"], run, available=["micro", "14M"]) == "14M"  # tiny's budget is spent
     assert next_rung(["micro", "14M"], run) is None
+    assert next_rung(["125M"], run) is None  # verified above every rung of the run
     assert next_rung(["test"], ["test"]) is None and next_rung(["test"], run) == "micro"
 
 

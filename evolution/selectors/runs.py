@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evolution.core.ladder import RungInfo, default_budgets, is_ladder_rung, ladder, rung_index
+from evolution.core.ladder import RungInfo, default_budgets, ladder, rung, rung_index
 from evolution.models import Design, EvolutionRun, Verification
+from verifier.core.train.ladder import next_rung
 
 
 @dataclass
@@ -47,9 +48,10 @@ def promotion_info(design: Design, run: EvolutionRun | None = None) -> Promotion
     budgets = run_budgets(run)
     verifications = list(design.verifications.all())
     done = [v for v in verifications if v.status == Verification.Status.DONE]
-    # A smoke-test rung (`test`) is not a step of the ladder: it neither counts as climbed nor blocks.
-    top = max((rung_index(v.rung) for v in done if is_ladder_rung(v.rung)), default=-1)
-    target = next((r for r in ladder() if r.name in budgets and r.index > top), None)
+    # One definition of the next rung (the ladder's); a smoke-test rung (`test`) is a step only of a
+    # run that verifies at it.
+    following = next_rung([v.rung for v in done], [r.name for r in ladder() if r.name in budgets])
+    target = rung(following) if following else None
     name = run.name if run else "default"
     if target is None:
         return PromotionInfo(name, None, 0, 0, None, _no_rung_left(done, budgets, name))

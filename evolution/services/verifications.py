@@ -16,11 +16,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from evolution.core import reports
-from evolution.core.ladder import RungInfo, is_ladder_rung, ladder, rung, rung_index
+from evolution.core.ladder import RungInfo, is_ladder_rung, ladder, rung
 from evolution.models import Decision, Design, EvolutionRun, Verification
 from evolution.services.events import record_event
 from evolution.services.runs import ensure_active_run
 from genesys_site.permissions import PROMOTE, REPORT, require
+from verifier.core.train.ladder import next_rung as ladder_next_rung
 
 PROMOTABLE = (Design.Status.CHECKED, Design.Status.VERIFYING, Design.Status.VERIFIED, Design.Status.FAILED)
 
@@ -41,9 +42,9 @@ def budget_left(run: EvolutionRun, rung_name: str) -> int:
 
 def next_rung(design: Design, run: EvolutionRun) -> RungInfo | None:
     """The rung above the highest one this design has passed (the run's first rung if none)."""
-    done = {v.rung for v in design.verifications.all() if v.status == Verification.Status.DONE}
-    top = max((rung_index(name) for name in done if is_ladder_rung(name)), default=-1)  # `test` is no step
-    return next((r for r in run_rungs(run) if r.index > top), None)
+    done = [v.rung for v in design.verifications.all() if v.status == Verification.Status.DONE]
+    name = ladder_next_rung(done, [r.name for r in run_rungs(run)])
+    return rung(name) if name else None
 
 
 def promote(design: Design, user, rung_name: str | None = None) -> tuple[Verification, bool]:

@@ -267,11 +267,18 @@ def open_rungs(budget_left: Mapping[str, int]) -> list[str]:
 def next_rung(verified: Iterable[str], rungs: Sequence[str] | None = None,
               available: Iterable[str] | None = None) -> str | None:
     """A design's next rung: the first of `rungs` (a run's rungs, cheapest first; default the whole
-    ladder) above the highest of them it has been verified at, and among `available` if given (the
-    open rungs: "the lowest unverified rung with budget"); None when there is none. Verified rungs
-    outside `rungs` do not count; a rung skipped on the way is not gone back to."""
+    ladder) above every rung it has been verified at, and among `available` if given (the open rungs:
+    "the lowest unverified rung with budget"); None when there is none. A rung skipped on the way is
+    not gone back to; a rung off the ladder (`test`) is a step only of a run that lists it."""
     order = list(LADDER) if rungs is None else list(rungs)
-    floor = max((order.index(n) for n in verified if n in order), default=-1)
+    ladder = list(LADDER)
+    done = set(verified)
+
+    def climbed(name: str) -> bool:
+        return name in done or name in LADDER and any(v in LADDER and ladder.index(v) >= ladder.index(name)
+                                                      for v in done)
+
+    floor = max((i for i, name in enumerate(order) if climbed(name)), default=-1)
     allowed = None if available is None else set(available)
     return next((n for n in order[floor + 1:] if allowed is None or n in allowed), None)
 
