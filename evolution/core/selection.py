@@ -303,5 +303,7 @@ def select_verification(
     preferred = [(d, r) for d, r in candidates if quads[d.id].good != explore]
     pool = preferred or candidates
     d, rung = max(pool, key=lambda pair: (-names.index(pair[1]), bound.get(pair[0].id, float("-inf")), -pair[0].id))
-    kind = "explore: poor-unconfident" if explore and preferred else "exploit: good-unconfident"
+    kind = f"{'explore' if explore else 'exploit'}: {quads[d.id].label}"
+    if not preferred:
+        kind += f" (no {'poor' if explore else 'good'}-unconfident design waits)"
     return VerifyChoice(d.id, rung, f"{kind}, next rung {rung}")
