@@ -32,7 +32,7 @@ class DesignUnitSerializer(serializers.Serializer):
 class VerificationBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Verification
-        fields = ["id", "rung", "status", "fitness", "metrics", "gpu_seconds", "finished_at"]
+        fields = ["id", "rung", "seed", "status", "fitness", "metrics", "gpu_seconds", "finished_at"]
 
 
 class DesignDetailSerializer(DesignListSerializer):
@@ -88,7 +88,7 @@ class VerificationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Verification
-        fields = ["id", "design", "rung", "rung_index", "status", "fitness", "metrics", "gpu_seconds", "error",
+        fields = ["id", "design", "rung", "rung_index", "seed", "status", "fitness", "metrics", "gpu_seconds", "error",
                   "requested_by", "created_at", "started_at", "finished_at"]
 
 
