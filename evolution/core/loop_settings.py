@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from verifier.core.train.fitness import DEFAULT_METRIC, METRICS
+
 from .selection import SelectionSettings
 
 STATES = ("running", "paused", "stopped")
@@ -30,6 +32,7 @@ class LoopSettings:
     max_backlog: int = 20  # pause designing while this many checked designs await a first verification
     max_attempts: int = 3  # a job whose worker died is retried this many times, then failed
     stale_after_s: float = 120.0  # a running job with no heartbeat for this long lost its worker
+    fitness_metric: str = "default"  # verifier.core.train.fitness: default | accuracy | likelihood | bpb
 
     def selection(self) -> SelectionSettings:
         return SelectionSettings(
@@ -76,6 +79,8 @@ class LoopSettings:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1, got {value!r}")
+        if self.fitness_metric not in (DEFAULT_METRIC, *METRICS):
+            raise SettingsError(f"fitness_metric must be {DEFAULT_METRIC} or one of {', '.join(METRICS)}")
         if not isinstance(self.stale_after_s, (int, float)) or self.stale_after_s < 10:
             raise SettingsError("stale_after_s must be at least 10 seconds")
         return self

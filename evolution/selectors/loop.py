@@ -35,7 +35,7 @@ def design_states(run: EvolutionRun | None = None) -> list[DesignState]:
         busy = tuple(v.rung for v in d.verifications.all()
                      if v.status in (Verification.Status.QUEUED, Verification.Status.RUNNING))
         states.append(DesignState(
-            id=d.id, fitness=d.fitness, verified_rungs=verified, is_seed=d.is_seed,
+            id=d.id, fitness=d.fitness, fitness_std=d.fitness_std, verified_rungs=verified, is_seed=d.is_seed,
             implemented=d.is_seed or d.status in IMPLEMENTED, vetoed=d.is_vetoed, busy_rungs=busy,
             failed_rungs=tuple(v.rung for v in d.verifications.all() if v.status == Verification.Status.FAILED),
         ))
