@@ -1,0 +1,92 @@
+"""The parent recomputes every score (evolution/services/verifications.py): a forged report fails its
+verification with the reason, an honest one sets the rung fitness, F and its std, and a new value at a
+rung moves the F of every design verified there."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from evolution.demo import fake_report
+from evolution.models import Design, EvolutionRun, Verification
+from evolution.services.verifications import record_report
+
+pytest_plugins = ["evolution.testing"]
+pytestmark = pytest.mark.django_db
+
+
+def _verify(design: Design, rung: str = "micro", quality: float = 0.1, seed: int = 0, run=None, **changes) -> Verification:
+    v = Verification.objects.create(design=design, rung=rung, rung_index=0, run=run)
+    report = fake_report(rung, quality, random.Random(seed), design_hash=design.tree_hash)
+    report.update(changes)
+    return record_report(v, report)
+
+
+def test_a_forged_fitness_fails_the_verification_and_is_never_stored(seeds):
+    gpt = next(d for d in seeds if d.name == "gpt")
+    v = _verify(gpt, fitness=0.9)
+    gpt.refresh_from_db()
+    assert v.status == "failed" and v.error.startswith("report_rejected: claimed fitness 0.9")
+    assert v.fitness is None and gpt.fitness is None and gpt.confidence == 0 and gpt.status == "failed"
+
+
+def test_the_stored_fitness_is_recomputed_not_read(seeds):
+    gpt = next(d for d in seeds if d.name == "gpt")
+    v = _verify(gpt, rung="14M", fitness=None)  # nothing claimed: still scored
+    report = v.report
+    expected = sum(report["task_scores"].values()) / len(report["task_scores"])
+    assert v.status == "done" and v.fitness_metric == "accuracy" and v.fitness == pytest.approx(expected)
+    assert v.fitness_stderr is not None and 0 < v.fitness_stderr < 0.05
+    assert set(v.metrics["fitness"]["parts"]) == set(report["eval"])
+
+
+def test_a_report_for_another_design_or_rung_is_refused(seeds):
+    gpt, mamba = (next(d for d in seeds if d.name == n) for n in ("gpt", "mamba2"))
+    v = Verification.objects.create(design=gpt, rung="micro", rung_index=0)
+    record_report(v, fake_report("micro", 0.1, random.Random(0), design_hash=mamba.tree_hash))
+    assert v.status == "failed" and "report is for design" in v.error
+    w = Verification.objects.create(design=mamba, rung="micro", rung_index=0)
+    record_report(w, fake_report("tiny", 0.1, random.Random(0), design_hash=mamba.tree_hash))
+    assert w.status == "failed" and "rung 'tiny'" in w.error
+
+
+def test_a_failed_run_keeps_its_own_reason(seeds):
+    gpt = seeds[0]
+    v = Verification.objects.create(design=gpt, rung="micro", rung_index=0)
+    record_report(v, {"status": "failed", "error": "nan_loss: the loss became NaN"})
+    assert v.status == "failed" and v.error == "nan_loss: the loss became NaN"
+
+
+def test_F_is_a_z_score_in_the_rung_population_and_moves_with_it(seeds):
+    a, b, c = seeds[:3]
+    _verify(a, quality=0.0, seed=1)
+    a.refresh_from_db()
+    assert a.fitness == 0.0 and a.fitness_std is None  # alone at the rung
+    _verify(b, quality=0.3, seed=2)
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert b.fitness > 0 > a.fitness and a.fitness == pytest.approx(-b.fitness)  # two designs: ±1/sqrt(2)
+    assert a.fitness_std is not None and a.fitness_std > 0
+    _verify(c, quality=0.6, seed=3)
+    a.refresh_from_db()
+    assert a.fitness < -0.9  # a third, better design moved a's z-score down
+
+
+def test_the_run_chooses_the_metric(seeds):
+    run = EvolutionRun.objects.create(name="accuracy-run", settings={"fitness_metric": "accuracy"})
+    v = _verify(seeds[0], run=run)
+    assert v.status == "done" and v.fitness_metric == "accuracy"
+    w = _verify(seeds[1])
+    assert w.fitness_metric == "likelihood"
+    # Different metrics are different populations: each design is alone in its own.
+    assert Design.objects.get(pk=seeds[0].pk).fitness == 0.0 == Design.objects.get(pk=seeds[1].pk).fitness
+
+
+def test_a_report_without_the_metric_raw_results_is_refused(seeds):
+    v = Verification.objects.create(design=seeds[0], rung="micro", rung_index=0)
+    report = fake_report("micro", 0.1, random.Random(0), design_hash=seeds[0].tree_hash)
+    for row in report["eval"].values():
+        del row["logprob_per_byte"], row["logprob_per_byte_stderr"]
+    record_report(v, report)
+    assert v.status == "failed" and "no raw results for the likelihood fitness" in v.error
