@@ -90,3 +90,24 @@ def test_a_report_without_the_metric_raw_results_is_refused(seeds):
         del row["logprob_per_byte"], row["logprob_per_byte_stderr"]
     record_report(v, report)
     assert v.status == "failed" and "no raw results for the likelihood fitness" in v.error
+
+
+def test_the_leaderboard_calls_a_child_better_only_by_a_paired_comparison(seeds, client):
+    from django.urls import reverse
+
+    from evolution.models import DesignParent
+    from evolution.selectors.leaderboard import leaderboard
+
+    parent, child, twin = seeds[0], seeds[1], seeds[2]
+    DesignParent.objects.create(child=child, parent=parent)
+    DesignParent.objects.create(child=twin, parent=parent)
+    _verify(parent, rung="14M", quality=0.0, seed=1)
+    _verify(child, rung="14M", quality=0.2, seed=2)  # far above its parent on thousands of documents
+    _verify(twin, rung="14M", quality=0.0, seed=3)  # the same quality: no call
+    rows = {r.design.name: r for r in leaderboard("14M")["rows"]}
+    better = rows[child.name].vs_parents[0]
+    assert better.name == parent.name and better.result.verdict == "better" and better.result.shared == 5
+    assert rows[twin.name].vs_parents[0].result.verdict == "unclear"
+    assert rows[parent.name].vs_parents == [] and rows[child.name].half_width > 0
+    page = client.get(reverse("evolution:leaderboard"), {"rung": "14M"}).content.decode()
+    assert f'▲ <a href="{parent.get_absolute_url()}">{parent.name}</a>' in page
