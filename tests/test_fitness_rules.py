@@ -79,7 +79,7 @@ def test_F_never_averages_units_a_rung_rescaled_gives_the_same_F():
 
 def test_awkward_populations_one_design_ties_and_unknown_stderr():
     alone = z_term("micro", "likelihood", -1.0, 0.02, RungStats.of([-1.0]))
-    assert (alone.z, alone.z_std) == (0.0, None)  # nothing to compare with
+    assert (alone.z, alone.z_std) == (0.0, 1.0)  # nothing to compare with: a z-score's own spread
     tied = z_term("micro", "likelihood", -1.0, 0.02, RungStats.of([-1.0, -1.0, -1.0]))
     assert tied.z == 0.0
     unknown = z_term("micro", "bpb", -1.5, None, RungStats.of([-1.5, -1.6]))

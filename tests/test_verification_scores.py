@@ -62,7 +62,7 @@ def test_F_is_a_z_score_in_the_rung_population_and_moves_with_it(seeds):
     a, b, c = seeds[:3]
     _verify(a, quality=0.0, seed=1)
     a.refresh_from_db()
-    assert a.fitness == 0.0 and a.fitness_std is None  # alone at the rung
+    assert a.fitness == 0.0 and a.fitness_std == 1.0  # alone at the rung: where it stands is unknown
     _verify(b, quality=0.3, seed=2)
     a.refresh_from_db()
     b.refresh_from_db()
@@ -111,3 +111,24 @@ def test_the_leaderboard_calls_a_child_better_only_by_a_paired_comparison(seeds,
     assert rows[parent.name].vs_parents == [] and rows[child.name].half_width > 0
     page = client.get(reverse("evolution:leaderboard"), {"rung": "14M"}).content.decode()
     assert f'▲ <a href="{parent.get_absolute_url()}">{parent.name}</a>' in page
+
+
+def test_the_design_page_shows_how_F_was_made_and_bpb_beside_the_gpt_seed(seeds, client):
+    import re
+
+    gpt, mamba = (next(d for d in seeds if d.name == n) for n in ("gpt", "mamba2"))
+    _verify(gpt, quality=0.0, seed=1)
+    v = _verify(mamba, quality=0.2, seed=2)
+    _verify(mamba, rung="14M", quality=0.1, seed=3)
+    page = client.get(mamba.get_absolute_url()).content.decode()
+    terms = page.split('id="fitness-terms"')[1].split("</table>")[0]
+    assert "<b>micro</b></td><td>likelihood</td>" in terms and "<b>14M</b></td><td>accuracy</td>" in terms
+    assert re.search(r'<td class="num">2</td>\s*<td class="num">\+0\.707 ± [0-9.]+</td>', terms)  # micro: 2 designs
+    assert re.search(r'<td class="num">1</td>\s*<td class="num">0.000 ± 1.960</td>', terms)  # alone at 14M
+    mamba.refresh_from_db()
+    assert f"{mamba.fitness:.3f}" in page.split('id="fitness"')[1][:40] and 'id="fitness-interval"' in page
+    bpb = page.split('id="bpb-vs-gpt"')[1].split("</table>")[0]
+    gpt_bpb = Verification.objects.get(design=gpt, rung="micro").report["val_bpb"]
+    assert f"{v.report['val_bpb']:.4f}" in bpb and f"{gpt_bpb:.4f}" in bpb
+    assert "the GPT seed has no bpb at 14M yet" in bpb
+    assert "this is the GPT seed" in client.get(gpt.get_absolute_url()).content.decode()

@@ -16,8 +16,9 @@ Rung fitness (one number per verification, in the rung's own unit, higher is bet
 A design's F never averages these units: each rung value is turned into a z-score within the
 population verified at that rung with the same metric, z = (f - mean) / sd, and F is the mean of the
 design's z-scores (weight 1 per rung, as Eq. 1 averages rungs). Its std is sqrt(sum_r zse_r^2) / R,
-zse = sqrt(stderr^2 + noise^2) / sd, where noise is the rung's seed-to-seed std when known. A rung
-with one design (or all tied) gives z = 0.
+zse = sqrt(stderr^2 + noise^2) / sd, where noise is the rung's seed-to-seed std when known (None,
+and so an F std of None, when neither is known). A rung with one design (or all tied) gives z = 0
+with zse = 1, the spread of a z-score: where the design stands there is not known yet.
 
 The paired comparison (same rung, same metric, the same tasks with the same document counts):
 d_t = child_t - parent_t, D = sum_t w_t d_t / sum_t w_t, se(D) = sqrt(sum_t w_t^2 (se_c^2 + se_p^2)
@@ -226,6 +227,14 @@ class RungTerm:
     weight: float
     population: int
 
+    @property
+    def half_width(self) -> float | None:
+        return Z_95 * self.stderr if self.stderr is not None else None
+
+    @property
+    def z_half_width(self) -> float | None:
+        return Z_95 * self.z_std if self.z_std is not None else None
+
     def to_dict(self) -> dict[str, Any]:
         return {"rung": self.rung, "metric": self.metric, "value": self.value, "stderr": self.stderr, "z": self.z,
                 "z_std": self.z_std, "weight": self.weight, "population": self.population}
@@ -238,18 +247,23 @@ class Combined:
     terms: tuple[RungTerm, ...] = ()
 
     @property
+    def half_width(self) -> float | None:
+        """Half the 95% interval of F (None when its std is unknown)."""
+        return Z_95 * self.std if self.std is not None else None
+
+    @property
     def interval(self) -> tuple[float, float] | None:
-        if self.fitness is None or self.std is None:
+        if self.fitness is None or self.half_width is None:
             return None
-        return self.fitness - Z_95 * self.std, self.fitness + Z_95 * self.std
+        return self.fitness - self.half_width, self.fitness + self.half_width
 
 
 def z_term(rung: str, metric: str, value: float, stderr: float | None, stats: RungStats,
            noise: float | None = None) -> RungTerm:
     """The rung value as a z-score within its population; 0 where the population has no spread."""
     scale = stats.sd if stats.n >= 2 and stats.sd > 0 else None
-    if scale is None:
-        return RungTerm(rung, metric, value, stderr, 0.0, None, 1.0, stats.n)
+    if scale is None:  # nothing to stand against: z = 0 with the prior spread of a z-score, 1
+        return RungTerm(rung, metric, value, stderr, 0.0, 1.0, 1.0, stats.n)
     error = None if stderr is None and noise is None else math.hypot(stderr or 0.0, noise or 0.0)
     return RungTerm(rung, metric, value, stderr, (value - stats.mean) / scale,
                     None if error is None else error / scale, 1.0, stats.n)
