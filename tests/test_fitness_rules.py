@@ -160,3 +160,16 @@ def test_a_forged_report_is_refused_with_its_reason(name):
 def test_a_report_that_is_not_an_object_is_refused():
     with pytest.raises(ReportRejected, match="not a JSON object"):
         audit(["fitness", 1.0])  # type: ignore[arg-type]
+
+
+def test_spearman_with_ties_too_few_designs_and_no_spread():
+    from evolution.core.ranks import average_ranks, spearman
+
+    assert average_ranks([3.0, 1.0, 3.0, 2.0]) == [3.5, 1.0, 3.5, 2.0]
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833)  # ties share a rank
+    assert spearman([1, 2], [1, 2]) is None  # n < 3: undefined, not ±1
+    assert spearman([5, 5, 5], [1, 2, 3]) is None  # no spread on one side
+    with pytest.raises(ValueError, match="different lengths"):
+        spearman([1, 2, 3], [1, 2])

@@ -132,3 +132,23 @@ def test_the_design_page_shows_how_F_was_made_and_bpb_beside_the_gpt_seed(seeds,
     assert f"{v.report['val_bpb']:.4f}" in bpb and f"{gpt_bpb:.4f}" in bpb
     assert "the GPT seed has no bpb at 14M yet" in bpb
     assert "this is the GPT seed" in client.get(gpt.get_absolute_url()).content.decode()
+
+
+def test_the_dashboard_shows_rank_agreement_between_rungs(seeds, client_for, viewer):
+    from django.urls import reverse
+
+    from evolution.selectors.dashboard import rank_agreement
+
+    for i, design in enumerate(seeds[:4]):
+        _verify(design, rung="micro", quality=0.1 * i, seed=i)
+        _verify(design, rung="14M", quality=0.1 * i, seed=10 + i)
+    _verify(seeds[4], rung="tiny", quality=0.1, seed=20)
+    _verify(seeds[0], rung="tiny", quality=0.2, seed=21)
+    rows = {(r["low"], r["high"]): r for r in rank_agreement(None)}
+    assert rows[("micro", "14M")]["n"] == 4 and rows[("micro", "14M")]["rho"] == pytest.approx(1.0)
+    assert rows[("micro", "tiny")] == {"low": "micro", "high": "tiny", "n": 1, "rho": None,
+                                       "note": "too few designs (n=1)"}
+    page = client_for(viewer).get(reverse("evolution:dashboard")).content.decode()
+    agreement = page.split('id="rank-agreement"')[1].split("</div>")[0]
+    assert "micro → 14M</td><td class=\"num\">4</td>" in agreement and ">1.00</b>" in agreement
+    assert "too few designs (n=1)" in agreement

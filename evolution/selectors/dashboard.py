@@ -14,8 +14,9 @@ from typing import Any
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from evolution.core.ladder import ladder, rung_index
+from evolution.core.ladder import is_ladder_rung, ladder, rung_index
 from evolution.core.loop_settings import LoopSettings
+from evolution.core.ranks import MIN_N, spearman
 from evolution.models import Design, Event, EvolutionRun, Job, Verification
 from evolution.selectors.runs import run_budgets
 
@@ -304,3 +305,29 @@ def run_summary(run: EvolutionRun | None) -> dict[str, Any]:
         "verified": counts.get(Design.Status.VERIFIED, 0), "verifying": verifying,
         "best": best, "settings": LoopSettings.from_dict(run.settings if run else None),
     }
+
+
+# ---- rank agreement between rungs --------------------------------------------------------------------
+
+def rank_agreement(run: EvolutionRun | None) -> list[dict[str, Any]]:
+    """For each pair of rungs with designs verified at both: Spearman's rho between the two rungs'
+    fitness over those designs, and n. A rung whose population mixes metrics (a run changed its
+    `fitness_metric`) is read in its most common metric, so one ranking is never two units."""
+    rows = (Verification.objects.filter(_population(run), status=Verification.Status.DONE, fitness__isnull=False)
+            .values_list("rung", "fitness_metric", "design_id", "fitness"))
+    by_metric: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for rung, metric, design, fitness in rows:
+        by_metric[rung][metric][design] = fitness
+    values = {rung: max(metrics.values(), key=len) for rung, metrics in by_metric.items() if is_ladder_rung(rung)}
+    names = sorted(values, key=rung_index)
+    out = []
+    for i, low in enumerate(names):
+        for high in names[i + 1:]:
+            shared = sorted(set(values[low]) & set(values[high]))
+            if not shared:
+                continue
+            rho = spearman([values[low][d] for d in shared], [values[high][d] for d in shared])
+            note = "" if rho is not None else (
+                f"too few designs (n={len(shared)})" if len(shared) < MIN_N else "no spread at one rung")
+            out.append({"low": low, "high": high, "n": len(shared), "rho": rho, "note": note})
+    return out
