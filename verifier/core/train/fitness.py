@@ -21,8 +21,10 @@ and so an F std of None, when neither is known). A rung with one design (or all 
 with zse = 1, the spread of a z-score: where the design stands there is not known yet.
 
 The paired comparison (same rung, same metric, the same tasks with the same document counts):
-d_t = child_t - parent_t, D = sum_t w_t d_t / sum_t w_t, se(D) = sqrt(sum_t w_t^2 (se_c^2 + se_p^2)
-+ 2 noise^2 ...) / sum_t w_t; "better" only when D - 1.96 se > 0, "worse" when D + 1.96 se < 0.
+d_t = child_t - parent_t, D = sum_t w_t d_t / W (W = sum_t w_t), and
+se(D)^2 = sum_t w_t^2 (se_c,t^2 + se_p,t^2) / W^2 + 2 noise^2; "better" only when D - 1.96 se > 0,
+"worse" when D + 1.96 se < 0, else "unclear". Treating the two designs' task errors as independent
+ignores the positive correlation of scores on the same documents, so the test is conservative.
 """
 
 from __future__ import annotations
@@ -60,9 +62,9 @@ def task_accuracy(result: Mapping[str, Any]) -> float | None:
 
 def _accuracy_pair(result: Mapping[str, Any]) -> tuple[str | None, float | None]:
     for key in ("acc_norm", "acc"):
-        value = result.get(key)
-        if _finite(value):
-            return key, float(value)
+        value = _opt_float(result.get(key))
+        if value is not None:
+            return key, value
     return None, None
 
 
@@ -165,10 +167,11 @@ def mean_of(parts: Mapping[str, Part]) -> tuple[float | None, float | None]:
     if total <= 0:
         return None, None
     value = sum(p.weight * p.value for p in parts.values() if p.weight > 0) / total
-    errors = [p.stderr for p in parts.values() if p.weight > 0]
-    if any(e is None for e in errors):
+    weighted = [(p.weight, p.stderr) for p in parts.values() if p.weight > 0]
+    errors = [w * e for w, e in weighted if e is not None]
+    if len(errors) < len(weighted):
         return value, None
-    return value, math.sqrt(sum((p.weight * p.stderr) ** 2 for p in parts.values() if p.weight > 0)) / total  # type: ignore[operator]
+    return value, math.sqrt(sum(e * e for e in errors)) / total
 
 
 def compute_rung_fitness(metric: str, eval_results: Mapping[str, Mapping[str, Any]], *, val_bpb: float | None = None,
@@ -180,7 +183,7 @@ def compute_rung_fitness(metric: str, eval_results: Mapping[str, Mapping[str, An
     elif metric == "likelihood":
         parts = likelihood_parts(eval_results)
     elif metric == "bpb":
-        parts = {"val_bpb": Part(-float(val_bpb))} if _finite(val_bpb) else {}
+        parts = {"val_bpb": Part(-val_bpb)} if val_bpb is not None and _finite(val_bpb) else {}
     elif metric == "screen":
         from verifier.core.screen.score import screen_score
 
@@ -275,10 +278,8 @@ def combine(terms: list[RungTerm]) -> Combined:
         return Combined(None, None, ())
     total = sum(t.weight for t in terms)
     fitness = sum(t.weight * t.z for t in terms) / total
-    if any(t.z_std is None for t in terms):
-        std = None
-    else:
-        std = math.sqrt(sum((t.weight * t.z_std) ** 2 for t in terms)) / total  # type: ignore[operator]
+    errors = [t.weight * t.z_std for t in terms if t.z_std is not None]
+    std = math.sqrt(sum(e * e for e in errors)) / total if len(errors) == len(terms) else None
     return Combined(fitness, std, tuple(terms))
 
 
@@ -304,16 +305,12 @@ def paired_comparison(child: RungFitness, parent: RungFitness, noise: float | No
     if total <= 0:
         return Comparison("not comparable", reason="no weighted part")
     diff = sum(child.parts[k].weight * (child.parts[k].value - parent.parts[k].value) for k in shared) / total
-    variances = []
-    for k in shared:
-        c, p = child.parts[k], parent.parts[k]
-        if c.stderr is None or p.stderr is None:
-            variances = None
-            break
-        variances.append((c.weight ** 2) * (c.stderr ** 2 + p.stderr ** 2))
-    if variances is None and noise is None:
+    variances = [(child.parts[k].weight ** 2) * (child.parts[k].stderr ** 2 + parent.parts[k].stderr ** 2)  # type: ignore[operator]
+                 for k in shared if child.parts[k].stderr is not None and parent.parts[k].stderr is not None]
+    known = len(variances) == len(shared)
+    if not known and noise is None:
         return Comparison("unclear", diff, None, len(shared), "no standard error for this metric")
-    var = (sum(variances) / total ** 2 if variances is not None else 0.0) + 2 * (noise or 0.0) ** 2
+    var = (sum(variances) / total ** 2 if known else 0.0) + 2 * (noise or 0.0) ** 2
     se = math.sqrt(var)
     if diff - Z_95 * se > 0:
         verdict = "better"
