@@ -152,3 +152,7 @@ def test_the_dashboard_shows_rank_agreement_between_rungs(seeds, client_for, vie
     agreement = page.split('id="rank-agreement"')[1].split("</div>")[0]
     assert "micro → 14M</td><td class=\"num\">4</td>" in agreement and ">1.00</b>" in agreement
     assert "too few designs (n=1)" in agreement
+    import re
+
+    ladder = page.split('id="dash-ladder"')[1].split('id="rank-agreement"')[0]
+    assert len(re.findall(r'<td class="num">-?[0-9.]+ <span class="faint small">± [0-9.]+</span></td>', ladder)) == 3
