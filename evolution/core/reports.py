@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from verifier.core.train.fitness import accuracy_of
 from verifier.core.train.report import VerificationReport
 
 FINDING_FIELDS = ("category", "severity", "unit", "line", "message", "stage", "detail")
@@ -224,15 +225,6 @@ def _section(report: dict, key: str) -> dict[str, Any]:
     return _dict(report.get(key))
 
 
-def _accuracy(row: dict[str, Any]) -> tuple[str | None, float | None]:
-    """The accuracy the fitness uses: acc_norm where the task reports it, else acc."""
-    for key in ("acc_norm", "acc"):
-        value = _number(row.get(key))
-        if value is not None:
-            return key, value
-    return None, None
-
-
 def _eval_rows(report: ReportLike) -> dict[str, dict[str, Any]]:
     r = as_report(report)
     if r is None or not isinstance(r.eval, dict):
@@ -244,7 +236,7 @@ def task_scores(report: ReportLike) -> dict[str, float]:
     """Per-task accuracy (acc_norm where reported), task -> number; perplexity-only tasks left out."""
     out = {}
     for task, row in _eval_rows(report).items():
-        value = _accuracy(row)[1]
+        value = accuracy_of(row)[1]
         if value is not None:
             out[task] = value
     return out
@@ -257,7 +249,7 @@ def task_rows(report: ReportLike, chance: Callable[[str], float | None] | None =
     chance accuracy (None: not an accuracy task)."""
     rows: list[dict[str, Any]] = []
     for task, row in _eval_rows(report).items():
-        metric, score = _accuracy(row)
+        metric, score = accuracy_of(row)
         if score is None:
             continue
         samples = _number(row.get("samples"))

@@ -57,10 +57,11 @@ def metric_for(rung: str, device: str, choice: str = DEFAULT_METRIC) -> str:
 
 def task_accuracy(result: Mapping[str, Any]) -> float | None:
     """acc_norm where present, else acc; None for tasks that report neither (perplexity only)."""
-    return _accuracy_pair(result)[1]
+    return accuracy_of(result)[1]
 
 
-def _accuracy_pair(result: Mapping[str, Any]) -> tuple[str | None, float | None]:
+def accuracy_of(result: Mapping[str, Any]) -> tuple[str | None, float | None]:
+    """(metric, value) of the accuracy the fitness uses: acc_norm where the task reports it, else acc."""
     for key in ("acc_norm", "acc"):
         value = _opt_float(result.get(key))
         if value is not None:
@@ -141,7 +142,7 @@ def accuracy_parts(eval_results: Mapping[str, Mapping[str, Any]], groups: Iterab
     groups = set(groups)
     parts: dict[str, Part] = {}
     for task, row in eval_results.items():
-        key, acc = _accuracy_pair(row)
+        key, acc = accuracy_of(row)
         chance = baseline_for(task)
         if acc is None or chance is None:
             continue
