@@ -120,19 +120,7 @@ def record_report(verification: Verification, report: dict[str, Any], user=None,
     raw results are impossible or disagree with its claims, fails the verification with the reason."""
     if user is not None:
         require(user, REPORT)
-    error = str(report.get("error") or "") if isinstance(report, dict) else "the report is not a JSON object"
-    failed = failed or bool(error) or not isinstance(report, dict) or report.get("status") in ("failed", "interrupted")
-    parsed, score = None, None
-    try:
-        parsed = read_report(report)
-    except ReportRejected as exc:
-        if not failed:
-            failed, error = True, f"report_rejected: {exc}"
-    if not failed:
-        try:
-            parsed, score = _score(verification, report)
-        except ReportRejected as exc:
-            failed, error = True, f"report_rejected: {exc}"
+    failed, error, parsed, score = _judge(verification, report, failed)
     metrics = reports.summary_metrics(parsed) if parsed is not None else {}
     if score is not None:
         metrics["fitness"] = score.to_dict()
@@ -157,6 +145,26 @@ def record_report(verification: Verification, report: dict[str, Any], user=None,
             "confidence": design.confidence, "status": design.status, "error": error,
         }, design=design, actor=user)
     return verification
+
+
+def _judge(verification: Verification, report: Any, failed: bool
+           ) -> tuple[bool, str, VerificationReport | None, RungFitness | None]:
+    """(failed, error, the report through the schema, the recomputed rung fitness). A run that
+    failed keeps its own reason; a report that cannot be trusted fails with `report_rejected: …`."""
+    error = str(report.get("error") or "") if isinstance(report, dict) else "the report is not a JSON object"
+    failed = failed or bool(error) or not isinstance(report, dict) or report.get("status") in ("failed", "interrupted")
+    parsed, score = None, None
+    try:
+        parsed = read_report(report)
+    except ReportRejected as exc:
+        if not failed:
+            failed, error = True, f"report_rejected: {exc}"
+    if not failed:
+        try:
+            parsed, score = _score(verification, report)
+        except ReportRejected as exc:
+            failed, error = True, f"report_rejected: {exc}"
+    return failed, error, parsed, score
 
 
 def _score(verification: Verification, report: dict[str, Any]) -> tuple[VerificationReport, RungFitness]:
