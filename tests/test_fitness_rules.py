@@ -173,3 +173,21 @@ def test_spearman_with_ties_too_few_designs_and_no_spread():
     assert spearman([5, 5, 5], [1, 2, 3]) is None  # no spread on one side
     with pytest.raises(ValueError, match="different lengths"):
         spearman([1, 2, 3], [1, 2])
+
+
+def test_a_real_test_rung_report_passes_the_audit():
+    # The eval rows and claims of `python -m verifier.core verify gpt --rung test` (2-core CPU).
+    real = {
+        "design_name": "gpt", "design_hash": HASH, "rung": "test", "status": "done", "fitness": -0.1,
+        "task_scores": {"piqa_local": -0.2, "lambada_openai_local": 0.0},
+        "val_loss": 7.6466, "val_perplexity": math.exp(7.6466),
+        "eval": {
+            "piqa_local": {"acc": 0.5, "acc_stderr": 0.16666666666666666, "acc_norm": 0.3,
+                           "acc_norm_stderr": 0.15275252316519464, "samples": 10, "limit": 10},
+            "lambada_openai_local": {"acc": 0.0, "acc_stderr": 0.0, "perplexity": 5409465.619970457,
+                                     "perplexity_stderr": 53604462.559119165, "samples": 10, "limit": 10},
+        },
+    }
+    report = audit(real, "test")
+    score = compute_rung_fitness("accuracy", report.eval)
+    assert score.value == pytest.approx(-0.1) and score.stderr == pytest.approx(math.hypot(0.15275252, 0.0) / 2)
