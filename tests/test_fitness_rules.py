@@ -176,18 +176,27 @@ def test_spearman_with_ties_too_few_designs_and_no_spread():
 
 
 def test_a_real_test_rung_report_passes_the_audit():
-    # The eval rows and claims of `python -m verifier.core verify gpt --rung test` (2-core CPU).
+    # What `python -m verifier.core verify gpt --rung test` wrote (2-core CPU, with the likelihood
+    # rows of the evaluation and the validation bits per byte).
     real = {
         "design_name": "gpt", "design_hash": HASH, "rung": "test", "status": "done", "fitness": -0.1,
         "task_scores": {"piqa_local": -0.2, "lambada_openai_local": 0.0},
-        "val_loss": 7.6466, "val_perplexity": math.exp(7.6466),
+        "val_loss": 7.646614670753479, "val_perplexity": 2093.546236074144, "val_bpb": 2.8239457783134783,
+        "val_bytes_per_token": 3.906496062992126,
         "eval": {
             "piqa_local": {"acc": 0.5, "acc_stderr": 0.16666666666666666, "acc_norm": 0.3,
-                           "acc_norm_stderr": 0.15275252316519464, "samples": 10, "limit": 10},
+                           "acc_norm_stderr": 0.15275252316519464, "samples": 10, "limit": 10, "docs": 10,
+                           "logprob_per_byte": -2.2298994458717187, "logprob_per_byte_stderr": 0.09684600578629808,
+                           "margin": -0.021002932656990225, "margin_stderr": 0.050166473440260304},
             "lambada_openai_local": {"acc": 0.0, "acc_stderr": 0.0, "perplexity": 5409465.619970457,
-                                     "perplexity_stderr": 53604462.559119165, "samples": 10, "limit": 10},
+                                     "perplexity_stderr": 53604442.83227908, "samples": 10, "limit": 10, "docs": 10,
+                                     "logprob_per_byte": -2.2685436591647923,
+                                     "logprob_per_byte_stderr": 0.22252449492206722},
         },
     }
     report = audit(real, "test")
-    score = compute_rung_fitness("accuracy", report.eval)
-    assert score.value == pytest.approx(-0.1) and score.stderr == pytest.approx(math.hypot(0.15275252, 0.0) / 2)
+    accuracy = compute_rung_fitness("accuracy", report.eval)
+    assert accuracy.value == pytest.approx(-0.1) and accuracy.stderr == pytest.approx(0.15275252 / 2)
+    likelihood = compute_rung_fitness("likelihood", report.eval)
+    assert likelihood.value == pytest.approx(-2.2492215525) and likelihood.stderr == pytest.approx(0.1213427992)
+    assert compute_rung_fitness("bpb", report.eval, val_bpb=report.val_bpb).value == pytest.approx(-2.8239457783)
