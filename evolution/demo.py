@@ -79,31 +79,43 @@ def crossover(a: GAUTree, b: GAUTree, rng: random.Random) -> GAUTree | None:
 TASK_SIZES = {"lambada_openai": 5153, "hellaswag": 10042, "piqa": 1838, "arc_easy": 2376, "winogrande": 1267}
 
 
-def fake_report(rung: str, fitness: float, rng: random.Random, steps: int = 40) -> dict:
-    """Shaped like `VerificationReport.to_dict()`; fitness is mean accuracy above chance, as there.
-    Sizes and token counts follow the rung; each accuracy carries its standard error and sample count."""
+def fake_report(rung: str, fitness: float, rng: random.Random, steps: int = 40, design_hash: str = "demo") -> dict:
+    """Shaped like `VerificationReport.to_dict()` and consistent as a real one is (the parent audits
+    it): accuracies are whole numbers of documents with lm-eval's stderr, fitness is the mean
+    accuracy above chance, bpb follows from the loss; only the rung's own tasks, within its limits."""
     from evolution.core.ladder import rung as rung_info
+    from verifier.core.train.ladder import get_rung, stock_name
 
     info = rung_info(rung)
+    rung_def = get_rung(rung)
     target = info.params if info else 1_200_000
     tokens = info.tokens if info else steps * 50 * 2**19
     cpu = bool(info and info.device == "cpu")
     start, end = rng.uniform(9.5, 10.5), 3.4 + (0.1 - fitness) * 6 + rng.uniform(-0.05, 0.05)
     curve = [{"step": s * 50, "tokens": round(tokens * s / max(1, steps - 1)),
               "loss": round(end + (start - end) * math.exp(-s / 7) + rng.uniform(-0.03, 0.03), 4)} for s in range(steps)]
-    above = {t: max(-0.02, fitness * rng.uniform(0.5, 1.5)) for t in TASKS}
-    evals = {}
+    rung_tasks = {stock_name(t) for t in rung_def.tasks}
+    evals, scores = {}, {}
     for t, chance in TASKS.items():
-        acc = round(min(0.99, chance + above[t]), 4)
-        n = min(TASK_SIZES[t], 100) if cpu else TASK_SIZES[t]
-        evals[t] = {"acc": acc, "acc_stderr": round(math.sqrt(max(acc * (1 - acc), 1e-4) / n), 4), "samples": n}
-    scores = {t: round(evals[t]["acc"] - chance, 4) for t, chance in TASKS.items()}
+        if t not in rung_tasks:
+            continue
+        limit = rung_def.limit_for(t + "_local")
+        n = min(TASK_SIZES[t], limit) if limit is not None else TASK_SIZES[t]
+        correct = round(n * min(0.99, chance + max(-0.02, fitness * rng.uniform(0.5, 1.5))))
+        acc = correct / n
+        logprob = -(1.3 - fitness) + rng.uniform(-0.02, 0.02)
+        evals[t] = {"acc": acc, "acc_stderr": math.sqrt(acc * (1 - acc) / (n - 1)), "samples": n, "docs": n,
+                    "logprob_per_byte": logprob, "logprob_per_byte_stderr": 0.02,
+                    "margin": fitness - 0.05 + rng.uniform(-0.02, 0.02), "margin_stderr": 0.03}
+        scores[t] = acc - chance
     total = round(rng.uniform(400, 900), 1)
+    val_loss = curve[-1]["loss"] + 0.04
     return {
-        "format": "genesys.verification-report/1", "rung": rung, "status": "done",
-        "fitness": round(sum(scores.values()) / len(scores), 4), "loss_curve": curve,
-        "final_train_loss": curve[-1]["loss"], "val_loss": round(curve[-1]["loss"] + 0.04, 4),
-        "val_perplexity": round(math.exp(curve[-1]["loss"] + 0.04), 2), "eval": evals, "task_scores": scores,
+        "format": "genesys.verification-report/1", "design_name": "demo", "design_hash": design_hash,
+        "rung": rung, "status": "done",
+        "fitness": sum(scores.values()) / len(scores), "loss_curve": curve,
+        "final_train_loss": curve[-1]["loss"], "val_loss": val_loss, "val_perplexity": math.exp(val_loss),
+        "val_bpb": val_loss / math.log(2) / 4.2, "val_bytes_per_token": 4.2, "eval": evals, "task_scores": scores,
         "shape": {"d_model": 128, "n_block": 6, "non_embedding_params": int(target * rng.uniform(0.85, 1.15)),
                   "target_params": target},
         "device": "cpu (2 threads)" if cpu else "cuda (NVIDIA H100 80GB HBM3)",
@@ -190,7 +202,7 @@ def _build(n_designs: int, rng: random.Random, verify_fraction: float, rung: str
 
 def _verify(design: Design, rung: str, rng: random.Random, stats: DemoStats, base: float) -> None:
     verification = Verification.objects.create(design=design, rung=rung, rung_index=_index(rung))
-    record_report(verification, fake_report(rung, min(0.4, max(0.0, base)), rng))
+    record_report(verification, fake_report(rung, min(0.4, max(0.0, base)), rng, design_hash=design.tree_hash))
     design.refresh_from_db()
     stats.verifications += 1
 

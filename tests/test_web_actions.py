@@ -171,7 +171,7 @@ def test_a_test_rung_smoke_run_does_not_block_promotion(client_for, researcher, 
     from evolution.services.verifications import record_report
 
     smoke = Verification.objects.create(design=checked, rung="test", rung_index=99)
-    record_report(smoke, fake_report("test", 0.01, __import__("random").Random(0)))
+    record_report(smoke, fake_report("test", 0.01, __import__("random").Random(0), design_hash=checked.tree_hash))
     page = client_for(researcher).get(checked.get_absolute_url()).content.decode()
     assert "Promote to" in page and "every rung" not in page
 

@@ -102,9 +102,12 @@ def test_diff_page_of_a_seed_offers_a_comparison(client, history):
 def test_leaderboard_ranks_by_fitness_with_seeds_as_baselines(client, history):
     page = client.get(reverse("evolution:leaderboard"), {"rung": "14M"}).content.decode()
     table = page.split('<table class="data leaderboard">')[1].split("</table>")[0]
-    fitness = [float(f) for f in re.findall(r'<td class="num"><b>([-0-9.]+)</b></td>', table)]
+    fitness = [float(f) for f in re.findall(r'<td class="num"><b>([-0-9.]+)</b>', table)]
     done = Design.objects.filter(verifications__rung="14M", verifications__status="done")
     assert len(fitness) == done.count() and fitness == sorted(fitness, reverse=True)
+    # Every fitness carries its interval and the metric it was computed with.
+    assert len(re.findall(r'</b> <span class="faint small">± [0-9.]+</span><br><span class="faint small">accuracy</span>',
+                          table)) == done.count()
     assert table.count('<span class="badge seed">baseline</span>') == done.filter(is_seed=True).count()
     assert "Δ best seed" in page
     designed = done.exclude(is_seed=True).order_by("-fitness").first()

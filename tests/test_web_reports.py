@@ -52,7 +52,9 @@ def test_a_perplexity_is_never_read_as_an_accuracy():
 def test_loss_curves_carry_training_tokens_and_run_details_say_what_was_trained():
     curves = reports.loss_curves(REAL_REPORT)
     assert curves["train"]["tokens"] == [512, 1024, 16384] and curves["train"]["x"] == [1, 2, 32]
-    assert "tokens" not in reports.loss_curves({"loss_curve": [[0, 5.0], [1, 4.0]]})["train"]  # none reported
+    assert "tokens" not in reports.loss_curves({"loss_curve": [{"step": 0, "loss": 5.0}, {"step": 1, "loss": 4.0}]})["train"]
+    # One spelling, the schema's: a curve in another shape is not guessed at.
+    assert reports.loss_curves({"loss_curve": [[0, 5.0], [1, 4.0]]}) == {}
     details = reports.run_details(REAL_REPORT)
     assert (details["d_model"], details["n_block"], details["non_embedding_params"]) == (64, 2, 106816)
     assert details["tokens_trained"] == 16384 and details["device"] == "cpu (2 threads)"

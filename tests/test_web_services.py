@@ -177,12 +177,16 @@ def test_verification_report_sets_fitness_confidence_and_status(checked, researc
     with pytest.raises(PermissionDenied):
         verifications.record_report(v, {"fitness": 0.1}, researcher)  # researchers do not report results
     verifications.start_verification(v, admin_user)
-    report = fake_report("micro", 0.1, random.Random(1))
+    report = fake_report("micro", 0.1, random.Random(1), design_hash=design.tree_hash)
     verifications.record_report(v, report, admin_user)
     design.refresh_from_db()
     assert design.status == "verified" and design.confidence == 1
-    assert design.fitness == pytest.approx(report["fitness"])
     v.refresh_from_db()
+    # The rung fitness is recomputed from the raw rows (micro: mean log-probability per byte of the
+    # correct answer); F is its z-score in the rung's population, 0 for the only design there.
+    logprobs = [row["logprob_per_byte"] for row in report["eval"].values()]
+    assert v.fitness_metric == "likelihood" and v.fitness == pytest.approx(sum(logprobs) / len(logprobs))
+    assert design.fitness == 0.0
     assert v.metrics["final_loss"] == report["val_loss"] and set(v.metrics["tasks"]) == set(report["eval"])
     failed, _ = verifications.promote(design, researcher, "tiny")
     verifications.record_report(failed, {"status": "failed", "error": "nan_loss: the loss became NaN"}, admin_user)
@@ -193,9 +197,11 @@ def test_verification_report_sets_fitness_confidence_and_status(checked, researc
     retry, created = verifications.promote(design, researcher, "tiny")
     assert created and retry.pk == failed.pk and retry.status == "queued"
     smoke = Verification.objects.create(design=design, rung="test", rung_index=99)
-    verifications.record_report(smoke, fake_report("test", -0.4, random.Random(2)), admin_user)
+    verifications.record_report(smoke, fake_report("test", -0.4, random.Random(2), design_hash=design.tree_hash),
+                                admin_user)
     design.refresh_from_db()
-    assert design.confidence == 1 and design.fitness == pytest.approx(report["fitness"])  # the smoke run does not count
+    smoke.refresh_from_db()
+    assert smoke.status == "done" and design.confidence == 1 and design.fitness == 0.0  # the smoke run does not count
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from verifier.core.train.ladder import get_rung, timeout_s
+from verifier.core.train.fitness import DEFAULT_METRIC, METRICS
 
 from .selection import SelectionSettings
 
@@ -36,6 +37,7 @@ class LoopSettings:
     max_backlog: int = 20  # pause designing while this many checked designs await a first verification
     max_attempts: int = 3  # a job whose worker died is retried this many times, then failed
     stale_after_s: float = 120.0  # a running job with no heartbeat for this long lost its worker
+    fitness_metric: str = "default"  # verifier.core.train.fitness: default | accuracy | likelihood | bpb
 
     def selection(self) -> SelectionSettings:
         return SelectionSettings(
@@ -99,6 +101,8 @@ class LoopSettings:
                 raise SettingsError(f"the timeout of {rung} is for an unknown rung") from None
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds < float("inf"):
                 raise SettingsError(f"the timeout of {rung} must be a positive number of seconds, got {seconds!r}")
+        if self.fitness_metric not in (DEFAULT_METRIC, *METRICS):
+            raise SettingsError(f"fitness_metric must be {DEFAULT_METRIC} or one of {', '.join(METRICS)}")
         if not isinstance(self.stale_after_s, (int, float)) or self.stale_after_s < 10:
             raise SettingsError("stale_after_s must be at least 10 seconds")
         return self

@@ -1,9 +1,10 @@
 """Read checker and verification reports into the few shapes the pages draw.
 
 The reports are the engines' JSON (`CheckReport.to_dict()`, `VerificationReport.to_dict()`), stored
-as they came. These readers accept the reasonable spellings of each field (a loss curve as a list
-of points, as parallel arrays or as a list of pairs) so that a field renamed upstream degrades to a
-missing chart, never to a broken page.
+as they came. Verification reports are read through their schema (`VerificationReport.from_dict`):
+a field renamed upstream fails a test here rather than turning into a silently missing chart. The
+numbers that rank designs are not read here at all: the parent recomputes them
+(`verifier.core.train.audit`, `verifier.core.train.fitness`) and stores them on the verification.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from verifier.core.train.fitness import accuracy_of
+from verifier.core.train.report import VerificationReport
+
 FINDING_FIELDS = ("category", "severity", "unit", "line", "message", "stage", "detail")
 SEVERITY_ORDER = {"error": 0, "fatal": 0, "warning": 1, "warn": 1, "info": 2, "note": 2}
-SCORE_KEYS = ("acc_norm", "acc", "accuracy", "score", "exact_match", "f1", "value")
 
 
 def _number(value: Any) -> float | None:
@@ -22,18 +25,6 @@ def _number(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _dig(report: dict, *paths: str) -> Any:
-    for path in paths:
-        node: Any = report
-        for key in path.split("."):
-            node = node.get(key) if isinstance(node, dict) else None
-            if node is None:
-                break
-        if node is not None:
-            return node
-    return None
 
 
 # ---- checker ---------------------------------------------------------------------------------------
@@ -153,86 +144,57 @@ def _flatten(raw: dict, prefix: str = "") -> list[tuple[str, Any]]:
 
 # ---- verification ----------------------------------------------------------------------------------
 
-def _curve(raw: Any, x_keys=("step", "steps", "tokens", "x"), y_keys=("loss", "train_loss", "y")) -> tuple:
-    """(x, y, tokens): the points with a numeric x and y; tokens seen at each point, or None when
-    the curve does not say."""
-    xs: list[float] = []
-    ys: list[float] = []
-    ts: list[float | None] = []
-    if isinstance(raw, dict):
-        x = next((raw[k] for k in x_keys if isinstance(raw.get(k), list)), None)
-        y = next((raw[k] for k in y_keys if isinstance(raw.get(k), list)), None)
-        t = raw.get("tokens") if isinstance(raw.get("tokens"), list) else None
-        if y is not None:
-            x = x if x is not None and len(x) == len(y) else list(range(len(y)))
-            t = t if t is not None and len(t) == len(y) else [None] * len(y)
-            triples = list(zip(x, y, t, strict=True))
-        else:
-            triples = []
-    elif isinstance(raw, list):
-        triples = []
-        for i, item in enumerate(raw):
-            if isinstance(item, dict):
-                xv = next((item[k] for k in x_keys if k in item), i)
-                yv = next((item[k] for k in y_keys if k in item), None)
-                triples.append((xv, yv, item.get("tokens")))
-            elif isinstance(item, (list, tuple)) and len(item) >= 2:
-                triples.append((item[0], item[1], None))
-            else:
-                triples.append((i, item, None))
-    else:
-        triples = []
-    for xv, yv, tv in triples:
-        xn, yn = _number(xv), _number(yv)
-        if xn is not None and yn is not None:
-            xs.append(xn)
-            ys.append(yn)
-            ts.append(_number(tv))
-    return xs, ys, ts
+ReportLike = VerificationReport | dict | None
 
 
-def _points(x: list[float], y: list[float], tokens: list[float | None]) -> dict[str, list[float]]:
-    out = {"x": x, "y": y}
-    if tokens and all(t is not None for t in tokens):
-        out["tokens"] = tokens  # type: ignore[assignment]
-    return out
-
-
-def loss_curves(report: dict | None) -> dict[str, dict[str, list[float]]]:
-    """{"train": {"x": [...], "y": [...], "tokens": [...]}, "validation": {...}} with whichever curves
-    the report has; "tokens" (training tokens seen at each point) only where every point says."""
+def as_report(report: ReportLike) -> VerificationReport | None:
+    """The stored JSON through the schema, for display. A report that names no design (a failure
+    stub, an old row) still reads: display is not trust, the scores are audited elsewhere."""
+    if isinstance(report, VerificationReport):
+        return report
     if not isinstance(report, dict):
+        return None
+    try:
+        return VerificationReport.from_dict({"design_name": "", "design_hash": "", "rung": "", **report})
+    except TypeError:
+        return None
+
+
+def loss_curves(report: ReportLike) -> dict[str, dict[str, list[float]]]:
+    """{"train": {"x": steps, "y": losses, "tokens": [...]}, "validation": {...}} from the report's
+    loss curve (points {"step", "tokens", "loss", "val_loss"?}); "tokens" only where every point has it."""
+    r = as_report(report)
+    if r is None or not isinstance(r.loss_curve, list):
         return {}
     out: dict[str, dict[str, list[float]]] = {}
-    train = _dig(report, "loss_curve", "curve", "train.loss_curve", "training.loss_curve", "history")
-    x, y, t = _curve(train)
-    if y:
-        out["train"] = _points(x, y, t)
-    val = _dig(report, "val_curve", "val_loss_curve", "eval_loss_curve", "train.val_curve")
-    vx, vy, vt = _curve(val, y_keys=("val_loss", "loss", "eval_loss", "y"))
-    if not vy and isinstance(train, list):
-        vx, vy, vt = _curve(train, y_keys=("val_loss", "eval_loss"))
-    if vy:
-        out["validation"] = _points(vx, vy, vt)
+    for name, key in (("train", "loss"), ("validation", "val_loss")):
+        points = [p for p in r.loss_curve if isinstance(p, dict) and _number(p.get(key)) is not None
+                  and _number(p.get("step")) is not None]
+        if not points:
+            continue
+        curve: dict[str, list[float]] = {"x": [float(p["step"]) for p in points], "y": [float(p[key]) for p in points]}
+        tokens = [_number(p.get("tokens")) for p in points]
+        if all(t is not None for t in tokens):
+            curve["tokens"] = tokens  # type: ignore[assignment]
+        out[name] = curve
     return out
 
 
-def run_details(report: dict | None) -> dict[str, Any]:
+def run_details(report: ReportLike) -> dict[str, Any]:
     """What was trained and how it ran, for the verification's detail panel: shape, parameters,
-    tokens trained, data, device, throughput, memory, validation loss and perplexity, wall time
-    per phase. Missing fields are None (or empty)."""
-    if not isinstance(report, dict):
+    tokens trained, data, device, throughput, memory, validation loss, perplexity and bits per byte,
+    wall time per phase. Missing fields are None (or empty)."""
+    r = as_report(report)
+    if r is None:
         return {}
-    shape, data, config = _section(report, "shape"), _section(report, "data"), _section(report, "config")
+    shape, data, config = _dict(r.shape), _dict(r.data), _dict(r.config)
     rung_cfg = _section(config, "rung")
-    curve = report.get("loss_curve")
     trained = None
-    if isinstance(curve, list) and curve and isinstance(curve[-1], dict):
-        trained = _number(curve[-1].get("tokens"))
+    if r.loss_curve and isinstance(r.loss_curve[-1], dict):
+        trained = _number(r.loss_curve[-1].get("tokens"))
     if trained is None:
         trained = _number(rung_cfg.get("train_tokens"))
-    wall = _section(report, "wall_time_s")
-    failure = _section(report, "failure") or None
+    wall = _dict(r.wall_time_s)
     return {
         "d_model": shape.get("d_model"), "n_block": shape.get("n_block"),
         "non_embedding_params": _number(shape.get("non_embedding_params")),
@@ -242,146 +204,95 @@ def run_details(report: dict | None) -> dict[str, Any]:
         "batch_tokens": rung_cfg.get("batch_tokens"),
         "corpus": data.get("corpus") or "", "tokenizer": data.get("tokenizer") or "",
         "vocab_size": data.get("vocab_size"), "epochs": _number(data.get("epochs")),
-        "device": str(report.get("device") or ""), "seed": report.get("seed"),
-        "tokens_per_s": _number(report.get("tokens_per_s")), "mfu": _number(report.get("mfu")),
-        "peak_memory_bytes": _number(report.get("peak_memory_bytes")),
-        "peak_memory_kind": str(report.get("peak_memory_kind") or ""),
-        "final_train_loss": _number(report.get("final_train_loss")),
-        "val_loss": _number(report.get("val_loss")), "val_perplexity": _number(report.get("val_perplexity")),
+        "device": str(r.device or ""), "seed": r.seed,
+        "tokens_per_s": _number(r.tokens_per_s), "mfu": _number(r.mfu),
+        "peak_memory_bytes": _number(r.peak_memory_bytes), "peak_memory_kind": str(r.peak_memory_kind or ""),
+        "final_train_loss": _number(r.final_train_loss), "val_loss": _number(r.val_loss),
+        "val_perplexity": _number(r.val_perplexity), "val_bpb": _number(r.val_bpb),
         "wall_total_s": _number(wall.get("total")),
         "wall_phases": [(str(k), _number(v)) for k, v in wall.items() if k != "total" and _number(v) is not None],
-        "warnings": [str(w) for w in report.get("warnings") or [] if w],
-        "failure": failure,
-        "versions": _section(report, "versions"),
+        "warnings": [str(w) for w in r.warnings or [] if w],
+        "failure": r.failure if isinstance(r.failure, dict) and r.failure else None,
+        "versions": _dict(r.versions),
     }
 
 
-def _section(report: dict, key: str) -> dict[str, Any]:
-    value = report.get(key)
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-# Numbers an evaluation row carries that are not a score: a fallback must never read them as one
-# (a perplexity-only task such as WikiText would otherwise show its perplexity as an "accuracy").
-NOT_SCORES = ("stderr", "perplexity", "samples", "limit", "bits_per_byte", "n", "count", "seconds")
+def _section(report: dict, key: str) -> dict[str, Any]:
+    return _dict(report.get(key))
 
 
-def _is_score_key(key: Any) -> bool:
-    base = str(key).split(",")[0]
-    return not any(base == word or base.endswith("_" + word) for word in NOT_SCORES)
-
-
-def _score(value: Any) -> float | None:
-    if isinstance(value, dict):
-        for key in SCORE_KEYS:
-            for k, v in value.items():  # lm-eval spells metrics "acc,none"
-                if k.split(",")[0] == key and _number(v) is not None:
-                    return _number(v)
-        return next((_number(v) for k, v in value.items() if _number(v) is not None and _is_score_key(k)), None)
-    return _number(value)
-
-
-def task_scores(report: dict | None) -> dict[str, float]:
-    """Per-task evaluation scores, task -> number."""
-    if not isinstance(report, dict):
+def _eval_rows(report: ReportLike) -> dict[str, dict[str, Any]]:
+    r = as_report(report)
+    if r is None or not isinstance(r.eval, dict):
         return {}
-    raw = _dig(report, "eval", "evals", "tasks", "eval_results", "scores", "evaluation", "eval.results")
-    if isinstance(raw, dict) and isinstance(raw.get("results"), dict):
-        raw = raw["results"]
-    out: dict[str, float] = {}
-    if isinstance(raw, dict):
-        for task, value in raw.items():
-            score = _score(value)
-            if score is not None:
-                out[str(task)] = score
-    elif isinstance(raw, list):
-        for item in raw:
-            if isinstance(item, dict):
-                task = item.get("task") or item.get("name")
-                score = _score({k: v for k, v in item.items() if k not in ("task", "name")})
-                if task and score is not None:
-                    out[str(task)] = score
+    return {str(t): row for t, row in r.eval.items() if isinstance(row, dict)}
+
+
+def task_scores(report: ReportLike) -> dict[str, float]:
+    """Per-task accuracy (acc_norm where reported), task -> number; perplexity-only tasks left out."""
+    out = {}
+    for task, row in _eval_rows(report).items():
+        value = accuracy_of(row)[1]
+        if value is not None:
+            out[task] = value
     return out
 
 
-def task_results(report: dict | None) -> dict[str, Any]:
-    raw = _dig(report, "eval", "evals", "tasks", "eval_results", "scores", "evaluation", "eval.results") \
-        if isinstance(report, dict) else None
-    if isinstance(raw, dict) and isinstance(raw.get("results"), dict):
-        raw = raw["results"]
-    return raw if isinstance(raw, dict) else {}
-
-
-def _metric(row: dict, key: str) -> float | None:
-    for k, v in row.items():
-        if k.split(",")[0] == key:
-            return _number(v)
-    return None
-
-
-def task_rows(report: dict | None, chance: Callable[[str], float | None] | None = None) -> list[dict[str, Any]]:
+def task_rows(report: ReportLike, chance: Callable[[str], float | None] | None = None) -> list[dict[str, Any]]:
     """Per task what a reader needs to judge a score: the metric used (acc_norm where reported, as
     the fitness does), its value, standard error and sample count, the random-choice baseline and
-    the score above it. `chance(task)` is a task's chance accuracy (None: not an accuracy task)."""
-    raw = task_results(report)
-    above = _section(report, "task_scores") if isinstance(report, dict) else {}
+    the score above it, and the likelihood-based scores where measured. `chance(task)` is a task's
+    chance accuracy (None: not an accuracy task)."""
     rows: list[dict[str, Any]] = []
-    for task, value in raw.items():
-        row = value if isinstance(value, dict) else {"acc": value}
-        metric = next((k for k in ("acc_norm", "acc") if _metric(row, k) is not None), None)
-        score = _metric(row, metric) if metric else _score(row)
+    for task, row in _eval_rows(report).items():
+        metric, score = accuracy_of(row)
         if score is None:
             continue
-        stderr = _metric(row, f"{metric}_stderr") if metric else None
         samples = _number(row.get("samples"))
-        base = chance(str(task)) if chance is not None else None
-        gain = _number(above.get(task)) if task in above else (score - base if base is not None else None)
-        rows.append({"task": str(task), "metric": metric or "score", "value": score, "stderr": stderr,
-                     "samples": int(samples) if samples is not None else None, "chance": base, "above": gain})
+        base = chance(task) if chance is not None else None
+        rows.append({"task": task, "metric": metric, "value": score, "stderr": _number(row.get(f"{metric}_stderr")),
+                     "samples": int(samples) if samples is not None else None, "chance": base,
+                     "above": score - base if base is not None else None,
+                     "logprob_per_byte": _number(row.get("logprob_per_byte")),
+                     "logprob_per_byte_stderr": _number(row.get("logprob_per_byte_stderr")),
+                     "margin": _number(row.get("margin")), "margin_stderr": _number(row.get("margin_stderr"))})
     return rows
 
 
-def fitness(report: dict | None) -> float | None:
-    if not isinstance(report, dict):
+def final_loss(report: ReportLike) -> float | None:
+    """The validation loss where measured, else the last training loss."""
+    r = as_report(report)
+    if r is None:
         return None
-    value = report.get("fitness")
-    if isinstance(value, dict):
-        value = value.get("value", value.get("score"))
-    return _number(value)
+    return _number(r.val_loss) if _number(r.val_loss) is not None else _number(r.final_train_loss)
 
 
-def final_loss(report: dict | None) -> float | None:
-    if not isinstance(report, dict):
-        return None
-    value = _number(_dig(report, "val_loss", "final_loss", "final_train_loss", "eval_loss", "loss"))
-    if value is not None:
-        return value
-    curves = loss_curves(report)
-    for key in ("validation", "train"):
-        if key in curves and curves[key]["y"]:
-            return curves[key]["y"][-1]
-    return None
-
-
-def summary_metrics(report: dict | None) -> dict[str, Any]:
-    """The numbers kept on the verification row (and in leaderboards): loss, params, scores."""
-    if not isinstance(report, dict):
+def summary_metrics(report: ReportLike) -> dict[str, Any]:
+    """The numbers kept on the verification row for lists: loss, bpb, params, per-task accuracy,
+    time. The fitness is not among them: the parent recomputes it (`fitness`, set by the service)."""
+    r = as_report(report)
+    if r is None:
         return {}
     out: dict[str, Any] = {}
-    loss = final_loss(report)
+    loss = final_loss(r)
     if loss is not None:
         out["final_loss"] = loss
-    params = _number(_dig(report, "shape.non_embedding_params", "params", "n_params", "non_embedding_params"))
+    params = _number(_dict(r.shape).get("non_embedding_params"))
     if params is not None:
         out["params"] = int(params)
-    scores = task_scores(report)
+    scores = task_scores(r)
     if scores:
         out["tasks"] = scores
         out["mean_score"] = sum(scores.values()) / len(scores)
-    ppl = _number(report.get("val_perplexity"))
-    if ppl is not None:
-        out["val_perplexity"] = ppl
-    gpu = _number(_dig(report, "gpu_seconds", "wall_time_s.total", "wall_seconds", "seconds"))
-    if gpu is not None:
-        out["gpu_seconds"] = gpu
+    for name in ("val_perplexity", "val_bpb"):
+        value = _number(getattr(r, name))
+        if value is not None:
+            out[name] = value
+    seconds = _number(_dict(r.wall_time_s).get("total"))
+    if seconds is not None:
+        out["gpu_seconds"] = seconds
     return out

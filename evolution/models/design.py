@@ -68,7 +68,9 @@ class Design(models.Model):
     references = models.JSONField(default=list, blank=True)
     designer_metrics = models.JSONField(default=dict, blank=True)
 
-    fitness = models.FloatField(null=True, blank=True, db_index=True)
+    fitness = models.FloatField(null=True, blank=True, db_index=True,
+                                help_text="F: mean of the rung z-scores (verifier.core.train.fitness)")
+    fitness_std = models.FloatField(null=True, blank=True, help_text="standard error of F")
     confidence = models.PositiveIntegerField(default=0, help_text="number of rungs verified")
 
     tokens_in = models.PositiveBigIntegerField(default=0)

@@ -47,8 +47,12 @@ class Verification(models.Model):
                             related_name="verifications")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     report = models.JSONField(null=True, blank=True, help_text="VerificationReport.to_dict()")
-    fitness = models.FloatField(null=True, blank=True, db_index=True)
-    metrics = models.JSONField(default=dict, blank=True, help_text="final loss, per-task scores, params")
+    fitness = models.FloatField(null=True, blank=True, db_index=True,
+                                help_text="the rung's fitness, recomputed from the raw results (its own unit)")
+    fitness_stderr = models.FloatField(null=True, blank=True, help_text="standard error of `fitness`")
+    fitness_metric = models.CharField(max_length=16, blank=True, help_text="accuracy, likelihood, bpb or screen")
+    metrics = models.JSONField(default=dict, blank=True,
+                               help_text="final loss, per-task scores, params; `fitness`: RungFitness.to_dict()")
     gpu_seconds = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -14,10 +14,12 @@ from typing import Any
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from evolution.core.ladder import ladder, rung_index
+from evolution.core.ladder import is_ladder_rung, ladder, rung_index
 from evolution.core.loop_settings import LoopSettings
+from evolution.core.ranks import MIN_N, spearman
 from evolution.models import Design, Event, EvolutionRun, Job, Verification
 from evolution.selectors.runs import run_budgets
+from verifier.core.train.fitness import Z_95
 
 ROLLING = 20  # verifications in the rolling mean of the over-time chart
 FEED_LENGTH = 40
@@ -101,6 +103,7 @@ def ladder_rows(run: EvolutionRun | None) -> list[dict[str, Any]]:
         gpu[row["rung"]] += float(row["gpu"] or 0.0)
         if row["status"] == Verification.Status.DONE:
             best[row["rung"]] = row["best"]
+    best_stderr = _stderr_of_best(run, best)
     used_by_run = budget_used(run)
     rows = []
     for info in ladder():
@@ -118,8 +121,21 @@ def ladder_rows(run: EvolutionRun | None) -> list[dict[str, Any]]:
             "used_pct": (round(100.0 * min(used, budget) / budget, 1) if budget else 100.0) if in_run else 0.0,
             "gpu_seconds": gpu[info.name], "est_gpu_seconds_left": (left or 0) * info.est_gpu_seconds,
             "best": best.get(info.name),
+            "best_half_width": Z_95 * best_stderr[info.name] if best_stderr.get(info.name) is not None else None,
         })
     return rows
+
+
+def _stderr_of_best(run: EvolutionRun | None, best: dict[str, float | None]) -> dict[str, float | None]:
+    """The stderr of each rung's best fitness (one query), for its interval."""
+    wanted = [Q(rung=rung, fitness=value) for rung, value in best.items() if value is not None]
+    if not wanted:
+        return {}
+    cond = wanted[0]
+    for q in wanted[1:]:
+        cond |= q
+    return dict(Verification.objects.filter(_population(run), cond, status=Verification.Status.DONE)
+                .values_list("rung", "fitness_stderr"))
 
 
 def budget_used(run: EvolutionRun | None) -> dict[str, int]:
@@ -294,7 +310,9 @@ def _f(value) -> str:
 def run_summary(run: EvolutionRun | None) -> dict[str, Any]:
     counts = dict(Design.objects.values_list("status").annotate(n=Count("id")))
     best = (Design.objects.filter(fitness__isnull=False).exclude(verdict=Design.Verdict.VETOED)
-            .order_by("-confidence", "-fitness").values("name", "slug", "fitness", "confidence").first())
+            .order_by("-confidence", "-fitness").values("name", "slug", "fitness", "fitness_std", "confidence").first())
+    if best is not None:
+        best["half_width"] = Z_95 * best["fitness_std"] if best["fitness_std"] is not None else None
     # Designs with a verification queued or running, whatever their status (a verified design
     # climbing to the next rung is being verified too).
     verifying = (Verification.objects.filter(status__in=(Verification.Status.QUEUED, Verification.Status.RUNNING))
@@ -304,3 +322,29 @@ def run_summary(run: EvolutionRun | None) -> dict[str, Any]:
         "verified": counts.get(Design.Status.VERIFIED, 0), "verifying": verifying,
         "best": best, "settings": LoopSettings.from_dict(run.settings if run else None),
     }
+
+
+# ---- rank agreement between rungs --------------------------------------------------------------------
+
+def rank_agreement(run: EvolutionRun | None) -> list[dict[str, Any]]:
+    """For each pair of rungs with designs verified at both: Spearman's rho between the two rungs'
+    fitness over those designs, and n. A rung whose population mixes metrics (a run changed its
+    `fitness_metric`) is read in its most common metric, so one ranking is never two units."""
+    rows = (Verification.objects.filter(_population(run), status=Verification.Status.DONE, fitness__isnull=False)
+            .values_list("rung", "fitness_metric", "design_id", "fitness"))
+    by_metric: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for rung, metric, design, fitness in rows:
+        by_metric[rung][metric][design] = fitness
+    values = {rung: max(metrics.values(), key=len) for rung, metrics in by_metric.items() if is_ladder_rung(rung)}
+    names = sorted(values, key=rung_index)
+    out = []
+    for i, low in enumerate(names):
+        for high in names[i + 1:]:
+            shared = sorted(set(values[low]) & set(values[high]))
+            if not shared:
+                continue
+            rho = spearman([values[low][d] for d in shared], [values[high][d] for d in shared])
+            note = "" if rho is not None else (
+                f"too few designs (n={len(shared)})" if len(shared) < MIN_N else "no spread at one rung")
+            out.append({"low": low, "high": high, "n": len(shared), "rho": rho, "note": note})
+    return out

@@ -16,8 +16,10 @@ from evolution.core.highlight import highlight_lines
 from evolution.core.ladder import RungInfo, chance_accuracy, ladder
 from evolution.models import Design, DesignUnit, EvolutionRun, Verification
 from evolution.selectors.designs import annotations_of, children_of, decisions_of, parents_of
+from evolution.selectors.fitness import design_fitness
 from evolution.selectors.runs import PromotionInfo, promotion_info
 from verifier.core.gau.tree import GAUTree, TreeError
+from verifier.core.train.fitness import Z_95
 
 PROPOSAL_ORDER = ("title", "motivation", "problem", "idea", "units", "pseudocode", "analysis", "effect",
                   "expected_effect", "references")
@@ -46,6 +48,12 @@ class VerificationView:
     final_loss: float | None
     tasks: list[dict[str, Any]] = field(default_factory=list)  # per task: value, stderr, samples, chance
     details: dict[str, Any] = field(default_factory=dict)  # shape, tokens, device, throughput, wall time
+
+    @property
+    def half_width(self) -> float | None:
+        """Half the 95% interval of the rung fitness."""
+        stderr = self.row.fitness_stderr
+        return Z_95 * stderr if stderr is not None else None
 
     @property
     def on_cpu(self) -> bool:
@@ -206,6 +214,32 @@ def headline_params(verifications: list[VerificationView], figures: dict[str, li
     return None, ""
 
 
+GPT_SEED = "gpt"
+
+
+def bpb_vs_gpt(design: Design, verifications: list[VerificationView]) -> list[dict[str, Any]]:
+    """Per verified rung: this design's validation bits per byte beside the GPT seed's at the same
+    rung (with both shapes, so a reader sees whether the sizes match)."""
+    mine = [v for v in verifications if v.details.get("val_bpb") is not None]
+    if not mine:
+        return []
+    gpt = {v.rung: v for v in Verification.objects.filter(
+        design__is_seed=True, design__name=GPT_SEED, rung__in=[v.row.rung for v in mine],
+        status=Verification.Status.DONE).only("rung", "report", "design_id")}
+    rows = []
+    for v in mine:
+        ref = gpt.get(v.row.rung)
+        ref_details = reports.run_details(ref.report) if ref is not None and ref.design_id != design.id else {}
+        ref_bpb = ref_details.get("val_bpb")
+        rows.append({
+            "rung": v.row.rung, "bpb": v.details["val_bpb"], "shape": (v.details.get("d_model"), v.details.get("n_block")),
+            "gpt_bpb": ref_bpb, "gpt_shape": (ref_details.get("d_model"), ref_details.get("n_block")) if ref_details else None,
+            "difference": v.details["val_bpb"] - ref_bpb if ref_bpb is not None else None,
+            "is_gpt": ref is not None and ref.design_id == design.id,
+        })
+    return rows
+
+
 def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, Any]:
     annotations = list(annotations_of(design))
     tree = _tree(design)
@@ -236,6 +270,8 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
         "figures": figures,
         "verifications": verifications,
         "task_table": task_table(verifications),
+        "fitness_made": design_fitness(design),
+        "bpb_rows": bpb_vs_gpt(design, verifications),
         "charts": chart_data(verifications, figures["series"],
                              parent_curves(design, parents, [v.row.rung for v in verifications if v.curves])),
         "references": references(design),

@@ -37,7 +37,7 @@ def design_states(run: EvolutionRun | None = None) -> list[DesignState]:
             seeds[v.rung] = (*seeds.get(v.rung, ()), v.seed)
         states.append(DesignState(
             id=d.id, fitness=d.fitness,
-            fitness_std=None,  # unknown until the fitness carries its interval (issue #12, part 6)
+            fitness_std=d.fitness_std,
             verified_rungs=_rungs(rows, Verification.Status.DONE), is_seed=d.is_seed,
             implemented=d.is_seed or d.status in IMPLEMENTED, vetoed=d.is_vetoed,
             busy_rungs=_rungs(rows, Verification.Status.QUEUED, Verification.Status.RUNNING),

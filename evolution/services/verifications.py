@@ -16,12 +16,25 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from evolution.core import reports
-from evolution.core.ladder import RungInfo, is_ladder_rung, ladder, rung
+from evolution.core.ladder import RungInfo, is_ladder_rung, ladder, rung, rung_index
+from evolution.core.loop_settings import LoopSettings
 from evolution.models import Decision, Design, EvolutionRun, Verification
+from evolution.selectors.fitness import counted, population_stats
+from evolution.selectors.fitness import design_fitness as fitness_of
 from evolution.services.events import record_event
 from evolution.services.runs import ensure_active_run
 from genesys_site.permissions import PROMOTE, REPORT, require
 from verifier.core.train.ladder import next_rung as ladder_next_rung
+from verifier.core.train.audit import GROUP_SIZES, ReportRejected, audit_report, read_report
+from verifier.core.train.fitness import (
+    DEFAULT_METRIC,
+    SCREEN_RUNG,
+    RungFitness,
+    compute_rung_fitness,
+    metric_for,
+)
+from verifier.core.train.ladder import get_rung
+from verifier.core.train.report import VerificationReport
 
 PROMOTABLE = (Design.Status.CHECKED, Design.Status.VERIFYING, Design.Status.VERIFIED, Design.Status.FAILED)
 
@@ -102,38 +115,108 @@ def start_verification(verification: Verification, user=None) -> Verification:
 
 
 def record_report(verification: Verification, report: dict[str, Any], user=None, failed: bool = False) -> Verification:
-    """Store a `VerificationReport.to_dict()` and update the design's fitness, confidence and status."""
+    """Store a `VerificationReport.to_dict()`, recompute its rung fitness from the raw results (the
+    number the report claims is checked, never used) and update F, its std, confidence and status of
+    every design whose F depends on this rung's population. A report that is not a report, or whose
+    raw results are impossible or disagree with its claims, fails the verification with the reason."""
     if user is not None:
         require(user, REPORT)
-    error = str(report.get("error") or "") if isinstance(report, dict) else ""
-    failed = failed or bool(error) or report.get("status") in ("failed", "interrupted")
-    metrics = reports.summary_metrics(report)
+    failed, error, parsed, score = _judge(verification, report, failed)
+    metrics = reports.summary_metrics(parsed) if parsed is not None else {}
+    if score is not None:
+        metrics["fitness"] = score.to_dict()
     with transaction.atomic():
-        verification.report = report
+        verification.report = report if isinstance(report, dict) else {"raw": str(report)[:10_000]}
         verification.status = Verification.Status.FAILED if failed else Verification.Status.DONE
-        verification.fitness = None if failed else reports.fitness(report)
+        verification.fitness = None if failed or score is None else score.value
+        verification.fitness_stderr = None if failed or score is None else score.stderr
+        verification.fitness_metric = "" if score is None else score.metric
         verification.metrics = metrics
         verification.gpu_seconds = float(metrics.get("gpu_seconds", 0.0))
         verification.error = error
         verification.finished_at = timezone.now()
         verification.save()
         design = _refresh_design(verification.design)
+        if score is not None and score.value is not None:
+            _refresh_population(verification.rung, score.metric, exclude=design.pk)
         record_event("verification.done" if not failed else "verification.failed", {
             "verification": verification.id, "rung": verification.rung, "fitness": verification.fitness,
-            "design_fitness": design.fitness, "confidence": design.confidence, "status": design.status,
+            "fitness_stderr": verification.fitness_stderr, "metric": verification.fitness_metric,
+            "design_fitness": design.fitness, "design_fitness_std": design.fitness_std,
+            "confidence": design.confidence, "status": design.status, "error": error,
         }, design=design, actor=user)
     return verification
 
 
+def _judge(verification: Verification, report: Any, failed: bool
+           ) -> tuple[bool, str, VerificationReport | None, RungFitness | None]:
+    """(failed, error, the report through the schema, the recomputed rung fitness). A run that
+    failed keeps its own reason; a report that cannot be trusted fails with `report_rejected: …`."""
+    error = str(report.get("error") or "") if isinstance(report, dict) else "the report is not a JSON object"
+    failed = failed or bool(error) or not isinstance(report, dict) or report.get("status") in ("failed", "interrupted")
+    parsed, score = None, None
+    try:
+        parsed = read_report(report)
+    except ReportRejected as exc:
+        if not failed:
+            failed, error = True, f"report_rejected: {exc}"
+    if not failed:
+        try:
+            parsed, score = _score(verification, report)
+        except ReportRejected as exc:
+            failed, error = True, f"report_rejected: {exc}"
+    return failed, error, parsed, score
+
+
+def _score(verification: Verification, report: dict[str, Any]) -> tuple[VerificationReport, RungFitness]:
+    """Audit the report against its rung and recompute the rung fitness under the run's metric."""
+    try:
+        rung_def = get_rung(verification.rung)
+    except KeyError:
+        rung_def = None
+    if rung_def is None and verification.rung != SCREEN_RUNG:
+        raise ReportRejected(f"unknown rung {verification.rung!r}")
+    parsed = audit_report(report, rung_def, rung_name=verification.rung,
+                          design_hash=verification.design.tree_hash or None)
+    if verification.design.tree_hash and not parsed.design_hash:
+        raise ReportRejected("the report does not name the design it verified (design_hash)")
+    choice = _run_metric(verification.run)
+    metric = metric_for(verification.rung, rung_def.device if rung_def else "cpu", choice)
+    score = compute_rung_fitness(metric, parsed.eval, val_bpb=parsed.val_bpb, components=parsed.components,
+                                 groups=GROUP_SIZES)
+    if score.value is None and (parsed.eval or parsed.components):
+        raise ReportRejected(f"the report has no raw results for the {metric} fitness of rung {verification.rung}")
+    return parsed, score
+
+
+def _run_metric(run: EvolutionRun | None) -> str:
+    return LoopSettings.from_dict(run.settings).fitness_metric if run is not None else DEFAULT_METRIC
+
+
+def _refresh_population(rung_name: str, metric: str, exclude: int | None = None) -> None:
+    """A new value at (rung, metric) moves that population's mean and std, so every F built on it."""
+    designs = (Design.objects.filter(verifications__rung=rung_name, verifications__fitness_metric=metric,
+                                     verifications__status=Verification.Status.DONE)
+               .exclude(pk=exclude).distinct().prefetch_related("verifications"))
+    stats = population_stats()
+    changed = []
+    for design in designs:
+        combined = fitness_of(design, stats)
+        if (design.fitness, design.fitness_std) != (combined.fitness, combined.std):
+            design.fitness, design.fitness_std = combined.fitness, combined.std
+            changed.append(design)
+    Design.objects.bulk_update(changed, ["fitness", "fitness_std"])
+
+
 def _refresh_design(design: Design) -> Design:
-    """Fitness is the mean over the rungs verified, confidence their number (the paper's Eq. 1).
-    Only ladder rungs count: a smoke run at the `test` rung (16k tokens, 10 examples a task) is kept
-    and shown, but says nothing about the design."""
+    """F and its std from the rungs verified (verifier.core.train.fitness: z-scores within each
+    rung's population, averaged), confidence their number. Only ladder rungs count: a smoke run at
+    the `test` rung (16k tokens, 10 examples a task) is kept and shown, but says nothing."""
     rows = list(design.verifications.all())
-    done = [v for v in rows if v.status == Verification.Status.DONE and v.fitness is not None
-            and is_ladder_rung(v.rung)]
-    design.confidence = len(done)
-    design.fitness = sum(v.fitness for v in done) / len(done) if done else None
+    done = [v for v in rows if counted(v)]
+    combined = fitness_of(design)
+    design.confidence = len({v.rung for v in done})  # rungs, not seeds
+    design.fitness, design.fitness_std = combined.fitness, combined.std
     design.gpu_seconds = float(design.verifications.aggregate(s=Sum("gpu_seconds"))["s"] or 0.0)
     if any(v.status in (Verification.Status.QUEUED, Verification.Status.RUNNING) for v in rows):
         design.status = Design.Status.VERIFYING
@@ -141,5 +224,5 @@ def _refresh_design(design: Design) -> Design:
         design.status = Design.Status.VERIFIED
     else:
         design.status = Design.Status.FAILED
-    design.save(update_fields=["confidence", "fitness", "gpu_seconds", "status", "updated_at"])
+    design.save(update_fields=["confidence", "fitness", "fitness_std", "gpu_seconds", "status", "updated_at"])
     return design

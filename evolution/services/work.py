@@ -194,7 +194,7 @@ def _verify(job: Job) -> None:
     if outcome.status == "done":
         with transaction.atomic():
             record_report(verification, report)
-            jobs.finish(job, summary={"rung": verification.rung, "fitness": report.get("fitness")})
+            jobs.finish(job, summary={"rung": verification.rung, "fitness": verification.fitness})
         return
     failure = outcome.failure or {"category": "crash", "message": "verification failed"}
     report.setdefault("failure", failure)

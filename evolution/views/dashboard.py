@@ -22,7 +22,7 @@ PANELS = ("ladder", "throughput", "workers", "feed", "controls", "summary")
 
 def _panel_context(name: str, request, run) -> dict:
     if name == "ladder":
-        return {"ladder": q.ladder_rows(run)}
+        return {"ladder": q.ladder_rows(run), "agreement": q.rank_agreement(run)}
     if name == "throughput":
         return {"throughput": q.throughput(run)}
     if name == "workers":
