@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from verifier.core.train.ladder import get_rung, timeout_s
 from verifier.core.train.fitness import DEFAULT_METRIC, METRICS
+from verifier.core.train.ladder import get_rung, timeout_s
 
 from .selection import SelectionSettings
 

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from evolution.core import reports
-from evolution.core.ladder import RungInfo, is_ladder_rung, ladder, rung, rung_index
+from evolution.core.ladder import RungInfo, ladder, rung
 from evolution.core.loop_settings import LoopSettings
 from evolution.models import Decision, Design, EvolutionRun, Verification
 from evolution.selectors.fitness import counted, population_stats
@@ -24,7 +24,6 @@ from evolution.selectors.fitness import design_fitness as fitness_of
 from evolution.services.events import record_event
 from evolution.services.runs import ensure_active_run
 from genesys_site.permissions import PROMOTE, REPORT, require
-from verifier.core.train.ladder import next_rung as ladder_next_rung
 from verifier.core.train.audit import GROUP_SIZES, ReportRejected, audit_report, read_report
 from verifier.core.train.fitness import (
     DEFAULT_METRIC,
@@ -34,6 +33,7 @@ from verifier.core.train.fitness import (
     metric_for,
 )
 from verifier.core.train.ladder import get_rung
+from verifier.core.train.ladder import next_rung as ladder_next_rung
 from verifier.core.train.report import VerificationReport
 
 PROMOTABLE = (Design.Status.CHECKED, Design.Status.VERIFYING, Design.Status.VERIFIED, Design.Status.FAILED)
