@@ -66,7 +66,8 @@ def front_matter(inp: CardInputs) -> str:
 
 def lineage_section(inp: CardInputs) -> list[str]:
     meta = inp.tree.metadata or {}
-    lineage = {**{k: meta[k] for k in ("operator", "parents", "target", "donor") if k in meta}, **inp.lineage}
+    lineage: dict[str, Any] = {k: meta[k] for k in ("operator", "parents", "target", "donor") if k in meta}
+    lineage.update(inp.lineage)
     if not lineage:
         return ["No lineage was recorded for this design (a seed, or a design given as a file)."]
     out = []
@@ -119,7 +120,7 @@ def render_card(inp: CardInputs) -> str:
             f"- training tokens: {_fmt(cfg.get('train_tokens'))} in {_fmt(cfg.get('total_steps'))} steps "
             f"(context {cfg.get('rung', {}).get('context_length')}, learning rate {cfg.get('rung', {}).get('lr')}, "
             f"{_fmt(data.get('epochs'))} epochs of the corpus)",
-            f"- seed: {r.seed}; device: {r.device}; bf16: {train.get('bf16')}",
+            f"- seed: {r.seed}; device: {r.device}; bf16 autocast setting: {train.get('bf16')}",
         ]) + "\n",
         "## Results\n",
         "\n".join([
@@ -132,7 +133,7 @@ def render_card(inp: CardInputs) -> str:
         "## Use\n",
         "```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
         f'model = AutoModelForCausalLM.from_pretrained("{name}", trust_remote_code=True)\n'
-        f'tokenizer = AutoTokenizer.from_pretrained("{name}")\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{name}", trust_remote_code=True)\n'
         'ids = tokenizer("The meaning of life is", return_tensors="pt").input_ids\n'
         "print(tokenizer.decode(model.generate(ids, max_new_tokens=20)[0]))\n```\n",
         "Generation recomputes the whole prefix at each step (no cache), which is exact for every kind of block. "
