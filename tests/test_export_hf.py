@@ -16,16 +16,19 @@ import pytest
 import torch
 
 from verifier.core.export import ExportError, export_run
+from verifier.core.export.hf_folder import eval_max_length
 from verifier.core.export.model_card import CardInputs, render_card
 from verifier.core.export.modeling import ModelingError, modeling_source
 from verifier.core.gau import compose, load_gab
 from verifier.core.gau.operators import crossover, random_mutation
 from verifier.core.gau.tree import GAUNode, GAUTree
+from verifier.core.importer import import_gab_source
 from verifier.core.seeds import SEED_NAMES, load_seed
 from verifier.core.train import VerificationReport, verify_design
 from verifier.core.train.autotune import build_model
 from verifier.core.train.checkpoint import load_weights
-from verifier.core.train.evaluation import rewrite_task_paths
+from verifier.core.train.data import load_tokenizer
+from verifier.core.train.evaluation import evaluate, rewrite_task_paths
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = {"corpus": "corpora/tinyshakespeare", "show_bar": False, "skip_eval": True,
@@ -55,6 +58,43 @@ class CarryBlock(GAUBase):
             h = h + self.mix(carry)
         steps = torch.arange(1, X.shape[1] + 1, device=X.device, dtype=h.dtype).view(1, -1, 1)
         return X + self.out_proj(torch.cumsum(h, dim=1) / steps), {"carry": h}
+'''
+
+IMPORTED_GAB = '''
+import torch
+import torch.nn as nn
+from torchtune.modules import RMSNorm
+
+from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, UnitDecl
+
+
+class NormMLP(GAUBase):
+    """A causal running mean of a pre-normed MLP, normalised by torchtune's RMSNorm."""
+
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, hidden=256, **kwargs):
+        self.factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc, kwarg_all)
+        self.norm = RMSNorm(embed_dim)
+        self.up = nn.Linear(embed_dim, hidden, **self.factory_kwargs)
+        self.down = nn.Linear(hidden, embed_dim, **self.factory_kwargs)
+
+    def _forward(self, X, **Z):
+        steps = torch.arange(1, X.shape[1] + 1, device=X.device, dtype=X.dtype).view(1, -1, 1)
+        return X + self.down(torch.relu(torch.cumsum(self.up(self.norm(X)), dim=1) / steps))
+
+
+class GAB(GABBase):
+    def __init__(self, embed_dim, block_loc, device=None, dtype=None, **kwargs):
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc)
+        self.root = NormMLP(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs, **factory_kwargs, **kwargs)
+
+    def _forward(self, X, **Z):
+        X, Z = self.root(X, **Z)
+        return X, Z
+
+
+gab_config = {}
 '''
 
 CHILD = r'''
@@ -97,6 +137,7 @@ def designs() -> dict[str, GAUTree]:
     out["mutation"] = random_mutation(load_seed("gpt"), [load_seed("retnet"), load_seed("ttt")], rng, name="gpt-mut")
     out["crossover"] = crossover(load_seed("retnet"), load_seed("gpt"), rng, name="retnet-x-gpt")
     out["z_state"] = carry_design()
+    out["imported"] = import_gab_source(IMPORTED_GAB, name="imported")
     return out
 
 
@@ -137,7 +178,7 @@ def exported(tmp_path_factory, genesys_data_dir):
 @pytest.mark.slow
 def test_every_design_exports_loads_fresh_matches_logits_and_generates(exported, tmp_path):
     labels = sorted(exported)
-    assert {"gpt", "mamba2", "retnet", "rwkv6", "ttt", "mutation", "crossover", "z_state"} <= set(labels)
+    assert {"gpt", "mamba2", "retnet", "rwkv6", "ttt", "mutation", "crossover", "z_state", "imported"} <= set(labels)
     folders = [str(exported[label][1]) for label in labels]
     result_path = tmp_path / "child.json"
     proc = subprocess.run([sys.executable, "-c", CHILD, ",".join(folders), json.dumps(FIXED_INPUT), str(result_path)],
@@ -176,6 +217,14 @@ def test_export_folder_has_the_hugging_face_files_and_a_card(exported):
                    "training tokens: 512", "validation loss", "bits per byte: n/a (not in this report)",
                    "No lm-eval evaluation", "Fitness (Eq. 1", "torch:", "## Licence"):
         assert needle in card, needle
+
+
+def test_torchtune_imports_are_replaced_by_inlined_stand_ins(exported):
+    source = (exported["imported"][1] / "modeling_genesys.py").read_text()
+    assert "torchtune" not in "".join(line for line in source.splitlines(keepends=True)
+                                      if line.startswith(("import ", "from ")))
+    assert "class RMSNorm(nn.Module)" in source
+    compile(source, "modeling_genesys.py", "exec")  # parsed, not run
 
 
 def test_export_only_writes_files(exported, tmp_path, genesys_data_dir):
@@ -231,13 +280,17 @@ def test_model_card_shows_the_evaluation_with_stderr_and_bpb():
 
 
 @pytest.mark.slow
-def test_lm_eval_hf_model_scores_an_export_like_the_verifier(tmp_path, genesys_data_dir):
+def test_lm_eval_hf_model_scores_an_export_like_the_verifier(exported, tmp_path, genesys_data_dir):
+    run_dir, folder, tree = exported["gpt"]
+    report = VerificationReport.read(run_dir)
     cache = tmp_path / "cache"
-    run_dir = tmp_path / "run"
-    report = verify_design(load_seed("gpt"), "test", run_dir, genesys_data_dir, cache_dir=str(cache),
-                           **{**SMALL, "skip_eval": False, "tasks": ("piqa_local",), "eval_limit": 6})
-    assert report.status == "done", report.error
-    folder = export_run(run_dir, tmp_path / "hf", design="gpt", data_dir=genesys_data_dir)
+    gab_cls, gab_config = load_gab(compose(tree), tree.name)
+    model = build_model(gab_cls, gab_config, 32000, report.shape["d_model"], report.shape["n_block"],
+                        report.config["rung"]["context_length"], device=torch.device("cpu"))
+    load_weights(run_dir / "model.safetensors", model)
+    ours = evaluate(model.eval(), load_tokenizer(report.data["tokenizer"], genesys_data_dir), ["piqa_local"],
+                    genesys_data_dir, cache, limit=6, batch_size=16, device=torch.device("cpu"),
+                    max_length=eval_max_length(report.config))["piqa_local"]
     include = rewrite_task_paths(genesys_data_dir / "lm_eval_tasks", genesys_data_dir, cache)
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("lm_eval")), "--model", "hf", "--model_args",
@@ -247,7 +300,7 @@ def test_lm_eval_hf_model_scores_an_export_like_the_verifier(tmp_path, genesys_d
         cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     results = json.loads(next((tmp_path / "lm_eval").rglob("results_*.json")).read_text())["results"]["piqa_local"]
-    ours = report.eval["piqa_local"]
+    assert ours["samples"] == 6
     for metric in ("acc", "acc_norm"):
         assert results[f"{metric},none"] == pytest.approx(ours[metric], abs=1e-12)
         assert results[f"{metric}_stderr,none"] == pytest.approx(ours[f"{metric}_stderr"], abs=1e-12)

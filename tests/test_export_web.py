@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 import zipfile
 
@@ -16,7 +17,8 @@ from evolution.services.verifications import record_report
 from evolution.services.work import run_dir
 from verifier.core.export import read_bundle
 from verifier.core.gau.tree import GAUTree
-from verifier.core.train import verify_design
+from verifier.core.seeds import load_seed
+from verifier.core.train import VerificationReport, verify_design
 
 pytest_plugins = ["evolution.testing"]
 
@@ -26,18 +28,27 @@ SMALL = {"corpus": "corpora/tinyshakespeare", "show_bar": False, "skip_eval": Tr
          "val_tokens": 256}
 
 
+@pytest.fixture(scope="module")
+def gpt_run(tmp_path_factory, genesys_data_dir):
+    """One real one-step verification of the gpt seed, made once for the module."""
+    out = tmp_path_factory.mktemp("gpt-run")
+    report = verify_design(load_seed("gpt"), "test", out, genesys_data_dir,
+                           cache_dir=str(tmp_path_factory.getbasetemp() / "genesys-cache"), **SMALL)
+    assert report.status == "done", report.error
+    return out
+
+
 @pytest.fixture
-def verified_gpt(seeds, settings, tmp_path, genesys_data_dir):
+def verified_gpt(seeds, settings, tmp_path, genesys_data_dir, gpt_run):
+    """The gpt seed design with that verification stored, its run folder where the workers put it."""
     settings.VAR_DIR = tmp_path / "var"
     settings.GENESYS_DATA_DIR = str(genesys_data_dir)
     design = Design.objects.get(name="gpt")
     out = run_dir(design, "test")
-    report = verify_design(GAUTree.from_dict(design.tree), "test", out, genesys_data_dir,
-                           cache_dir=str(tmp_path / "cache"), **SMALL)
-    assert report.status == "done", report.error
+    shutil.copytree(gpt_run, out)
     (out / "design.json").write_text(GAUTree.from_dict(design.tree).to_json())
     verification = Verification.objects.create(design=design, rung="test")
-    record_report(verification, report.to_dict())
+    record_report(verification, VerificationReport.read(out).to_dict())
     return design
 
 
