@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from evolution.api import views
+from evolution.api import exports, views
 
 router = DefaultRouter()
 router.register("designs", views.DesignViewSet, basename="design")
@@ -15,5 +15,7 @@ router.register("events", views.EventViewSet, basename="event")
 
 urlpatterns = [
     path("lineage/", views.LineageView.as_view(), name="api-lineage"),
+    path("designs/<slug:slug>/rungs/<str:rung>/download/<str:kind>/", exports.VerificationDownloadView.as_view(),
+         name="api-verification-download"),
     path("", include(router.urls)),
 ]

@@ -24,7 +24,7 @@ from .signals import install_sigterm_as_interrupt
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="train and evaluate a design at one rung of the ladder")
-    p.add_argument("design", help="seed name, design JSON, unit folder or gab.py")
+    p.add_argument("design", nargs="?", help="seed name, design JSON, unit folder or gab.py")
     p.add_argument("--rung", default="micro", help="micro, tiny, 14M, 31M, 70M, 125M, 350M or test (default micro)")
     p.add_argument("--out", required=True, type=Path, help="folder for report.json, weights and checkpoints")
     p.add_argument("--data-dir", type=Path, default=_env_path("GENESYS_DATA_DIR"),
@@ -41,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="any other option of VerifyConfig, the rung or the data (value parsed as JSON)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_verify)
+    add_from_bundle(p)
 
     p = sub.add_parser("prepare-data", help="create or accept a data directory for verification")
     p.add_argument("--out", required=True, type=Path)
@@ -114,8 +115,12 @@ def run_verify(args: argparse.Namespace) -> int:
     from .ladder import get_rung
     from .verify import verify_design
 
+    if args.from_bundle is not None:
+        return run_from_bundle(args)
     try:
         get_rung(args.rung)
+        if args.design is None:
+            raise ValueError("name a DESIGN (or --from-bundle B)")
         tree = load_design(args.design)
         overrides = verify_overrides(args)
     except (KeyError, ValueError, OSError, SyntaxError) as exc:
@@ -134,6 +139,18 @@ def run_verify(args: argparse.Namespace) -> int:
             sink.close()
     print(summary(report.to_dict(), args.out), file=human)
     return {"done": 0, "interrupted": 3}.get(report.status, 1)
+
+
+def add_from_bundle(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from-bundle", type=Path, metavar="B",
+                   help="rerun a reproducibility bundle instead of DESIGN: its design, rung, seed and options; "
+                        "--out, --device, --data-dir, --progress-jsonl and --quiet are this machine's")
+
+
+def run_from_bundle(args: argparse.Namespace) -> int:
+    from ..export.cli import run_verify_from_bundle
+
+    return run_verify_from_bundle(args)
 
 
 def summary(report: dict[str, Any], out: Path) -> str:
