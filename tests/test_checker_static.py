@@ -84,7 +84,7 @@ def test_ordinary_code_passes_the_safety_check(imports, body):
         ("from transformers.modeling_utils import PreTrainedModel", "return X", "forbidden-import"),
         ("from torch.utils.cpp_extension import load_inline", "return X", "forbidden-import"),
         ("import numpy as np", "np.save('/tmp/x', X.numpy())\nreturn X", "sandbox-violation"),
-        ("", "return getattr(F, 'ge' + 'lu')(X)", "sandbox-violation"),
+        ("", "return getattr(F, str(X.dtype))(X)", "sandbox-violation"),
         ("", "m = torch\nreturn getattr(m, 'o' + 's')", "sandbox-violation"),
         ("", "setattr(F, 'gelu', None)\nreturn X", "sandbox-violation"),
         ("", "return X.__class__.__mro__", "sandbox-violation"),

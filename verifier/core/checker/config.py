@@ -87,6 +87,14 @@ DEFAULT_FORBIDDEN_MEMBERS: tuple[str, ...] = (
     "logging.FileHandler",
     "logging.config",
     "logging.handlers",
+    # members that turn a string into an attribute or code
+    "operator.attrgetter",
+    "operator.methodcaller",
+    "string.Formatter",
+    "typing.get_type_hints",
+    "typing.ForwardRef",
+    "typing_extensions.get_type_hints",
+    "dataclasses.make_dataclass",
 )
 
 
