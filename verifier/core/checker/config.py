@@ -145,7 +145,7 @@ class CheckConfig:
     cache_dir: str | None = None  # default: $GENESYS_CACHE_DIR/checker or ~/.cache/genesys-studio/checker
 
     # -- policy --------------------------------------------------------------------------------------
-    unused_parameters: str = "error"  # "error" (rejected, issue #3) or "warning" (reference behaviour)
+    unused_parameters: str = "warning"  # "warning" (the reference checker's behaviour) or "error" (rejected)
     stop_after_error: bool = True  # skip the expensive stages (training, performance) after an error
     effectiveness_with_placeholders: bool = False  # train/compare a tree with placeholder units?
     allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS
