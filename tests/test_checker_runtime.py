@@ -143,3 +143,15 @@ def test_the_training_text_is_real_text(genesys_data_dir):
     assert b"ROMEO" in text or b"First Citizen" in text
     fallback, where = training_text(CheckConfig(data_dir=str(Path("/nonexistent"))))
     assert where.startswith("stdlib:") and b"the" in fallback and len(fallback) == CheckConfig().text_bytes
+
+
+def test_a_reference_that_fails_makes_the_check_fail_closed(config, tmp_path):
+    """Without the reference, the speed, memory and loss limits were not checked: not accepted."""
+    broken_reference = Path(__file__).resolve().parent / "bad_designs" / "nan_divide_by_zero.py"
+    report = run_checks(
+        load_seed("retnet"), config.replace(reference_seed=str(broken_reference), cache_dir=str(tmp_path))
+    )
+    assert not report.passed
+    assert report.category == "checker" and report.stages["compare"].passed is False
+    message = report.errors[0].message
+    assert "limits could not be checked" in message and "nan-inf" in message

@@ -133,7 +133,7 @@ class CheckConfig:
 
     # -- comparison with the GPT seed (reference implementation's thresholds) ----------------------
     compare_with_reference: bool = True
-    reference_seed: str = "gpt"
+    reference_seed: str = "gpt"  # a seed name, or the path of any design (design_io.load_design)
     time_error: float = 3.0
     time_warning: float = 1.5
     flops_error: float = 3.0

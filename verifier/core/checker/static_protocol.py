@@ -219,11 +219,11 @@ def _misuse_of_pair(use: ast.expr, parent: ast.AST | None) -> str | None:
         return f"with .{parent.attr}"
     if isinstance(parent, ast.Subscript) and parent.value is use:
         index = parent.slice
-        if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub) and isinstance(index.operand, ast.Constant):
-            value = -index.operand.value if isinstance(index.operand.value, int) else None
-        else:
-            value = index.value if isinstance(index, ast.Constant) else None
-        if isinstance(index, (ast.Slice, ast.Tuple)) or (isinstance(value, int) and value not in (0, 1, -1, -2)):
+        try:
+            literal = ast.literal_eval(index)
+        except (ValueError, TypeError, SyntaxError):
+            literal = None  # a computed index: the runtime checks judge it
+        if isinstance(index, (ast.Slice, ast.Tuple)) or (isinstance(literal, int) and literal not in (0, 1, -1, -2)):
             return "indexed like a tensor"
     return None
 
