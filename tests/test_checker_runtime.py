@@ -82,8 +82,9 @@ def test_unused_parameters_are_a_warning_with_their_count_unless_the_run_makes_t
     lenient = run_checks(tree, config.replace(compare_with_reference=False))  # the default, as the reference
     assert lenient.passed, lenient.format_text()
     (warning,) = [w for w in lenient.warnings if w.category == "no-gradient"]
-    assert warning.unit == "GatedMLP" and warning.message.startswith("2 parameters are never used")
-    assert "spare.weight" in warning.message and lenient.figures["unused_parameters"] == 2
+    # weight and bias of the spare layer, in each of the n_block = 2 blocks
+    assert warning.unit == "GatedMLP" and warning.message.startswith("4 parameters are never used")
+    assert "blocks.1.root.mlp.spare.bias" in warning.message and lenient.figures["unused_parameters"] == 4
     strict = run_checks(tree, config.replace(unused_parameters="error", compare_with_reference=False))
     assert strict.category == "no-gradient" and not strict.passed
     assert {f.unit for f in strict.errors} == {"GatedMLP"}
