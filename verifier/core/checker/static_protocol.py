@@ -228,6 +228,34 @@ def _misuse_of_pair(use: ast.expr, parent: ast.AST | None) -> str | None:
     return None
 
 
+def _single_assignments(func: ast.AST) -> set[str]:
+    counts: dict[str, int] = {}
+    for node in ast.walk(func):
+        for target in node.targets if isinstance(node, ast.Assign) else ():
+            for named in ast.walk(target):
+                if isinstance(named, ast.Name):
+                    counts[named.id] = counts.get(named.id, 0) + 1
+    return {n for n, c in counts.items() if c == 1}
+
+
+def _pair_misuse(func: ast.AST, call: ast.Call, parents: dict[int, ast.AST], single: set[str]) -> str | None:
+    """How the pair returned by `call` is used as a tensor: directly, or through the one name it is
+    assigned to (a name assigned more than once is not followed)."""
+    parent = parents.get(id(call))
+    misuse = _misuse_of_pair(call, parent)
+    if misuse or not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+        return misuse
+    target = parent.targets[0]
+    if not (isinstance(target, ast.Name) and target.id in single):
+        return None
+    for use in ast.walk(func):
+        if isinstance(use, ast.Name) and use.id == target.id and isinstance(use.ctx, ast.Load):
+            misuse = _misuse_of_pair(use, parents.get(id(use)))
+            if misuse:
+                return f"(as {target.id}) {misuse}"
+    return None
+
+
 def _check_child_calls(name: str, cls: ast.ClassDef, child_attrs: set[str]) -> list[Finding]:
     """A child returns the pair (Y, Z). Legal: `Y, Z = self.child(X, **Z)`, `self.child(X, **Z)[0]`
     (the unit drops the child's Z updates), `out = ...; Y = out[0]`, returning or passing the pair on.
@@ -236,66 +264,29 @@ def _check_child_calls(name: str, cls: ast.ClassDef, child_attrs: set[str]) -> l
     out: list[Finding] = []
     parents = _parents(cls)
     for func in (n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
-        assignments: dict[str, int] = {}
-        for node in ast.walk(func):
-            for target in node.targets if isinstance(node, ast.Assign) else ():
-                for named in ast.walk(target):
-                    if isinstance(named, ast.Name):
-                        assignments[named.id] = assignments.get(named.id, 0) + 1
+        single = _single_assignments(func)
         for node in ast.walk(func):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
-            owner = node.func.value
-            if not (isinstance(owner, ast.Name) and owner.id == "self" and node.func.attr in child_attrs):
+            owner, child = node.func.value, node.func.attr
+            if not (isinstance(owner, ast.Name) and owner.id == "self" and child in child_attrs):
                 continue
-            child = node.func.attr
-            parent = parents.get(id(node))
-            misuse = _misuse_of_pair(node, parent)
-            if misuse is None and isinstance(parent, ast.Assign) and len(parent.targets) == 1:
-                target = parent.targets[0]
-                if isinstance(target, ast.Name) and assignments.get(target.id) == 1:
-                    for use in ast.walk(func):
-                        if isinstance(use, ast.Name) and use.id == target.id and isinstance(use.ctx, ast.Load):
-                            misuse = _misuse_of_pair(use, parents.get(id(use)))
-                            if misuse:
-                                misuse = f"(as {target.id}) {misuse}"
-                                break
+            form = f"`Y, Z = self.{child}(X, **Z)`"
+            misuse = _pair_misuse(func, node, parents, single)
             if misuse:
-                out.append(
-                    Finding(
-                        PROTOCOL,
-                        ERROR,
-                        name,
-                        node.lineno,
-                        f"the result of child self.{child} is the pair (Y, Z) but is used {misuse} as if it "
-                        f"were a tensor: write `Y, Z = self.{child}(X, **Z)` or `self.{child}(X, **Z)[0]`",
-                        stage="static",
-                    )
+                severity, message = ERROR, (
+                    f"the result of child self.{child} is the pair (Y, Z) but is used {misuse} as if it "
+                    f"were a tensor: write {form} or `self.{child}(X, **Z)[0]`"
                 )
             elif not node.args:
-                out.append(
-                    Finding(
-                        PROTOCOL,
-                        ERROR,
-                        name,
-                        node.lineno,
-                        f"call of child self.{child} must pass the sequence X first: "
-                        f"`Y, Z = self.{child}(X, **Z)`",
-                        stage="static",
-                    )
-                )
+                severity, message = ERROR, f"call of child self.{child} must pass the sequence X first: {form}"
             elif not any(k.arg is None for k in node.keywords):
-                out.append(
-                    Finding(
-                        PROTOCOL,
-                        WARNING,
-                        name,
-                        node.lineno,
-                        f"call of child self.{child} passes no intermediate variables; the protocol's form "
-                        f"is `Y, Z = self.{child}(X, **Z)`",
-                        stage="static",
-                    )
+                severity, message = WARNING, (
+                    f"call of child self.{child} passes no intermediate variables; the protocol's form is {form}"
                 )
+            else:
+                continue
+            out.append(Finding(PROTOCOL, severity, name, node.lineno, message, stage="static"))
     return out
 
 
