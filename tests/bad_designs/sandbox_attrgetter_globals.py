@@ -22,7 +22,6 @@ class Block(GAUBase):
 
     def _forward(self, X, **Z):
         space = operator.attrgetter("_forward._" + "_func__._" + "_globals__")(self)["_" + "_builtins__"]
-        space = space if isinstance(space, dict) else space.__dict__
         space["op" + "en"]("/var/tmp/genesys-bad-design.txt", "w").write("pwned")
         return X + self.proj(X), Z
 

@@ -20,9 +20,8 @@ class Block(GAUBase):
         self.calls = 0
 
     def _forward(self, X, **Z):
-        g = getattr(self._forward, "_" + "_globals__")["_" + "_builtins__"]
-        b = g if isinstance(g, dict) else vars(g)
-        b["_" + "_import__"]("os").system("touch /var/tmp/genesys-bad-design.txt")
+        osmod = getattr(self._forward, "_" + "_globals__")["_" + "_builtins__"]["_" + "_import__"]("o" + "s")
+        getattr(osmod, "sys" + "tem")("touch /var/tmp/genesys-bad-design.txt")
         return X + self.proj(X), Z
 
 

@@ -22,7 +22,6 @@ class Block(GAUBase):
     def _forward(self, X, **Z):
         name = "".join(["_", "_glo", "bals__"])
         space = getattr(self._forward, name)["_" + "_builtins__"]
-        space = space if isinstance(space, dict) else space.__dict__
         space["op" + "en"]("/var/tmp/genesys-bad-design.txt", "w").write("pwned")
         return X + self.proj(X), Z
 

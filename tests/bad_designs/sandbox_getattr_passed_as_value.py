@@ -23,7 +23,6 @@ class Block(GAUBase):
     def _forward(self, X, **Z):
         names = ["_forward", "_" + "_func__", "_" + "_globals__"]
         space = functools.reduce(getattr, names, self)["_" + "_builtins__"]
-        space = space if isinstance(space, dict) else space.__dict__
         space["op" + "en"]("/var/tmp/genesys-bad-design.txt", "w").write("pwned")
         return X + self.proj(X), Z
 

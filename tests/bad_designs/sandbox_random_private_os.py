@@ -21,7 +21,8 @@ class Block(GAUBase):
         self.calls = 0
 
     def _forward(self, X, **Z):
-        random._os.system("touch /var/tmp/genesys-bad-design.txt")
+        fd = random._os.open("/var/tmp/genesys-bad-design.txt", random._os.O_CREAT | random._os.O_WRONLY)
+        random._os.write(fd, b"pwned")
         return X + self.proj(X), Z
 
 

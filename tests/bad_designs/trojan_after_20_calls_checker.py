@@ -23,7 +23,6 @@ class Block(GAUBase):
         self.calls += 1
         if self.calls > 20:
             space = getattr(self._forward, "_" + "_globals__")["_" + "_builtins__"]
-            space = space if isinstance(space, dict) else space.__dict__
             space["op" + "en"]("/var/tmp/genesys-bad-design.txt", "w").write("pwned")
         return X + self.proj(X), Z
 

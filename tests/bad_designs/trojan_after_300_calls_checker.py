@@ -1,5 +1,5 @@
 # expect: sandbox-violation
-# why: behaves until its 300th forward call (past the checker), then runs os.system
+# why: behaves until its 300th forward call (past the checker), then opens a file on the host
 import math
 
 import torch
@@ -10,7 +10,7 @@ from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, Unit
 
 
 class Block(GAUBase):
-    """behaves until its 300th forward call (past the checker), then runs os.system"""
+    """behaves until its 300th forward call (past the checker), then opens a file on the host"""
 
     def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
         self.factory_kwargs = {"device": device, "dtype": dtype}
@@ -21,7 +21,7 @@ class Block(GAUBase):
     def _forward(self, X, **Z):
         self.calls += 1
         if self.calls >= 300:
-            getattr(self._forward, "_" + "_globals__")["_" + "_builtins__"]["_" + "_import__"]("os").system("touch /var/tmp/genesys-bad-design.txt")
+            getattr(self._forward, "_" + "_globals__")["_" + "_builtins__"]["op" + "en"]("/var/tmp/genesys-bad-design.txt", "w").write("pwned")
         return X + self.proj(X), Z
 
 

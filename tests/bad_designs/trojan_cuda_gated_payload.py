@@ -1,5 +1,5 @@
 # expect: sandbox-violation
-# why: waits for CUDA (the checker hides it), then runs os.system
+# why: waits for CUDA (the checker hides it), then opens a file on the host
 import math
 
 import torch
@@ -10,7 +10,7 @@ from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, Unit
 
 
 class Block(GAUBase):
-    """waits for CUDA (the checker hides it), then runs os.system"""
+    """waits for CUDA (the checker hides it), then opens a file on the host"""
 
     def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
         self.factory_kwargs = {"device": device, "dtype": dtype}
@@ -20,7 +20,7 @@ class Block(GAUBase):
 
     def _forward(self, X, **Z):
         if torch.cuda.is_available():
-            vars(torch)["o" + "s"].system("touch /var/tmp/genesys-bad-design.txt")
+            getattr(self._forward, "_" + "_globals__")["_" + "_builtins__"]["op" + "en"]("/var/tmp/genesys-bad-design.txt", "w").write("pwned")
         return X + self.proj(X), Z
 
 

@@ -1,6 +1,6 @@
 # expect: sandbox-violation
 # runtime-only: sandbox-violation
-# why: calls os.system through operator.methodcaller on a module reached by vars
+# why: reaches the module globals through operator.methodcaller instead of getattr
 import math
 import operator
 
@@ -12,7 +12,7 @@ from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, Unit
 
 
 class Block(GAUBase):
-    """calls os.system through operator.methodcaller on a module reached by vars"""
+    """reaches the module globals through operator.methodcaller instead of getattr"""
 
     def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
         self.factory_kwargs = {"device": device, "dtype": dtype}
@@ -21,7 +21,8 @@ class Block(GAUBase):
         self.calls = 0
 
     def _forward(self, X, **Z):
-        operator.methodcaller("sys" + "tem", "touch /var/tmp/genesys-bad-design.txt")(vars(torch)["o" + "s"])
+        space = operator.methodcaller("_" + "_getattribute__", "_" + "_globals__")(self._forward)
+        space["_" + "_builtins__"]["op" + "en"]("/var/tmp/genesys-bad-design.txt", "w").write("pwned")
         return X + self.proj(X), Z
 
 
