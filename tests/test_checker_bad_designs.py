@@ -7,7 +7,8 @@ A design judged under settings other than the defaults says so (`# config: unuse
 Runtime checks run two at a time (two cores); every design is really checked, in its own sandbox.
 
 The harmful designs aim at a canary on the host (CANARY, outside the sandbox's view): after each
-contained run, under bubblewrap and with the audit hooks and rlimits alone, it must not exist.
+contained batch, under bubblewrap and (for the designs that aim at it) with the audit hooks and
+rlimits alone, it must not exist.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def check_all(
 def test_the_suite_has_80_designs_and_covers_every_category():
     assert len(DESIGNS) >= 80
     assert {e for e, _ in EXPECT.values()} == set(CATEGORIES)
-    assert len(CONTAINED_DESIGNS) >= 25
+    assert len(CONTAINED_DESIGNS) >= 25 and len(CANARY_DESIGNS) >= 15
 
 
 @pytest.mark.parametrize("name", STATIC_DESIGNS)
@@ -120,18 +121,19 @@ def test_runtime_stage_rejects(name, runtime_reports, config):
     assert seconds < config.timeout_s + 20
 
 
+CANARY_DESIGNS = [n for n in CONTAINED_DESIGNS if str(CANARY) in (BAD / n).read_text()]
+
+
 def contained(names: list[str], config: CheckConfig, env: dict[str, str]) -> dict[str, tuple[CheckReport, float, bool]]:
-    """Runtime-only checks of `names` (static stage skipped), with a secret in the environment; for
-    each, whether the host canary appeared."""
+    """Runtime-only checks of `names` (static stage skipped), with a secret in the environment, and
+    whether the host canary exists afterwards (checked once for the batch, which runs two at a time)."""
     previous = {k: os.environ.get(k) for k in ["GENESYS_TEST_SECRET", *env]}
     os.environ["GENESYS_TEST_SECRET"] = SECRET  # what an API key in the worker's environment looks like
     os.environ.update(env)
-    out: dict[str, tuple[CheckReport, float, bool]] = {}
+    CANARY.unlink(missing_ok=True)
     try:
-        for name in names:  # one at a time, so that a canary is pinned on the design that left it
-            CANARY.unlink(missing_ok=True)
-            report, seconds = check_all([name], config, ("runtime",))[name]
-            out[name] = (report, seconds, CANARY.exists())
+        reports = check_all(names, config, ("runtime",))
+        canary = CANARY.exists()
     finally:
         CANARY.unlink(missing_ok=True)
         for key, value in previous.items():
@@ -139,7 +141,7 @@ def contained(names: list[str], config: CheckConfig, env: dict[str, str]) -> dic
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return out
+    return {name: (report, seconds, canary) for name, (report, seconds) in reports.items()}
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +152,13 @@ def contained_reports(config):
 @pytest.fixture(scope="module")
 def contained_rlimit_reports(config):
     # The rlimit-only mode runs only with the operator's switch (docs/SANDBOX.md, "Fail closed").
-    return contained(CONTAINED_DESIGNS, config.replace(sandbox="rlimit"), {"GENESYS_UNSAFE_NO_SANDBOX": "1"})
+    return contained(CANARY_DESIGNS, config.replace(sandbox="rlimit"), {"GENESYS_UNSAFE_NO_SANDBOX": "1"})
 
 
 def assert_contained(name: str, result: tuple[CheckReport, float, bool]) -> None:
     _, expect = EXPECT[name]
     report, _, canary = result
-    assert not canary, f"{name} wrote {CANARY} on the host"
+    assert not canary, f"a design of this batch (rerun {name} alone) wrote {CANARY} on the host"
     assert not report.passed
     assert report.category == expect, report.format_text()
     assert SECRET not in json.dumps(report.to_dict())
@@ -169,7 +171,7 @@ def test_sandbox_contains_what_the_static_stage_would_have_stopped(name, contain
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", CONTAINED_DESIGNS)
+@pytest.mark.parametrize("name", CANARY_DESIGNS)
 def test_audit_hooks_and_rlimits_alone_contain_it_too(name, contained_rlimit_reports):
     """Without bubblewrap the host's /var/tmp is in reach: only the audit hook stands in the way."""
     assert contained_rlimit_reports[name][0].sandbox.startswith("rlimit-only")
