@@ -3,7 +3,12 @@
 Each file says what it expects in its header (`# expect: <category>`); files that the static stage
 rejects and that would do harm if they ran also say what the sandbox makes of them when the static
 stage is skipped (`# runtime-only: <category>`), which shows the second and third layers holding.
+A design judged under settings other than the defaults says so (`# config: unused_parameters=error`).
 Runtime checks run two at a time (two cores); every design is really checked, in its own sandbox.
+
+The harmful designs aim at a canary on the host (CANARY, outside the sandbox's view): after each
+contained batch, under bubblewrap and (for the designs that aim at it) with the audit hooks and
+rlimits alone, it must not exist.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from verifier.core.checker.files import check_path
 BAD = Path(__file__).resolve().parent / "bad_designs"
 STATIC_CATEGORIES = {"syntax", "protocol", "forbidden-import", "sandbox-violation"}
 SECRET = "genesys-test-secret-4c1d"
+CANARY = Path("/var/tmp/genesys-bad-design.txt")
 
 
 def expectation(path: Path) -> tuple[str, str | None]:
@@ -36,8 +42,15 @@ def expectation(path: Path) -> tuple[str, str | None]:
     return expect.group(1), runtime.group(1) if runtime else None
 
 
+def settings(path: Path) -> dict[str, str]:
+    """`# config: key=value ...`: the CheckConfig fields this design is judged under."""
+    found = re.search(r"^# config: (.+)$", path.read_text(), re.M) if path.suffix == ".py" else None
+    return dict(item.split("=", 1) for item in found.group(1).split()) if found else {}
+
+
 DESIGNS = sorted(p for p in BAD.iterdir() if p.suffix in (".py", ".json"))
 EXPECT = {p.name: expectation(p) for p in DESIGNS}
+SETTINGS = {p.name: settings(p) for p in DESIGNS}
 STATIC_DESIGNS = [n for n, (e, _) in EXPECT.items() if e in STATIC_CATEGORIES]
 RUNTIME_DESIGNS = [n for n, (e, _) in EXPECT.items() if e not in STATIC_CATEGORIES]
 CONTAINED_DESIGNS = [n for n, (_, r) in EXPECT.items() if r]
@@ -67,23 +80,23 @@ def check_all(
 ) -> dict[str, tuple[CheckReport, float]]:
     def one(name: str) -> tuple[str, CheckReport, float]:
         start = time.monotonic()
-        _, report = check_path(BAD / name, config, stages=stages)
+        _, report = check_path(BAD / name, config.replace(**SETTINGS[name]), stages=stages)
         return name, report, time.monotonic() - start
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return {name: (report, seconds) for name, report, seconds in pool.map(one, names)}
 
 
-def test_the_suite_has_40_designs_and_covers_every_category():
-    assert len(DESIGNS) >= 40
+def test_the_suite_has_80_designs_and_covers_every_category():
+    assert len(DESIGNS) >= 80
     assert {e for e, _ in EXPECT.values()} == set(CATEGORIES)
-    assert len(CONTAINED_DESIGNS) >= 10
+    assert len(CONTAINED_DESIGNS) >= 25 and len(CANARY_DESIGNS) >= 15
 
 
 @pytest.mark.parametrize("name", STATIC_DESIGNS)
 def test_static_stage_rejects(name, config):
     expect, _ = EXPECT[name]
-    _, report = check_path(BAD / name, config, stages=("static",))
+    _, report = check_path(BAD / name, config.replace(**SETTINGS[name]), stages=("static",))
     assert not report.passed
     assert report.category == expect, report.format_text()
     if expect != "syntax":
@@ -108,25 +121,58 @@ def test_runtime_stage_rejects(name, runtime_reports, config):
     assert seconds < config.timeout_s + 20
 
 
+CANARY_DESIGNS = [n for n in CONTAINED_DESIGNS if str(CANARY) in (BAD / n).read_text()]
+
+
+def contained(names: list[str], config: CheckConfig, env: dict[str, str]) -> dict[str, tuple[CheckReport, float, bool]]:
+    """Runtime-only checks of `names` (static stage skipped), with a secret in the environment, and
+    whether the host canary exists afterwards (checked once for the batch, which runs two at a time)."""
+    previous = {k: os.environ.get(k) for k in ["GENESYS_TEST_SECRET", *env]}
+    os.environ["GENESYS_TEST_SECRET"] = SECRET  # what an API key in the worker's environment looks like
+    os.environ.update(env)
+    CANARY.unlink(missing_ok=True)
+    try:
+        reports = check_all(names, config, ("runtime",))
+        canary = CANARY.exists()
+    finally:
+        CANARY.unlink(missing_ok=True)
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return {name: (report, seconds, canary) for name, (report, seconds) in reports.items()}
+
+
 @pytest.fixture(scope="module")
 def contained_reports(config):
-    previous = os.environ.get("GENESYS_TEST_SECRET")
-    os.environ["GENESYS_TEST_SECRET"] = SECRET  # what an API key in the worker's environment looks like
-    try:
-        return check_all(CONTAINED_DESIGNS, config, ("runtime",))
-    finally:
-        if previous is None:
-            del os.environ["GENESYS_TEST_SECRET"]
-        else:
-            os.environ["GENESYS_TEST_SECRET"] = previous
+    return contained(CONTAINED_DESIGNS, config, {})
+
+
+@pytest.fixture(scope="module")
+def contained_rlimit_reports(config):
+    # The rlimit-only mode runs only with the operator's switch (docs/SANDBOX.md, "Fail closed").
+    return contained(CANARY_DESIGNS, config.replace(sandbox="rlimit"), {"GENESYS_UNSAFE_NO_SANDBOX": "1"})
+
+
+def assert_contained(name: str, result: tuple[CheckReport, float, bool]) -> None:
+    _, expect = EXPECT[name]
+    report, _, canary = result
+    assert not canary, f"a design of this batch (rerun {name} alone) wrote {CANARY} on the host"
+    assert not report.passed
+    assert report.category == expect, report.format_text()
+    assert SECRET not in json.dumps(report.to_dict())
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONTAINED_DESIGNS)
 def test_sandbox_contains_what_the_static_stage_would_have_stopped(name, contained_reports):
-    _, expect = EXPECT[name]
-    report, _ = contained_reports[name]
-    assert not report.passed
-    assert report.category == expect, report.format_text()
-    assert SECRET not in json.dumps(report.to_dict())
-    assert not Path("/var/tmp/genesys-bad-design.txt").exists()
+    assert_contained(name, contained_reports[name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CANARY_DESIGNS)
+def test_audit_hooks_and_rlimits_alone_contain_it_too(name, contained_rlimit_reports):
+    """Without bubblewrap the host's /var/tmp is in reach: only the audit hook stands in the way."""
+    assert contained_rlimit_reports[name][0].sandbox.startswith("rlimit-only")
+    assert_contained(name, contained_rlimit_reports[name])

@@ -70,7 +70,7 @@ def test_a_leak_is_traced_to_the_unit_that_mixes_in_the_future(config):
     assert report.figures["first_leaking_position"] == 0
 
 
-def test_unused_parameters_can_be_a_warning_as_in_the_reference_implementation(config):
+def test_unused_parameters_are_a_warning_with_their_count_unless_the_run_makes_them_an_error(config):
     tree = load_seed("gpt")
     edit(
         tree,
@@ -79,12 +79,15 @@ def test_unused_parameters_can_be_a_warning_as_in_the_reference_implementation(c
         "self.fc2 = nn.Linear(hidden, embed_dim, bias=False, **self.factory_kwargs)\n"
         "        self.spare = nn.Linear(embed_dim, embed_dim, **self.factory_kwargs)",
     )
-    strict = run_checks(tree, config.replace(compare_with_reference=False))
-    assert strict.category == "no-gradient"
-    assert {f.unit for f in strict.errors} == {"GatedMLP"}
-    lenient = run_checks(tree, config.replace(unused_parameters="warning", compare_with_reference=False))
+    lenient = run_checks(tree, config.replace(compare_with_reference=False))  # the default, as the reference
     assert lenient.passed, lenient.format_text()
-    assert any("spare" in w.message for w in lenient.warnings)
+    (warning,) = [w for w in lenient.warnings if w.category == "no-gradient"]
+    # weight and bias of the spare layer, in each of the n_block = 2 blocks
+    assert warning.unit == "GatedMLP" and warning.message.startswith("4 parameters are never used")
+    assert "blocks.1.root.mlp.spare.bias" in warning.message and lenient.figures["unused_parameters"] == 4
+    strict = run_checks(tree, config.replace(unused_parameters="error", compare_with_reference=False))
+    assert strict.category == "no-gradient" and not strict.passed
+    assert {f.unit for f in strict.errors} == {"GatedMLP"}
 
 
 def test_a_passing_check_reports_its_figures_and_compares_with_the_cached_reference(config):
@@ -141,3 +144,15 @@ def test_the_training_text_is_real_text(genesys_data_dir):
     assert b"ROMEO" in text or b"First Citizen" in text
     fallback, where = training_text(CheckConfig(data_dir=str(Path("/nonexistent"))))
     assert where.startswith("stdlib:") and b"the" in fallback and len(fallback) == CheckConfig().text_bytes
+
+
+def test_a_reference_that_fails_makes_the_check_fail_closed(config, tmp_path):
+    """Without the reference, the speed, memory and loss limits were not checked: not accepted."""
+    broken_reference = Path(__file__).resolve().parent / "bad_designs" / "nan_divide_by_zero.py"
+    report = run_checks(
+        load_seed("retnet"), config.replace(reference_seed=str(broken_reference), cache_dir=str(tmp_path))
+    )
+    assert not report.passed
+    assert report.category == "checker" and report.stages["compare"].passed is False
+    message = report.errors[0].message
+    assert "limits could not be checked" in message and "nan-inf" in message

@@ -84,7 +84,7 @@ def test_ordinary_code_passes_the_safety_check(imports, body):
         ("from transformers.modeling_utils import PreTrainedModel", "return X", "forbidden-import"),
         ("from torch.utils.cpp_extension import load_inline", "return X", "forbidden-import"),
         ("import numpy as np", "np.save('/tmp/x', X.numpy())\nreturn X", "sandbox-violation"),
-        ("", "return getattr(F, 'ge' + 'lu')(X)", "sandbox-violation"),
+        ("", "return getattr(F, str(X.dtype))(X)", "sandbox-violation"),
         ("", "m = torch\nreturn getattr(m, 'o' + 's')", "sandbox-violation"),
         ("", "setattr(F, 'gelu', None)\nreturn X", "sandbox-violation"),
         ("", "return X.__class__.__mro__", "sandbox-violation"),
@@ -195,3 +195,72 @@ def test_cli_static_only_writes_the_report_and_fails_a_bad_design(tmp_path):
     report = json.loads(out.read_text())
     assert report["passed"] is False and report["category"] == "sandbox-violation"
     assert any(f["unit"] == "Block" and f["line"] for f in report["findings"])
+
+
+PARENT = '''
+import torch.nn as nn
+
+from verifier.core.gau.base import GAUBase
+
+
+class Block(GAUBase):
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
+        super().__init__(embed_dim, block_loc, kwarg_all)
+        self.mixer = Mixer(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwarg_all, device=device, dtype=dtype)
+
+    def _forward(self, X, **Z):
+{body}
+'''
+MIXER = '''
+import torch.nn as nn
+
+from verifier.core.gau.base import GAUBase
+
+
+class Mixer(GAUBase):
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
+        super().__init__(embed_dim, block_loc, kwarg_all)
+        self.fc = nn.Linear(embed_dim, embed_dim, device=device, dtype=dtype)
+
+    def _forward(self, X, **Z):
+        return self.fc(X)
+'''
+
+
+def parent_with(body: str) -> GAUTree:
+    code = PARENT.format(body=textwrap.indent(textwrap.dedent(body).strip(), " " * 8))
+    return GAUTree(name="t", root="Block", units={
+        "Block": GAUNode("Block", code, children=["Mixer"]), "Mixer": GAUNode("Mixer", MIXER)})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Y, Z = self.mixer(X, **Z)\nreturn X + Y, Z",
+        "return X + self.mixer(X, **Z)[0]",
+        "Y, Z_ = self.mixer(X, **Z)\nreturn X + Y",
+        "out = self.mixer(X, **Z)\nY = out[0]\nreturn X + Y, out[1]",
+        "Y = self.mixer(X, **Z)[-2]\nreturn X + Y",
+        "return self.mixer(X, **Z)",
+        "outs = [self.mixer(X, **Z)]\nreturn X + outs[0][0]",
+        "_, Z = self.mixer(X, **Z)\nreturn X, Z",
+    ],
+)
+def test_legal_uses_of_a_childs_output_pair_pass(body):
+    assert categories(parent_with(body)) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "how"),
+    [
+        ("H = self.mixer(X, **Z)\nreturn X + H", "(as H) in arithmetic"),
+        ("return X + self.mixer(X, **Z)", "in arithmetic"),
+        ("return self.mixer(X, **Z).view(X.shape)", "with .view"),
+        ("H = self.mixer(X, **Z)\nreturn H[:, -1]", "indexed like a tensor"),
+        ("return -self.mixer(X, **Z)", "in arithmetic"),
+    ],
+)
+def test_a_pair_used_as_a_tensor_is_a_protocol_error(body, how):
+    findings = [f for f in static_findings(parent_with(body), CheckConfig()) if f.severity == "error"]
+    assert [f.category for f in findings] == ["protocol"]
+    assert how in findings[0].message and "self.mixer(X, **Z)[0]" in findings[0].message

@@ -39,7 +39,7 @@ def test_without_a_key_the_gp_designer_crosses_two_seeds(monkeypatch):
         assert result.status == "implemented" and result.check_report["passed"] is True
         assert result.metrics["valid"] is True
     else:
-        assert result.status == "implemented" and result.metrics["valid"] is None
+        assert result.status == "unchecked" and result.metrics["valid"] is None
 
 
 def unchecked(monkeypatch) -> DesignerConfig:
@@ -54,7 +54,8 @@ def test_gp_mutation_is_reproducible_with_a_seeded_rng(monkeypatch):
     config.use_gp = True
     first = design([load_seed("gpt")], "mutation", config, rng=random.Random(7))
     second = design([load_seed("gpt")], "mutation", config, rng=random.Random(7))
-    assert first.metrics["check_skipped"] == "the checker was switched off"
+    assert first.metrics["check_skipped"] == "the checker was switched off (checker ablation)"
+    assert first.status == "unchecked" and first.failure.startswith("not checked:")
     assert first.tree.content_hash() == second.tree.content_hash()
     assert first.tree.content_hash() != load_seed("gpt").content_hash()
     assert first.proposal["units"][0]["name"] in load_seed("gpt").units

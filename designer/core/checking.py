@@ -1,8 +1,10 @@
-"""The designer's view of the symbolic checker (verifier.core.checker): run it, and turn its findings
-into text a coder can act on.
+"""The one wrapper around the symbolic checker (verifier.core.checker) for the designer and the
+evolution app: run it, keep its report, and turn its findings into text a coder can act on.
 
-The checker is imported lazily so that the designer loads without it; a checker that crashes on a
-design is reported as an error finding instead of crashing the design.
+Fail closed: a check that could not run (checker not importable, its sandbox unavailable) raises
+`CheckerUnavailable`, so the caller stores the design as not checked, with that reason; a checker
+that crashes on a design is a failed outcome with a `checker` finding. Only an outcome with
+`passed` true came from a check that ran and passed.
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ from typing import Any
 from verifier.core.gau.tree import GAUTree
 
 CheckFn = Callable[..., Any]
+CHECKER_CATEGORY = "checker"  # verifier.core.checker.categories.CHECKER: the check itself failed
 
 
 class CheckerUnavailable(RuntimeError):
-    """verifier.core.checker is not importable in this installation."""
+    """The checker (or its sandbox) cannot run here, so untrusted code cannot be checked."""
 
 
 @dataclass
 class CheckOutcome:
     passed: bool
     findings: list[dict[str, Any]] = field(default_factory=list)
-    report: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # CheckReport.to_dict(), "passed" always set
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -49,6 +52,14 @@ def load_checker(overrides: dict[str, Any] | None = None) -> CheckFn:
     return functools.partial(run_checks, config=check_config(**overrides))
 
 
+def checker_available() -> bool:
+    try:
+        load_checker()
+    except CheckerUnavailable:
+        return False
+    return True
+
+
 FINDING_FIELDS = ("category", "severity", "unit", "line", "message", "stage", "detail")
 
 
@@ -60,19 +71,26 @@ def finding(message: str, *, category: str = "format", severity: str = "error", 
 
 
 def run_check(tree: GAUTree, checker: CheckFn | None = None, *, focus_unit: str | None = None) -> CheckOutcome:
-    """Static and runtime checks of `tree` (of `focus_unit` with the accepted units around it)."""
+    """Static and runtime checks of `tree` (of `focus_unit` with the accepted units around it).
+
+    Raises CheckerUnavailable when no check can run here (no checker, or its sandbox refuses to start)."""
     check = checker or load_checker()
     try:
         report = check(tree, focus_unit=focus_unit, stages=("static", "runtime"))
     except CheckerUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - a checker failure is a finding, not a crash
+        if type(exc).__name__ == "SandboxUnavailable":
+            raise CheckerUnavailable(f"the checker's sandbox does not work on this server: {exc}") from exc
         crash = finding(f"the checker could not check the design: {type(exc).__name__}: {exc}",
-                        category="checker", unit=focus_unit)
-        return CheckOutcome(passed=False, findings=[crash], report={"passed": False, "findings": [crash]})
+                        category=CHECKER_CATEGORY, unit=focus_unit, stage="checker")
+        return CheckOutcome(passed=False, findings=[crash],
+                            report={"passed": False, "findings": [crash], "figures": {}})
     data = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    passed = getattr(report, "passed", data.get("passed")) is True  # absent or odd: not passed
+    data["passed"] = passed
     findings = [_finding_dict(f) for f in getattr(report, "findings", data.get("findings", []))]
-    return CheckOutcome(passed=bool(getattr(report, "passed", data.get("passed"))), findings=findings, report=data)
+    return CheckOutcome(passed=passed, findings=findings, report=data)
 
 
 def _finding_dict(item: Any) -> dict[str, Any]:

@@ -44,21 +44,24 @@ def gp_design(parents: list[GAUTree], mode: str, *, pool: list[GAUTree] | None =
     result.metrics = {"attempts": 0, "proposal_rounds": 0, "new_units": new_units,
                       "lines_of_code": sum(lines_of_code(child.units[n].code) for n in new_units)}
     if not check:
-        result.status = "implemented"
-        result.metrics.update(valid=None, check_skipped="the checker was switched off")
-        return result
+        return _unchecked(result, "the checker was switched off (checker ablation)")
     try:
         outcome = run_check(child, checker)
     except CheckerUnavailable as exc:
-        # The operators already validated and composed the tree; say plainly that it is unchecked.
-        result.status = "implemented"
-        result.metrics.update(valid=None, check_skipped=str(exc))
-        return result
+        return _unchecked(result, str(exc))
     result.check_report = outcome.report
     result.metrics["valid"] = outcome.passed
     result.status = "implemented" if outcome.passed else "failed"
     if not outcome.passed:
         result.failure = "the design failed the checker"
+    return result
+
+
+def _unchecked(result: DesignerResult, reason: str) -> DesignerResult:
+    """The operators validated and composed the tree, but no checker judged it: never "implemented"."""
+    result.status = "unchecked"
+    result.failure = f"not checked: {reason}"
+    result.metrics.update(valid=None, check_skipped=reason)
     return result
 
 

@@ -161,8 +161,10 @@ class Implementer:
         ))
         rating, _, error = self.agents.ask_parsed("observer", [message], parse_rating, budget=self.budget)
         if rating is None:
-            entry["observer_error"] = f"the observer gave no usable rating ({error}); unit kept"
-            return []
+            # Fail closed: a unit is accepted only with the observer's rating, not for want of one.
+            entry["observer_error"] = f"the observer gave no usable rating ({error}); unit not accepted"
+            return [finding(f"the observer's reply could not be read ({error}), so the unit was not reviewed "
+                            "and is not accepted; try again", category="observer", unit=unit)]
         entry["rating"] = asdict(rating)
         if rating.rating >= self.limits.observer_threshold:
             return []

@@ -28,7 +28,9 @@ class Cost:
 
 @dataclass
 class DesignerResult:
-    """One designer run. `status` is "implemented" (tree is set and passed the checker) or "failed"."""
+    """One designer run. `status` is "implemented" (tree is set and passed the checker), "unchecked"
+    (tree is set but no checker ran: the checker ablation, or none available here; `failure` says why)
+    or "failed"."""
 
     mode: str  # "mutation" | "crossover" | "scratch"
     parents: list[str]  # parent design names (or tree content hashes) as the caller gave them

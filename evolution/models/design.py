@@ -18,6 +18,7 @@ class Design(models.Model):
         PROPOSED = "proposed", "proposed"
         IMPLEMENTING = "implementing", "implementing"
         INVALID = "invalid", "invalid"
+        UNCHECKED = "unchecked", "not checked"  # no checker ran (ablation, none installed): `failure` says why
         CHECKED = "checked", "checked"
         VERIFYING = "verifying", "verifying"
         VERIFIED = "verified", "verified"

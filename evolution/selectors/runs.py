@@ -62,7 +62,8 @@ def promotion_info(design: Design, run: EvolutionRun | None = None) -> Promotion
     reason = ""
     if design.is_vetoed:
         reason = "vetoed designs are not promoted"
-    elif design.status in (Design.Status.INVALID, Design.Status.PROPOSED, Design.Status.IMPLEMENTING):
+    elif design.status in (Design.Status.INVALID, Design.Status.UNCHECKED, Design.Status.PROPOSED,
+                           Design.Status.IMPLEMENTING):
         reason = f"only checked designs are promoted (this one is {design.status})"
     elif existing is not None:
         reason = f"already {existing.status} at {target.name}"

@@ -138,8 +138,18 @@ def create_design_from_result(result: DesignerResult, parents: Sequence[Design |
         origin.setdefault("prompt_version", result.prompt_version)
     origin_kind = Design.OriginKind.GP if origin.get("kind") == "gp" else Design.OriginKind.LLM
     report = result.check_report
-    passed = report.get("passed", True) if isinstance(report, dict) else True
+    # Checked only when a check ran and passed: a missing report or a missing verdict is not a pass.
+    passed = isinstance(report, dict) and report.get("passed") is True
     ok = result.status == "implemented" and result.tree is not None and passed
+    if ok:
+        status = Design.Status.CHECKED
+    elif result.tree is not None and (result.status == "unchecked" or (result.status == "implemented" and not report)):
+        status = Design.Status.UNCHECKED
+    else:
+        status = Design.Status.INVALID
+    failure = result.failure or ""
+    if status == Design.Status.UNCHECKED and not failure:
+        failure = "not checked: the designer handed back no check report"
     proposal = result.proposal or {}
     summary = str(proposal.get("title") or proposal.get("motivation") or "")[:500]
     cost = result.cost
@@ -150,14 +160,14 @@ def create_design_from_result(result: DesignerResult, parents: Sequence[Design |
         origin=origin,
         mode=result.mode,
         parents=parents or result.parents,
-        status=Design.Status.CHECKED if ok else Design.Status.INVALID,
+        status=status,
         user=user,
         summary=summary,
         check_report=report,
         proposal=result.proposal,
         review_rounds=list(result.review_rounds),
         trace=list(result.trace),
-        failure=result.failure or "",
+        failure=failure,
         references=list(result.references),
         designer_metrics=dict(result.metrics),
         tokens_in=cost.tokens_in,

@@ -14,7 +14,7 @@
   const count = n.id.length;
   const indexOf = new Map(n.id.map((id, i) => [id, i]));
   const css = getComputedStyle(document.documentElement);
-  const STATUS = ["proposed", "implementing", "invalid", "checked", "verifying", "verified", "failed"];
+  const STATUS = ["proposed", "implementing", "invalid", "unchecked", "checked", "verifying", "verified", "failed"];
   const STATUS_COLORS = Object.fromEntries(STATUS.map((s) => [s, css.getPropertyValue("--s-" + s).trim() || "#888"]));
   const ORIGIN_COLORS = { seed: "#c98a12", llm: "#2457c5", gp: "#8e44ad", upload: "#16a085" };
   const NO_FITNESS = "#c3cad1";

@@ -1,4 +1,5 @@
 # expect: no-gradient
+# config: unused_parameters=error
 # why: a projection is built but never used
 import math
 

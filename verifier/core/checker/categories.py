@@ -21,6 +21,9 @@ TOO_MUCH_MEMORY = "too-much-memory"
 TIMEOUT = "timeout"
 KILLED = "killed"
 SANDBOX_VIOLATION = "sandbox-violation"
+# Not a fault of the design: the check itself could not be completed (the checker crashed, its
+# sandbox or its reference could not run). A report with it has not passed: unchecked is not checked.
+CHECKER = "checker"
 
 # In the order a design meets them: the dashboard lists categories this way.
 CATEGORIES = (

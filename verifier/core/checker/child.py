@@ -185,7 +185,7 @@ def main(argv: list[str]) -> None:
 
     import torch
 
-    from .guard import Guard, default_read_roots
+    from .guard import Guard, install_guard
     from .runtime_checks import RuntimeChecks
     from .training_probe import Calibration
 
@@ -197,13 +197,10 @@ def main(argv: list[str]) -> None:
     warm_up(calibration)
     limit_address_space(job["limits"].get("address_space"))
     package_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    guard = Guard(
-        default_read_roots([package_dir, os.path.dirname(job_path)]),
-        [job["tmp_dir"]],
-        on_violation=lambda record: None,
-    )
     if cfg.audit_hooks:
-        guard.install()
+        guard = install_guard([job["tmp_dir"]], [package_dir, os.path.dirname(job_path)])
+    else:
+        guard = Guard([], [], on_violation=lambda record: None)  # never installed: records nothing
     channel.send({"event": "ready", "seconds": time.perf_counter() - started, "uid": os.getuid()})
     if job.get("mode") == "size":
         from .sizing_probe import tune

@@ -87,6 +87,14 @@ DEFAULT_FORBIDDEN_MEMBERS: tuple[str, ...] = (
     "logging.FileHandler",
     "logging.config",
     "logging.handlers",
+    # members that turn a string into an attribute or code
+    "operator.attrgetter",
+    "operator.methodcaller",
+    "string.Formatter",
+    "typing.get_type_hints",
+    "typing.ForwardRef",
+    "typing_extensions.get_type_hints",
+    "dataclasses.make_dataclass",
 )
 
 
@@ -125,7 +133,7 @@ class CheckConfig:
 
     # -- comparison with the GPT seed (reference implementation's thresholds) ----------------------
     compare_with_reference: bool = True
-    reference_seed: str = "gpt"
+    reference_seed: str = "gpt"  # a seed name, or the path of any design (design_io.load_design)
     time_error: float = 3.0
     time_warning: float = 1.5
     flops_error: float = 3.0
@@ -137,7 +145,7 @@ class CheckConfig:
     cache_dir: str | None = None  # default: $GENESYS_CACHE_DIR/checker or ~/.cache/genesys-studio/checker
 
     # -- policy --------------------------------------------------------------------------------------
-    unused_parameters: str = "error"  # "error" (rejected, issue #3) or "warning" (reference behaviour)
+    unused_parameters: str = "warning"  # "warning" (the reference checker's behaviour) or "error" (rejected)
     stop_after_error: bool = True  # skip the expensive stages (training, performance) after an error
     effectiveness_with_placeholders: bool = False  # train/compare a tree with placeholder units?
     allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS

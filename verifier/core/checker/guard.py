@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 # Events refused outright (prefix match on the event name).
 BLOCKED_PREFIXES = (
@@ -52,7 +53,34 @@ BLOCKED_PREFIXES = (
     "builtins.breakpoint",
     "sys.remote_exec",
     "sqlite3.",
+    "os.setuid",
+    "os.setgid",
+    "os.chroot",
 )
+# Events refused when the design's own code raises them (the innermost Python frame is a line of the
+# composed module): code built from strings, code objects, frames and tracing. Libraries may do these
+# (dataclasses builds methods with exec, inspect reads __code__), so they are judged by the caller.
+DESIGN_FRAME_EVENTS = frozenset(
+    {
+        "compile",
+        "exec",
+        "object.__getattr__",  # __code__, gi_frame, tb_frame, f_code ... read from design code
+        "object.__setattr__",
+        "object.__delattr__",
+        "sys._getframe",
+        "sys._current_frames",
+        "sys.settrace",
+        "sys.setprofile",
+        "function.__new__",
+        "code.__new__",
+        "sys.addaudithook",
+        "marshal.loads",  # importlib reads .pyc files with it; design code must not
+        "marshal.load",
+    }
+)
+# Events that read a directory or file by path: allowed inside the readable and writable roots only.
+READ_PATH_EVENTS = ("os.listdir", "os.scandir", "glob.glob", "os.chdir")
+COMPOSED_PREFIX = "<composed:"
 # Events that name a path: allowed inside the writable roots only.
 PATH_EVENTS = (
     "os.remove",
@@ -68,6 +96,8 @@ PATH_EVENTS = (
     "os.chflags",
     "os.lchown",
     "shutil.",
+    "tempfile.mkstemp",
+    "tempfile.mkdtemp",
 )
 # Modules whose first import is refused (already-imported ones are caught at use by the events above).
 BLOCKED_IMPORTS = frozenset(
@@ -93,35 +123,47 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 class Guard:
-    def __init__(self, read_roots: list[str], write_roots: list[str], on_violation: Callable[[dict], None]):
+    """The audit hook. `allowed_programs`: basenames of executables that may be started (the verifier
+    on a GPU host may need a compiler for Triton kernels; the checker allows none)."""
+
+    def __init__(
+        self,
+        read_roots: list[str],
+        write_roots: list[str],
+        on_violation: Callable[[dict], None],
+        allowed_programs: Iterable[str] = (),
+    ):
         self.read_roots = tuple(os.path.realpath(r) for r in read_roots)
         self.write_roots = tuple(os.path.realpath(r) for r in write_roots)
         self.on_violation = on_violation
+        self.allowed_programs = frozenset(allowed_programs)
         self.violations: list[dict] = []
-        self._busy = False
+        self._local = threading.local()
+        self.installed = False
 
     def install(self) -> None:
         sys.addaudithook(self._hook)
+        self.installed = True
 
     # ---- the hook --------------------------------------------------------------------------------
     def _hook(self, event: str, args: tuple) -> None:
-        if self._busy:
+        if getattr(self._local, "busy", False):
             return
-        reason = self._reason(event, args)
-        if reason is None:
-            return
-        self._busy = True  # recording must not re-enter the hook (traceback reads source files)
+        self._local.busy = True  # what the hook itself does (frames, tracebacks) must not re-enter it
         try:
+            reason = self._reason(event, args)
+            if reason is None:
+                return
             frames = [
                 [f.lineno, f.name]
                 for f in traceback.extract_stack()[:-2]
-                if f.filename.startswith("<composed:")
+                if f.filename.startswith(COMPOSED_PREFIX)
             ]
             record = {"event": event, "reason": reason, "frames": frames}
             self.violations.append(record)
             self.on_violation(record)
         finally:
-            self._busy = False
+            self._local.busy = False
         raise PermissionError(f"sandbox: {reason} is not allowed")
 
     def _reason(self, event: str, args: tuple) -> str | None:
@@ -129,11 +171,28 @@ class Guard:
             return self._open_reason(args)
         if event == "import":
             name = str(args[0]) if args else ""
-            if name in BLOCKED_IMPORTS or name.split(".")[0] in BLOCKED_IMPORTS:
+            blocked = BLOCKED_IMPORTS - ({"subprocess", "_posixsubprocess"} if self.allowed_programs else set())
+            if name in blocked or name.split(".")[0] in blocked:
                 return f"importing {name}"
             return None
+        if event in DESIGN_FRAME_EVENTS:
+            caller = sys._getframe(2)  # 0 this, 1 _hook, 2 the Python frame that raised the event
+            while caller is not None and caller.f_code.co_filename == __file__:
+                caller = caller.f_back  # type: ignore[assignment]
+            if caller is not None and caller.f_code.co_filename.startswith(COMPOSED_PREFIX):
+                detail = f" of {args[1]!r}" if event.startswith("object.") and len(args) > 1 else ""
+                return f"{event}{detail} from design code"
+            return None
+        if self.allowed_programs and event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
+            program = os.path.basename(os.fsdecode(args[0])) if args and args[0] else ""
+            if program in self.allowed_programs:
+                return None
         if event.startswith(BLOCKED_PREFIXES):
             return event
+        if event in READ_PATH_EVENTS and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            if not self._under(args[0], self.read_roots + self.write_roots):
+                return f"{event} on {os.fsdecode(args[0])}"
+            return None
         if event.startswith(PATH_EVENTS):
             for arg in args:
                 if isinstance(arg, (str, bytes, os.PathLike)) and not self._under(arg, self.write_roots):
@@ -192,3 +251,29 @@ def default_read_roots(extra: list[str]) -> list[str]:
         )
     )
     return sorted(roots)
+
+
+def install_guard(
+    writable_dirs: Iterable[str],
+    readable_dirs: Iterable[str] = (),
+    *,
+    on_violation: Callable[[dict], None] | None = None,
+    allowed_programs: Iterable[str] = (),
+) -> Guard:
+    """Install the audit hook in this process, for good (audit hooks cannot be removed): from now on
+    processes, sockets, native code, unpickling, code built from strings in design code, and file
+    access outside `writable_dirs` (read and write) and `readable_dirs` plus the interpreter's own
+    files (read only) raise PermissionError("sandbox: ...") and are recorded in `guard.violations`.
+
+    Call it after everything trusted is imported and before the design is loaded: the checker's
+    child does, and so does the verifier's sandboxed training process.
+    """
+    writable = [str(d) for d in writable_dirs]
+    guard = Guard(
+        default_read_roots([str(d) for d in readable_dirs]),
+        writable,
+        on_violation or (lambda record: None),
+        allowed_programs=allowed_programs,
+    )
+    guard.install()
+    return guard

@@ -16,6 +16,7 @@ from ..gau.composer import compose
 from ..gau.tree import GAUTree, TreeError
 from ..sizing import SizeResult, SizingError
 from .categories import (
+    CHECKER,
     ERROR,
     KILLED,
     NOT_LEARNING,
@@ -233,10 +234,14 @@ def _compare(report: CheckReport, config: CheckConfig) -> None:
     try:
         reference = reference_figures(config, report.sandbox, str(report.figures.get("training_text", "")))
     except ReferenceError as exc:
-        report.add(TOO_SLOW, WARNING, f"no comparison with the reference: {exc}", stage="compare")
-        report.stages["compare"] = StageResult(
-            skipped="the reference seed failed", seconds=time.perf_counter() - t0
+        # Fail closed: without the reference the speed, memory and loss limits were not checked.
+        report.add(
+            CHECKER,
+            ERROR,
+            f"the speed, memory and loss limits could not be checked, so the design is not accepted: {exc}",
+            stage="compare",
         )
+        report.stages["compare"] = StageResult(passed=False, seconds=time.perf_counter() - t0)
         return
     report.figures["reference"] = dict(reference)
     if reference.get("params_non_embedding") and isinstance(report.figures.get("params_non_embedding"), int):

@@ -62,10 +62,10 @@ def machine_fingerprint() -> str:
 def cache_path(config: CheckConfig, sandbox: str, text_source: str = "") -> Path:
     """One file per reference configuration, machine, sandbox mode, training text, version of the
     reference seed's code and version of the measurement."""
-    from ..seeds import load_seed
+    from ..design_io import load_design
 
     mode = sandbox.split(" ")[0]
-    seed_hash = load_seed(config.reference_seed).content_hash()[:8]
+    seed_hash = load_design(config.reference_seed).content_hash()[:8]
     text = hashlib.sha256(text_source.encode()).hexdigest()[:6]
     key = f"{config.reference_key()}-{machine_fingerprint()}-{mode}-{text}-{seed_hash}-m{MEASUREMENT_VERSION}"
     return config.resolved_cache_dir() / f"reference-{key}.json"
@@ -98,10 +98,10 @@ def reference_figures(config: CheckConfig, sandbox: str, text_source: str = "") 
 
 
 def _measure(config: CheckConfig) -> dict[str, Any]:
-    from ..seeds import load_seed
+    from ..design_io import load_design
     from .pipeline import run_checks
 
-    tree = load_seed(config.reference_seed)
+    tree = load_design(config.reference_seed)
     report = run_checks(tree, config.replace(compare_with_reference=False), stages=("runtime",))
     if not report.passed:
         problems = "; ".join(f"{f.category}: {f.message}" for f in report.errors)

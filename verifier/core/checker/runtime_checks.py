@@ -380,16 +380,6 @@ class RuntimeChecks:
             used = id(p) in tracker.used or p.grad is not None
             if not used:
                 unused.append(pname)
-                severity = ERROR if self.cfg.unused_parameters == "error" else WARNING
-                ok = ok and severity != ERROR
-                self.finding(
-                    NO_GRADIENT,
-                    severity,
-                    f"parameter {pname} is never used in forward (it gets no "
-                    "gradient and only adds to the parameter count)",
-                    "gradients",
-                    unit=unit,
-                )
             elif p.grad is None:
                 ok = False
                 self.finding(
@@ -409,9 +399,29 @@ class RuntimeChecks:
                 self.finding(
                     NO_GRADIENT, WARNING, f"the gradient of {pname} is exactly zero", "gradients", unit=unit
                 )
+        ok = self._report_unused(unused) and ok
         self.figure(unused_parameters=len(unused), loss_initial=float(loss))
         model.zero_grad(set_to_none=True)
         return ok
+
+    def _report_unused(self, unused: list[str]) -> bool:
+        """Parameters never used in forward, one finding per unit with their count: a warning, as in
+        the reference checker, unless the run's settings make it an error (`unused_parameters`)."""
+        severity = ERROR if self.cfg.unused_parameters == "error" else WARNING
+        by_unit: dict[str | None, list[str]] = {}
+        for pname in unused:
+            by_unit.setdefault(self.unit_of_param.get(pname), []).append(pname)
+        for unit, names in by_unit.items():
+            shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            self.finding(
+                NO_GRADIENT,
+                severity,
+                f"{len(names)} parameter{'s are' if len(names) > 1 else ' is'} never used in forward "
+                f"(no gradient; only adds to the parameter count): {shown}",
+                "gradients",
+                unit=unit,
+            )
+        return not (unused and severity == ERROR)
 
     def violations_after(self, stage: str, guard_records: list[dict], start: int) -> None:
         """Report refused operations the design did not already fail on (it may have caught them)."""

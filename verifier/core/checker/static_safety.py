@@ -3,13 +3,23 @@ files, the network, processes, the interpreter's internals or builtins by name o
 
 This is the first of three layers (then the child's audit hooks, then the OS sandbox). It is
 deliberately strict about escape hatches ordinary model code never needs (eval, `__subclasses__`,
-`getattr` on a module with a computed name) and lenient about ordinary code.
+attribute names built at run time) and lenient about ordinary code.
+
+The rule for names built at run time: whatever turns a string into an attribute (`getattr` and its
+siblings, `str.format` templates) must get a string the checker can read — a literal, a variable
+bound only to literals, or a string whose literal prefix or suffix rules out every forbidden name
+(`f"layer_{i}"`). Everything else that would do it (`vars`, `__dict__`, `operator.attrgetter`,
+`getattr` passed around as a value) is refused outright.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import itertools
 import re
+import sys
+import types
 
 from .categories import ERROR, FORBIDDEN_IMPORT, SANDBOX_VIOLATION
 from .report import Finding
@@ -22,6 +32,7 @@ FORBIDDEN_BUILTINS = frozenset(
         "exec",
         "compile",
         "__import__",
+        "__build_class__",
         "open",
         "globals",
         "locals",
@@ -39,103 +50,58 @@ FORBIDDEN_BUILTINS = frozenset(
         "license",
     }
 )
+# The builtins that turn a string into an attribute: their name argument must be readable.
+ATTRIBUTE_BUILTINS = ("getattr", "setattr", "delattr", "hasattr")
+# Module-level dunder names design code may read (everything else starting with __ is refused).
+SAFE_DUNDER_NAMES = frozenset({"__name__", "__class__", "__doc__", "__qualname__", "__module__", "__file__"})
+# Dunder attributes that are harmless to read by a computed name (getattr(x, "__name__")).
+SAFE_DUNDER_ATTRIBUTES = frozenset(
+    {"__name__", "__qualname__", "__doc__", "__module__", "__class__", "__len__", "__call__", "__init__",
+     "__annotations__", "__version__", "__dataclass_fields__"}
+)
+# Modules that lead out of model code. An attribute spelled like one (`torch.os`, `random._os`,
+# `collections._sys`) is refused wherever it is read.
+ESCAPE_MODULES = frozenset(
+    {
+        "os", "posix", "nt", "sys", "subprocess", "posixsubprocess", "ctypes", "importlib", "builtins",
+        "socket", "shutil", "pty", "multiprocessing", "pathlib", "io", "pickle", "marshal", "signal",
+        "inspect", "gc", "runpy", "tempfile", "copyreg", "atexit", "traceback", "types", "weakref",
+        "threading", "thread", "urllib", "http", "ftplib", "smtplib", "sqlite3", "webbrowser",
+        "faulthandler", "mmap", "fcntl", "shelve", "dill", "cloudpickle", "zipimport", "pkgutil",
+        "sysconfig", "asyncio", "concurrent", "resource",
+    }
+)
 
 # Attribute names that lead out of model code: interpreter internals, frames, and the members of
 # os/sys-like modules (`torch.os`, `np.sys` reach them without importing them).
 FORBIDDEN_ATTRIBUTES = frozenset(
     {
-        "__globals__",
-        "__builtins__",
-        "__subclasses__",
-        "__bases__",
-        "__base__",
-        "__mro__",
-        "mro",
-        "__code__",
-        "__closure__",
-        "__dict__",
-        "__getattribute__",
-        "__import__",
-        "__loader__",
-        "__spec__",
-        "__reduce__",
-        "__reduce_ex__",
-        "__self__",
-        "__objclass__",
-        "__traceback__",
-        "__defaults__",
-        "__kwdefaults__",
-        "f_globals",
-        "f_locals",
-        "f_builtins",
-        "f_back",
-        "f_code",
-        "tb_frame",
-        "tb_next",
-        "gi_frame",
-        "gi_code",
-        "cr_frame",
-        "cr_code",
-        "ag_frame",
-        "co_code",
-        "os",
-        "sys",
-        "subprocess",
-        "ctypes",
-        "importlib",
-        "builtins",
-        "socket",
-        "shutil",
-        "pty",
-        "multiprocessing",
-        "pathlib",
-        "io",
-        "pickle",
-        "marshal",
-        "signal",
-        "inspect",
-        "gc",
-        "environ",
-        "getenv",
-        "putenv",
-        "unsetenv",
-        "system",
-        "popen",
-        "fork",
-        "forkpty",
-        "execv",
-        "execve",
-        "execl",
-        "execle",
-        "execlp",
-        "execlpe",
-        "execvp",
-        "execvpe",
-        "spawnv",
-        "spawnve",
-        "spawnl",
-        "spawnle",
-        "posix_spawn",
-        "posix_spawnp",
-        "kill",
-        "killpg",
-        "unlink",
-        "rmtree",
-        "tofile",
-        "from_file",
-        "load_library",
-        "cpp_extension",
-        "dlopen",
-        "CDLL",
-        "cdll",
-        "PyDLL",
-        "pydll",
-        "pythonapi",
-        "urlopen",
+        "__globals__", "__builtins__", "__subclasses__", "__bases__", "__base__", "__mro__", "mro",
+        "__code__", "__closure__", "__dict__", "__getattribute__", "__import__", "__loader__", "__spec__",
+        "__reduce__", "__reduce_ex__", "__self__", "__objclass__", "__traceback__", "__defaults__",
+        "__kwdefaults__", "__init_subclass__",
+        # frames, tracebacks, generators, code objects
+        "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "f_trace", "tb_frame", "tb_next",
+        "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame", "ag_code",
+        "co_code", "co_consts", "co_names", "_getframe", "_current_frames", "currentframe", "settrace",
+        "setprofile", "addaudithook",
+        # string -> attribute or code, outside getattr
+        "attrgetter", "methodcaller", "getattr_static", "get_type_hints", "ForwardRef", "_eval_type",
+        "Formatter", "make_dataclass",
+        # the operating system
+        "environ", "getenv", "putenv", "unsetenv", "system", "popen", "fork", "forkpty", "execv", "execve",
+        "execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "spawnv", "spawnve", "spawnl",
+        "spawnle", "posix_spawn", "posix_spawnp", "kill", "killpg", "unlink", "rmtree", "tofile",
+        "from_file", "load_library", "cpp_extension", "dlopen", "CDLL", "cdll", "PyDLL", "pydll",
+        "pythonapi", "urlopen",
     }
+    | ESCAPE_MODULES
+    - {"threading", "thread", "types", "weakref", "concurrent", "resource", "asyncio", "nt"}  # common words
 )
+# Methods a unit must not define: they make pickling or copying run chosen code.
+FORBIDDEN_METHODS = frozenset({"__reduce__", "__reduce_ex__"})
 
-_FORMAT_ESCAPE = re.compile(r"\{[^{}]*\.(__\w+|f_\w+|tb_\w+|gi_\w+)")
+_FORMAT_ESCAPE = re.compile(r"\{[^{}]*[.\[](__\w+|f_\w+|tb_\w+|gi_\w+|cr_\w+|co_\w+)")
 _DANGEROUS_STRINGS = (
     "__import__",
     "__builtins__",
@@ -143,7 +109,18 @@ _DANGEROUS_STRINGS = (
     "__globals__",
     "__getattribute__",
     "__code__",
+    "__dict__",
+    "__mro__",
+    "__bases__",
+    "__reduce__",
+    "__closure__",
+    "f_globals",
+    "f_back",
+    "f_builtins",
+    "gi_frame",
+    "tb_frame",
 )
+_MAX_VALUES = 256  # possible values of one string expression followed before giving up
 
 
 def _module_allowed(module: str, allowed: tuple[str, ...]) -> bool:
@@ -167,14 +144,216 @@ def _chain(node: ast.expr) -> tuple[str | None, list[str]]:
     return (node.id if isinstance(node, ast.Name) else None), attrs
 
 
+def escape_attribute(name: str) -> bool:
+    """True for an attribute name that leads out of model code (see FORBIDDEN_ATTRIBUTES)."""
+    return name in FORBIDDEN_ATTRIBUTES or name.lstrip("_") in ESCAPE_MODULES and name.startswith("_")
+
+
+def unsafe_attribute_name(name: str, writing: bool = False) -> bool:
+    """A name `getattr`/`setattr` must not be given: forbidden, a builtin escape, or a dunder."""
+    if escape_attribute(name) or name in FORBIDDEN_BUILTINS or name.lstrip("_") in ESCAPE_MODULES:
+        return True
+    dunder = name.startswith("__") and name.endswith("__")
+    return dunder and (writing or name not in SAFE_DUNDER_ATTRIBUTES)
+
+
+_UNSAFE_WORDS = tuple(sorted(FORBIDDEN_ATTRIBUTES | FORBIDDEN_BUILTINS | ESCAPE_MODULES))
+
+
+def safe_affixes(prefix: str, suffix: str) -> bool:
+    """Whether a string known only by its literal `prefix` and `suffix` can never be a name that
+    `unsafe_attribute_name` refuses: no forbidden name starts with the prefix (and a prefix without
+    a leading underscore cannot start a dunder), or none ends with the suffix."""
+    if prefix and not prefix.startswith("_") and not any(w.startswith(prefix) for w in _UNSAFE_WORDS):
+        return True
+    return bool(suffix) and not suffix.endswith("_") and not any(w.endswith(suffix) for w in _UNSAFE_WORDS)
+
+
+# ---- what a string expression can be ------------------------------------------------------------
+class StringValues:
+    """Possible values of string expressions, from literals and names bound only to literals
+    (assignments, `for name in ("a", "b")`); conservative: one binding it cannot read makes the name
+    unreadable. Scopes are merged, which only adds possibilities."""
+
+    def __init__(self, module: ast.Module):
+        self.bindings: dict[str, list[ast.expr | None]] = {}
+        for node in ast.walk(module):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._bind(target, node.value)
+            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+                self._bind(node.target, node.value)
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                items = node.iter.elts if isinstance(node.iter, (ast.List, ast.Tuple, ast.Set)) else None
+                if isinstance(node.target, ast.Name) and items is not None:
+                    self.bindings.setdefault(node.target.id, []).extend(items)
+                else:
+                    self._unknown(node.target)
+            elif isinstance(node, ast.AugAssign):
+                self._unknown(node.target)
+            elif isinstance(node, ast.arg):
+                self.bindings.setdefault(node.arg, []).append(None)
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                self._unknown(node.optional_vars)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.bindings.setdefault(node.name, []).append(None)
+            elif isinstance(node, ast.alias):
+                self.bindings.setdefault((node.asname or node.name).split(".")[0], []).append(None)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                self.bindings.setdefault(node.name, []).append(None)
+
+    def _bind(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            self.bindings.setdefault(target.id, []).append(value)
+        elif (
+            isinstance(target, (ast.Tuple, ast.List))
+            and isinstance(value, (ast.Tuple, ast.List))
+            and len(target.elts) == len(value.elts)
+        ):
+            for t, v in zip(target.elts, value.elts, strict=True):
+                self._bind(t, v)
+        else:
+            self._unknown(target)
+
+    def _unknown(self, target: ast.expr) -> None:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                self.bindings.setdefault(node.id, []).append(None)
+
+    def values(self, node: ast.expr | None, seen: frozenset[str] = frozenset()) -> set[str] | None:
+        """Every string `node` can evaluate to, or None when that cannot be read from the code."""
+        if node is None:
+            return None
+        if isinstance(node, ast.Constant):
+            return {node.value} if isinstance(node.value, str) else None
+        if isinstance(node, ast.Name):
+            bound = self.bindings.get(node.id)
+            if not bound or node.id in seen:
+                return None
+            out: set[str] = set()
+            for value in bound:
+                more = self.values(value, seen | {node.id})
+                if more is None:
+                    return None
+                out |= more
+            return out if len(out) <= _MAX_VALUES else None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return self._product([node.left, node.right], seen)
+        if isinstance(node, ast.JoinedStr):
+            parts = [v.value if isinstance(v, ast.FormattedValue) else v for v in node.values]
+            if any(isinstance(v, ast.FormattedValue) and (v.conversion != -1 or v.format_spec) for v in node.values):
+                return None
+            return self._product(parts, seen)
+        if isinstance(node, ast.IfExp):
+            a, b = self.values(node.body, seen), self.values(node.orelse, seen)
+            return None if a is None or b is None else a | b
+        return None
+
+    def _product(self, parts: list[ast.expr], seen: frozenset[str]) -> set[str] | None:
+        options = [self.values(p, seen) for p in parts]
+        if any(o is None for o in options):
+            return None
+        total = 1
+        for o in options:
+            total *= len(o)  # type: ignore[arg-type]
+        if total > _MAX_VALUES:
+            return None
+        return {"".join(combo) for combo in itertools.product(*options)}  # type: ignore[arg-type]
+
+    def affixes(self, node: ast.expr) -> tuple[str, str]:
+        """The literal prefix and suffix every value of `node` shares ("" when unknown)."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value, node.value
+        parts: list[ast.expr]
+        if isinstance(node, ast.JoinedStr):
+            parts = list(node.values)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            parts = [node.left, node.right]
+        else:
+            return "", ""
+        prefix = ""
+        for part in parts:
+            known = self.values(part) if not isinstance(part, ast.FormattedValue) else None
+            if known is None or len(known) != 1:
+                head, _ = self.affixes(part) if not isinstance(part, ast.FormattedValue) else ("", "")
+                prefix += head
+                break
+            prefix += next(iter(known))
+        suffix = ""
+        for part in reversed(parts):
+            known = self.values(part) if not isinstance(part, ast.FormattedValue) else None
+            if known is None or len(known) != 1:
+                _, tail = self.affixes(part) if not isinstance(part, ast.FormattedValue) else ("", "")
+                suffix = tail + suffix
+                break
+            suffix = next(iter(known)) + suffix
+        return prefix, suffix
+
+
+# ---- what an allowed module's member really is --------------------------------------------------
+_IMPORTABLE_ROOTS = frozenset(
+    {"torch", "numpy", "einops", "math", "cmath", "typing", "dataclasses", "functools", "itertools",
+     "collections", "abc", "enum", "numbers", "operator", "copy", "warnings", "random", "string", "re",
+     "logging", "contextlib", "fractions", "decimal", "statistics", "heapq", "bisect", "time"}
+)
+
+
+def _module_of(obj: object) -> str | None:
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        module = getattr(obj, "__module__", None)
+        return module if isinstance(module, str) else None
+    return None
+
+
+def escape_through_member(qualified: str, allowed: tuple[str, ...]) -> str | None:
+    """Walk `qualified` (e.g. "random._os") through the real, trusted library modules without running
+    anything of theirs (module dictionaries only) and say where it leaves the allow-list: a module
+    that is not allowed, or a function of one of the escape modules (re-exported `os.system`)."""
+    parts = qualified.split(".")
+    root = parts[0]
+    module = sys.modules.get(root)
+    if module is None and root in _IMPORTABLE_ROOTS:
+        try:
+            module = importlib.import_module(root)
+        except Exception:  # noqa: BLE001 - a library that does not import cannot be walked
+            return None
+    obj: object = module
+    for i in range(1, len(parts)):
+        dotted = ".".join(parts[: i + 1])
+        if dotted in sys.modules:
+            obj = sys.modules[dotted]
+        elif isinstance(obj, types.ModuleType):
+            obj = vars(obj).get(parts[i], None)
+        else:
+            return None
+        if obj is None:
+            return None
+        where = _module_of(obj)
+        if where is None:
+            continue
+        top = where.split(".")[0].lstrip("_")
+        if isinstance(obj, types.ModuleType):
+            if not _module_allowed(where, allowed):
+                return f"{dotted} is the module {where}, which is not in the allow-list"
+        elif top in ESCAPE_MODULES:
+            return f"{dotted} is {where}.{getattr(obj, '__name__', parts[i])}, which is forbidden"
+        elif where == "builtins" and getattr(obj, "__name__", "") in FORBIDDEN_BUILTINS | set(ATTRIBUTE_BUILTINS):
+            return f"{dotted} is the builtin {obj.__name__}, which is forbidden"  # type: ignore[attr-defined]
+    return None
+
+
 class _Checker:
-    def __init__(self, unit: str, allowed: tuple[str, ...], forbidden: tuple[str, ...], protocol_import):
+    def __init__(self, unit: str, module: ast.Module, allowed: tuple[str, ...], forbidden: tuple[str, ...],
+                 protocol_import):
         self.unit = unit
         self.allowed = allowed
         self.forbidden = forbidden
         self.is_protocol_import = protocol_import
         self.aliases: dict[str, str] = {}  # local name -> module or member it stands for
         self.findings: list[Finding] = []
+        self.strings = StringValues(module)
 
     def error(self, category: str, node: ast.AST, message: str) -> None:
         self.findings.append(
@@ -217,6 +396,10 @@ class _Checker:
                     f"imports {qualified}, which is forbidden ({banned}: files, processes or network)",
                 )
                 continue
+            escape = escape_through_member(qualified, self.allowed)
+            if escape or escape_attribute(alias.name):
+                self.error(FORBIDDEN_IMPORT, node, f"imports {qualified}: {escape or 'forbidden name'}")
+                continue
             self.aliases[alias.asname or alias.name] = qualified
 
     def _import_module(self, node: ast.AST, module: str, asname: str | None) -> None:
@@ -241,7 +424,7 @@ class _Checker:
         return ".".join([self.aliases[root], *attrs])
 
     def check_attribute(self, node: ast.Attribute) -> None:
-        if node.attr in FORBIDDEN_ATTRIBUTES:
+        if escape_attribute(node.attr):
             self.error(
                 SANDBOX_VIOLATION,
                 node,
@@ -259,39 +442,84 @@ class _Checker:
                     f"{qualified} is forbidden (reads or writes files, runs "
                     "processes or reaches the network)",
                 )
+                return
+            escape = escape_through_member(qualified, self.allowed)
+            if escape:
+                self.error(SANDBOX_VIOLATION, node, f"{escape}: forbidden in design code")
+        if node.attr in ("format", "format_map") and isinstance(node.ctx, ast.Load):
+            self.check_format_receiver(node.value, node)
+
+    def check_format_receiver(self, receiver: ast.expr, node: ast.AST) -> None:
+        """`template.format(obj)` reads attributes of `obj` named in the template: it must be readable."""
+        if isinstance(receiver, ast.Name) and receiver.id == "str":
+            return  # str.format(template, ...): judged at the call
+        self._check_template(self.strings.values(receiver), node)
+
+    def _check_template(self, templates: set[str] | None, node: ast.AST) -> None:
+        if templates is None:
+            self.error(
+                SANDBOX_VIOLATION,
+                node,
+                "str.format with a template built at run time is forbidden (a template can read "
+                "attributes: '{0.__class__}'); write the template as a literal or use an f-string",
+            )
+        elif any(_FORMAT_ESCAPE.search(t) for t in templates):
+            self.error(SANDBOX_VIOLATION, node, "a format template that reads interpreter internals is forbidden")
 
     def check_call(self, node: ast.Call, shadowed: set[str]) -> None:
         func = node.func
-        if not (isinstance(func, ast.Name) and func.id in ("getattr", "setattr", "delattr", "hasattr")):
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("format", "format_map")
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "str"
+            and "str" not in shadowed
+        ):
+            self._check_template(self.strings.values(node.args[0]) if node.args else set(), node)
             return
-        if func.id in shadowed or len(node.args) < 2:
+        if not (isinstance(func, ast.Name) and func.id in ATTRIBUTE_BUILTINS) or func.id in shadowed:
+            return
+        if len(node.args) < 2 or any(isinstance(a, ast.Starred) for a in node.args[:2]):
+            self.error(
+                SANDBOX_VIOLATION, node, f"{func.id} must be called with the object and the attribute name"
+            )
             return
         target, attr = node.args[0], node.args[1]
         if isinstance(target, ast.Name) and target.id == "__builtins__":
             return  # reported as a forbidden name
-        on_module = self.qualified(target) is not None
-        if isinstance(attr, ast.Constant) and isinstance(attr.value, str):
-            name = attr.value
-            if name in FORBIDDEN_ATTRIBUTES or name in FORBIDDEN_BUILTINS:
-                self.error(SANDBOX_VIOLATION, node, f"{func.id}(..., {name!r}) reaches a forbidden attribute")
-            elif on_module:
-                banned = _member_forbidden(f"{self.qualified(target)}.{name}", self.forbidden)
-                if banned:
-                    self.error(SANDBOX_VIOLATION, node, f"{func.id} reaches {banned}, which is forbidden")
-                elif func.id in ("setattr", "delattr"):
-                    self.error(
-                        SANDBOX_VIOLATION,
-                        node,
-                        f"{func.id} on module {self.qualified(target)} "
-                        "changes a library for every design: forbidden",
-                    )
-        elif on_module:
+        writing = func.id in ("setattr", "delattr")
+        module = self.qualified(target)
+        names = self.strings.values(attr)
+        if names is None:
+            prefix, suffix = self.strings.affixes(attr)
+            if module is None and safe_affixes(prefix, suffix):
+                return
+            where = f"module {module}" if module else "an object"
             self.error(
                 SANDBOX_VIOLATION,
                 node,
-                f"{func.id} on module {self.qualified(target)} with a computed "
-                "attribute name is forbidden (write the attribute out, e.g. F.gelu)",
+                f"{func.id} on {where} with an attribute name built at run time is forbidden: write the "
+                "attribute out (e.g. self.proj, F.gelu), or keep the parts in an nn.ModuleDict or a dict",
             )
+            return
+        for name in sorted(names):
+            if unsafe_attribute_name(name, writing):
+                self.error(SANDBOX_VIOLATION, node, f"{func.id}(..., {name!r}) reaches a forbidden attribute")
+                return
+            if module is None:
+                continue
+            banned = _member_forbidden(f"{module}.{name}", self.forbidden)
+            escape = escape_through_member(f"{module}.{name}", self.allowed)
+            if banned or escape:
+                self.error(SANDBOX_VIOLATION, node, f"{func.id} reaches {banned or escape}, which is forbidden")
+                return
+            if writing:
+                self.error(
+                    SANDBOX_VIOLATION,
+                    node,
+                    f"{func.id} on module {module} changes a library for every design: forbidden",
+                )
+                return
 
     def check_store(self, target: ast.expr) -> None:
         if isinstance(target, ast.Attribute) and self.qualified(target) is not None:
@@ -312,12 +540,33 @@ class _Checker:
                 "string that spells an interpreter escape (dunder attribute lookup) is forbidden",
             )
 
+    def check_name(self, node: ast.Name, shadowed: set[str], called: set[int]) -> None:
+        ident = node.id
+        dunder = ident.startswith("__") and ident.endswith("__")
+        if (dunder and ident not in SAFE_DUNDER_NAMES) or (ident in FORBIDDEN_BUILTINS and ident not in shadowed):
+            self.error(
+                SANDBOX_VIOLATION,
+                node,
+                f"{ident} is forbidden in design code (runs code, touches files or reaches the interpreter)",
+            )
+        elif ident in ATTRIBUTE_BUILTINS and ident not in shadowed and id(node) not in called:
+            self.error(
+                SANDBOX_VIOLATION,
+                node,
+                f"{ident} used as a value (passed, stored or renamed) is forbidden: call it directly "
+                "with a literal attribute name",
+            )
+        elif self.aliases.get(ident) is not None:
+            banned = _member_forbidden(self.aliases[ident], self.forbidden)
+            if banned:
+                self.error(SANDBOX_VIOLATION, node, f"{self.aliases[ident]} is forbidden")
+
 
 def check_unit_safety(
     name: str, module: ast.Module, allowed: tuple[str, ...], forbidden: tuple[str, ...], protocol_import
 ) -> list[Finding]:
     """Forbidden-import and sandbox-violation findings for one parsed unit."""
-    checker = _Checker(name, allowed, forbidden, protocol_import)
+    checker = _Checker(name, module, allowed, forbidden, protocol_import)
     # Imports first (anywhere in the code), so aliases are known when attributes are read.
     for node in ast.walk(module):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -335,29 +584,22 @@ def check_unit_safety(
     prose = {
         id(n.value) for n in ast.walk(module) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
     }
+    called = {id(n.func) for n in ast.walk(module) if isinstance(n, ast.Call)}
     for node in ast.walk(module):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            if node.id in FORBIDDEN_BUILTINS and (node.id not in shadowed or node.id.startswith("__")):
-                checker.error(
-                    SANDBOX_VIOLATION,
-                    node,
-                    f"{node.id} is forbidden in design code (runs code, "
-                    "touches files or reaches the interpreter)",
-                )
-            elif checker.aliases.get(node.id) is not None:
-                banned = _member_forbidden(checker.aliases[node.id], forbidden)
-                if banned:
-                    checker.error(SANDBOX_VIOLATION, node, f"{checker.aliases[node.id]} is forbidden")
+            checker.check_name(node, shadowed, called)
         elif isinstance(node, ast.Attribute):
-            if isinstance(node.ctx, ast.Load):
-                checker.check_attribute(node)
-            else:
+            if not isinstance(node.ctx, ast.Load):
                 checker.check_store(node)
-                checker.check_attribute(node)
+            checker.check_attribute(node)
         elif isinstance(node, ast.Call):
             checker.check_call(node, shadowed)
         elif isinstance(node, ast.Constant) and id(node) not in prose:
             checker.check_string(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in FORBIDDEN_METHODS:
+            checker.error(
+                SANDBOX_VIOLATION, node, f"defining {node.name} is forbidden: copying the object would run it"
+            )
     return _dedupe(checker.findings)
 
 

@@ -1,0 +1,41 @@
+# expect: sandbox-violation
+# runtime-only: sandbox-violation
+# why: has typing.get_type_hints evaluate a string annotation that opens a file
+import math
+import typing
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model_discovery.model.utils.modules import GABBase, GAUBase, gau_test, UnitDecl
+
+
+class Block(GAUBase):
+    """has typing.get_type_hints evaluate a string annotation that opens a file"""
+
+    def __init__(self, embed_dim, block_loc, kwarg_all, device=None, dtype=None, **kwargs):
+        self.factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc, kwarg_all)
+        self.proj = nn.Linear(embed_dim, embed_dim, bias=False, **self.factory_kwargs)
+        self.calls = 0
+
+    def _forward(self, X, **Z):
+        class Hidden:
+            x: "open('/var/tmp/genesys-bad-design.txt', 'w')"
+        typing.get_type_hints(Hidden)
+        return X + self.proj(X), Z
+
+
+class GAB(GABBase):
+    def __init__(self, embed_dim: int, block_loc: tuple, device=None, dtype=None, **kwargs):
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(embed_dim, block_loc)
+        self.root = Block(embed_dim=embed_dim, block_loc=block_loc, kwarg_all=kwargs, **factory_kwargs, **kwargs)
+
+    def _forward(self, X, **Z):
+        X, Z = self.root(X, **Z)
+        return X, Z
+
+
+gab_config = {}
