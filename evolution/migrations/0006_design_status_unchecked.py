@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evolution', '0003_run_state_and_settings'),
+        ('evolution', '0005_fitness_intervals'),
     ]
 
     operations = [
