@@ -32,6 +32,7 @@ from evolution.services import decisions, verifications
 from evolution.services.checks import CheckerUnavailable
 from evolution.services.intake import submit_design
 from genesys_site.permissions import SiteReadPermission
+from genesys_site.query_params import int_param
 
 DESIGN_FILTERS = [
     OpenApiParameter("q", str, description="search names, unit names and statuses"),
@@ -289,11 +290,9 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         p = self.request.query_params
-        try:
-            after = int(p["after"]) if p.get("after") else None
-            design = int(p["design"]) if p.get("design") else None
-        except ValueError as exc:
-            raise ValidationError("after and design are integer ids") from exc
+        after, design = int_param(p, "after", lo=0, clamp=True), int_param(p, "design", lo=0, clamp=True)
+        if (p.get("after") and after is None) or (p.get("design") and design is None):
+            raise ValidationError("after and design are integer ids")
         return events_after(after, p.get("kind", ""), design)
 
     @extend_schema(parameters=[OpenApiParameter("after", int), OpenApiParameter("kind", str, description="prefix"),

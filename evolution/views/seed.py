@@ -15,6 +15,7 @@ from evolution.services.checks import CheckerUnavailable, checker_available
 from evolution.services.intake import submit_design
 from evolution.views.common import page
 from genesys_site.permissions import SEED, action_required
+from genesys_site.query_params import int_param
 
 
 @require_http_methods(["GET", "POST"])
@@ -58,10 +59,8 @@ def seed_page(request):
 
 def _resubmit(request) -> dict:
     """?from=<upload id>: the form filled with an earlier upload of this user's, to fix and send again."""
-    try:
-        upload = Upload.objects.filter(author=request.user, pk=int(request.GET.get("from", ""))).first()
-    except ValueError:
-        return {}
+    upload_id = int_param(request.GET, "from", lo=1)
+    upload = Upload.objects.filter(author=request.user, pk=upload_id).first() if upload_id else None
     if upload is None or not upload.tree:
         return {}
     return {"text": json.dumps(upload.tree, indent=2), "name": upload.name}
