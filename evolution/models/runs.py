@@ -25,6 +25,14 @@ class EvolutionRun(models.Model):
         return self.name
 
 
+class VerificationQuerySet(models.QuerySet):
+    def real(self) -> VerificationQuerySet:
+        """Without the made-up verifications of demo designs (see `DesignQuerySet.real`)."""
+        from evolution.models.design import DEMO_ORIGIN
+
+        return self.exclude(design__origin_kind=DEMO_ORIGIN)
+
+
 class Verification(models.Model):
     """Training and evaluating one design at one rung; unique per (design, rung), which is what makes
     a promotion idempotent."""
@@ -50,6 +58,8 @@ class Verification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VerificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["design_id", "rung_index"]

@@ -28,7 +28,7 @@ def studio(live_server, transactional_db):
     """A live server with the seeds, a small history (verified at 14M) and a researcher, on a
     deployment with a GPU (the run's budgets cover the GPU rungs)."""
     EvolutionRun.objects.create(name="default", budgets=default_budgets(has_gpu=True))
-    build_history(16, seed=7)
+    build_history(16, seed=7, demo=False)
     ensure_user("rita", PASSWORD, "researcher")
     return live_server.url
 
