@@ -42,7 +42,7 @@ class DesignDetailSerializer(DesignListSerializer):
     parent_names = serializers.SerializerMethodField()
     units = DesignUnitSerializer(source="unit_links", many=True, read_only=True)
     verifications = VerificationBriefSerializer(many=True, read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta(DesignListSerializer.Meta):
         fields = DesignListSerializer.Meta.fields + [
@@ -118,7 +118,7 @@ class UnitDetailSerializer(UnitSerializer):
 
 class VerificationSerializer(serializers.ModelSerializer):
     design = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Verification
@@ -142,7 +142,7 @@ class PromoteSerializer(serializers.Serializer):
 
 class AnnotationSerializer(serializers.ModelSerializer):
     design = serializers.SlugRelatedField(slug_field="slug", queryset=Design.objects.all())
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Annotation
@@ -152,7 +152,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 class DecisionSerializer(serializers.ModelSerializer):
     design = serializers.SlugRelatedField(slug_field="slug", queryset=Design.objects.all())
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Decision
@@ -161,7 +161,7 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Event

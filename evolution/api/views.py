@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -77,7 +77,7 @@ class DesignViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request=s.DesignUploadSerializer, responses={
-        202: s.UploadSerializer, 400: s.UploadSerializer, 409: s.UploadSerializer,
+        202: s.UploadSerializer, 400: OpenApiTypes.OBJECT, 409: s.UploadSerializer,
         503: OpenApiTypes.OBJECT})
     def create(self, request, *args, **kwargs):
         """Seed a design: 202 with the upload, CHECKING until a worker's checker decides (poll
@@ -136,6 +136,7 @@ class DesignViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         })
 
 
+@extend_schema_view(retrieve=extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)]))
 class UploadViewSet(viewsets.ReadOnlyModelViewSet):
     """The signed-in user's own uploads (an admin sees all), newest first."""
 
