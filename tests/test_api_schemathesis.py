@@ -24,7 +24,7 @@ from evolution.demo import build_history
 from evolution.services.roles import create_roles, ensure_user
 from genesys_site.celery import ensure_broker_folders
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 EXAMPLES = int(os.environ.get("GENESYS_SCHEMATHESIS_EXAMPLES", "10"))
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
