@@ -18,7 +18,7 @@ from evolution.core.selection import select_verification
 from evolution.models import Design, EvolutionRun, Job, Verification
 from evolution.selectors import loop as q
 from evolution.services.events import record_event
-from evolution.services.jobs import create_job, reap_stale
+from evolution.services.jobs import create_job, reap_stale, resend_lost
 from genesys_site.permissions import PROMOTE, require
 
 _rng = random.Random()
@@ -79,6 +79,7 @@ def dispatch(run: EvolutionRun, rng: random.Random | None = None) -> dict[str, i
     settings = run_settings(run)
     counts = {"reaped": len(reap_stale(run, settings.stale_after_s, settings.max_attempts)),
               "design": 0, "verify": 0}
+    resend_lost(run, settings.stale_after_s)
     if run.state != "running":
         return counts
     made = q.designs_made(run)
