@@ -125,6 +125,8 @@ def test_events_are_ordered_and_replayable(client, api_client_for, researcher, c
     assert [e["kind"] for e in events] == ["design.approved", "annotation.created"]
     assert events[0]["id"] < events[1]["id"] and events[0]["design"] == checked.id
     assert client.get("/api/events/", {"after": "x"}).status_code == 400
+    assert client.get("/api/events/", {"after": "99999999999999999999"}).status_code == 200  # no overflow
+    assert client.get("/api/designs/", {"generation_min": "99999999999999999999", "min_fitness": "nan"}).status_code == 200
 
 
 def test_upload_through_the_api(api_client_for, researcher, seeds):
