@@ -224,3 +224,22 @@ def test_oversized_uploads_are_refused_before_they_are_read(client_for, research
     response = client_for(researcher).post(reverse("evolution:seed"), {"file": big})
     assert response.status_code == 400 and "larger than" in response.content.decode()
     assert not Upload.objects.exists() and not Job.objects.exists()
+
+
+def test_an_upload_whose_check_keeps_losing_its_worker_fails_with_the_reason(researcher, seeds):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evolution.services import jobs
+    from evolution.services.loop import dispatch, set_state
+
+    upload = intake.submit_design(researcher, text=json.dumps(gpt_variant("orphan")))
+    job = Job.objects.get(kind="check")
+    set_state(job.run, "paused")  # only the reaper acts
+    jobs.claim(job.id)
+    Job.objects.filter(id=job.id).update(attempts=99, heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert dispatch(job.run)["reaped"] == 1
+    upload.refresh_from_db()
+    assert upload.status == "failed" and "stopped answering" in upload.error
+    assert Event.objects.filter(kind="upload.checked", payload__status="failed").count() == 1
