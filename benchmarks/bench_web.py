@@ -79,7 +79,7 @@ def fill(n_designs: int) -> None:
         print(f"reusing {have} designs")
         return
     started = time.perf_counter()
-    build_history(n_designs - max(have, 5), seed=have or 0)
+    build_history(n_designs - max(have, 5), seed=have or 0, demo=False)  # its own database: pages need rows they count
     print(f"filled {Design.objects.count()} designs in {time.perf_counter() - started:.0f} s")
 
 

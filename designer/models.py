@@ -3,6 +3,8 @@ the limits of a run, its dollar budget and the ablation. `manage.py design` and 
 design jobs both run with the saved settings (`designer.services.designer_config`).
 
 Keys are never stored: a provider is given the *name* of the environment variable that holds its key.
+Only key variables may be named (`KEY_ENV_ALLOWED`, `KEY_ENV_PATTERN`): a name like DATABASE_URL or
+SECRET_KEY would send the server's own secrets to whatever base URL the provider points at.
 """
 
 from __future__ import annotations
@@ -33,11 +35,22 @@ ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 KEY_PREFIXES = ("sk-", "sk_", "xai-", "gsk_", "hf_", "AIza")
 
 
+KEY_ENV_ALLOWED = frozenset({"ANTHROPIC_API_KEY", "OPENAI_API_KEY"})
+KEY_ENV_PATTERN = re.compile(r"^GENESYS_LLM_[A-Z0-9_]+_KEY$")
+
+
+def key_env_allowed(value: str) -> bool:
+    return value in KEY_ENV_ALLOWED or bool(KEY_ENV_PATTERN.match(value))
+
+
 def validate_env_name(value: str) -> None:
     if value.startswith(KEY_PREFIXES):
         raise ValidationError("This looks like an API key. Enter the name of the environment variable that holds it.")
     if value and not ENV_NAME.match(value):
         raise ValidationError("Enter an environment variable name (capital letters, digits and underscores).")
+    if value and not key_env_allowed(value):
+        raise ValidationError(
+            f"{value} is not a key variable: use ANTHROPIC_API_KEY, OPENAI_API_KEY or GENESYS_LLM_<NAME>_KEY.")
 
 
 class DesignerSettings(models.Model):
@@ -110,8 +123,13 @@ class DesignerSettings(models.Model):
         return getattr(self, f"{role}_provider") or self.default_provider
 
     def provider_settings(self, kind: str) -> ProviderSettings:
+        """A row saved around the validators (shell, raw SQL, an old database) with a name that is not a
+        key variable falls back to the provider's default key variable, never to the named one."""
+        key_env = getattr(self, f"{kind}_key_env")
+        if not key_env_allowed(key_env):
+            key_env = DEFAULT_KEY_ENV[kind]
         return ProviderSettings(kind=kind, base_url=getattr(self, f"{kind}_base_url"),
-                                api_key_env=getattr(self, f"{kind}_key_env"), timeout_s=self.request_timeout_s,
+                                api_key_env=key_env, timeout_s=self.request_timeout_s,
                                 max_retries=self.max_retries)
 
     def to_config(self, **overrides: object) -> DesignerConfig:

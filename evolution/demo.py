@@ -1,9 +1,13 @@
-"""Synthetic evolution histories for demos, browser tests and the benchmark.
+"""Synthetic evolution histories for `manage.py demo_history`, and for tests and the benchmark.
 
-Everything goes through the real services (designer results, promotions, verification reports), so
-a filled database looks to every page exactly like one filled by the search. The designs are
+Everything goes through the real services (designer results, verification reports). The designs are
 mutations and crossovers of the seeds with small, valid code edits; the reports are made up but
 shaped like the verification engine's. Nothing here runs design code.
+
+What the command makes is marked: origin "demo" (a badge on every page, `Design.objects.real()` leaves
+it out of the leaderboard, charts, reports and selection), and the real seeds get no made-up
+verifications. Only tests, in their own database, build an unmarked history (`demo=False`) to fill
+the pages that analytics feed.
 """
 
 from __future__ import annotations
@@ -139,19 +143,22 @@ def _name(rng: random.Random, taken: set[str]) -> str:
 
 
 def build_history(n_designs: int = 60, seed: int = 0, verify_fraction: float = 0.6,
-                  rung: str = "14M") -> DemoStats:
-    """Seeds, then `n_designs` designed descendants; a fraction verified at `rung` with reports."""
+                  rung: str = "14M", demo: bool = True) -> DemoStats:
+    """Seeds, then `n_designs` designed descendants; a fraction verified at `rung` with reports.
+
+    `demo` (the default, and all the command makes) marks every made-up design as demo and leaves the
+    seeds unverified; `demo=False` is for tests only."""
     with transaction.atomic():  # one transaction: a thousand designs in seconds, not minutes
-        return _build(n_designs, random.Random(seed), verify_fraction, rung)
+        return _build(n_designs, random.Random(seed), verify_fraction, rung, demo)
 
 
-def _build(n_designs: int, rng: random.Random, verify_fraction: float, rung: str) -> DemoStats:
+def _build(n_designs: int, rng: random.Random, verify_fraction: float, rung: str, demo: bool) -> DemoStats:
     seed_designs(check=False)
     pool = list(Design.objects.exclude(tree=None).order_by("id"))
     trees = {d.id: GAUTree.from_dict(d.tree) for d in pool}
     stats = DemoStats()
     for d in pool:
-        if d.is_seed and not d.verifications.exists():
+        if d.is_seed and not demo and not d.verifications.exists():
             _verify(d, rung, rng, stats, base=0.08)
     taken = set(Design.objects.values_list("name", flat=True))
     for _ in range(n_designs):
@@ -171,7 +178,8 @@ def _build(n_designs: int, rng: random.Random, verify_fraction: float, rung: str
         failed = rng.random() < 0.08
         result = DesignerResult(
             mode=mode, parents=[p.name for p in parents], status="failed" if failed else "implemented",
-            origin={"kind": "llm", "models": {"proposer": "claude-sonnet", "reviewer": "gpt-4o", "implementer": "o3"}},
+            origin={"kind": "demo" if demo else "llm", "made_by": "demo_history",
+                    "models": {"proposer": "claude-sonnet", "reviewer": "gpt-4o", "implementer": "o3"}},
             tree=None if failed else tree, name=name,
             proposal={"title": f"{name}: {mode} of {' × '.join(p.name for p in parents)}",
                       "motivation": "Demo proposal: a small, targeted change to one unit.",

@@ -60,7 +60,8 @@ class SearchAPI(APIView):
             filters.update(values["filters"])
         try:
             hits = selectors.search(values["q"], k=values["k"], filters=filters, method=values["method"],
-                                    max_per_paper=values.get("max_per_paper"))
+                                    max_per_paper=values.get("max_per_paper"),
+                                    rerank=selectors.may_rerank(self.request.user))
         except FilterError as error:
             return Response({"filters": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"query": values["q"], "method": values["method"], "filters": filters, "results": _hits(hits)})
@@ -77,7 +78,8 @@ class ReferencesAPI(APIView):
         params = ReferencesSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         values = params.validated_data
-        return Response(_hits(selectors.references_for(values["theme"], values["parent_texts"], values["k"])))
+        return Response(_hits(selectors.references_for(values["theme"], values["parent_texts"], values["k"],
+                                                       rerank=selectors.may_rerank(request.user))))
 
 
 class PaperListAPI(generics.ListAPIView):

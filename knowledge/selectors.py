@@ -4,17 +4,20 @@ designs cited which references (read lazily from the evolution app, which may no
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.urls import NoReverseMatch
 
 from .core.external import ExternalPaper, ExternalSearchError, external_search
 from .core.records import Hit, PaperRecord
+from .core.rerank import RerankBudget
 from .engine import knowledge_base
 from .models import IngestJob, Paper
 
@@ -47,14 +50,46 @@ def filters_from_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def search(
     query: str, k: int = 10, filters: Mapping[str, Any] | None = None, method: str = "hybrid",
-    max_per_paper: int | None = None,
+    max_per_paper: int | None = None, rerank: bool = False,
 ) -> list[Hit]:
+    """Pass `rerank=may_rerank(user)`: the LLM reranker costs money, so it is off unless allowed."""
     return knowledge_base().search(query, k=k, filters=dict(filters or {}) or None, method=method,
-                                   max_per_paper=max_per_paper)
+                                   max_per_paper=max_per_paper, rerank=rerank)
 
 
-def references_for(theme: str, parent_texts: list[str], k: int = 5) -> list[Hit]:
-    return knowledge_base().references_for(theme, parent_texts, k=k)
+def references_for(theme: str, parent_texts: list[str], k: int = 5, rerank: bool = False) -> list[Hit]:
+    return knowledge_base().references_for(theme, parent_texts, k=k, rerank=rerank)
+
+
+def _rerank_calls_per_hour() -> int:
+    configured = getattr(settings, "GENESYS_RERANK_CALLS_PER_HOUR", None)
+    if configured is None:
+        configured = os.environ.get("GENESYS_RERANK_CALLS_PER_HOUR", DEFAULT_RERANK_CALLS_PER_HOUR)
+    try:
+        return int(configured)
+    except (TypeError, ValueError):
+        return 0
+
+
+DEFAULT_RERANK_CALLS_PER_HOUR = 60
+_rerank_budget: RerankBudget | None = None
+
+
+def rerank_budget() -> RerankBudget:
+    global _rerank_budget
+    calls = _rerank_calls_per_hour()
+    if _rerank_budget is None or _rerank_budget.calls != calls:
+        _rerank_budget = RerankBudget(calls, window_s=3600.0)
+    return _rerank_budget
+
+
+def may_rerank(user: Any) -> bool:
+    """Whether this search may call the LLM reranker: a signed-in user with calls left this hour
+    (GENESYS_RERANK_CALLS_PER_HOUR, default 60; 0 turns it off). Spends one call when it says yes;
+    anonymous visitors never spend LLM money."""
+    if not getattr(user, "is_authenticated", False) or knowledge_base().reranker is None:
+        return False
+    return rerank_budget().spend(user.pk)
 
 
 @dataclass

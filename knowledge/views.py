@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from genesys_site.permissions import viewer_required
+from genesys_site.query_params import int_param
 
 from . import selectors, services
 from .core.documents import UnsupportedFile
@@ -19,6 +20,7 @@ from .forms import SearchForm, UploadForm
 from .permissions import can_upload
 
 RESULTS = 20
+CONTEXT_MAX = 20  # chunks either side of the one shown
 
 
 @viewer_required
@@ -32,6 +34,7 @@ def search(request: HttpRequest) -> HttpResponse:
             context["hits"] = selectors.search(
                 data["q"], k=RESULTS, filters=selectors.filters_from_params(data),
                 method=data["method"] or "hybrid", max_per_paper=1 if data["one_per_paper"] else None,
+                rerank=selectors.may_rerank(request.user),
             )
         except FilterError as error:
             form.add_error(None, str(error))
@@ -70,8 +73,9 @@ def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
 
 @viewer_required
 def chunk_detail(request: HttpRequest, chunk_id: str) -> HttpResponse:
-    found = selectors.chunk_in_context(chunk_id, before=int(request.GET.get("before", 2)),
-                                       after=int(request.GET.get("after", 2)))
+    found = selectors.chunk_in_context(
+        chunk_id, before=int_param(request.GET, "before", 2, lo=0, hi=CONTEXT_MAX, clamp=True) or 0,
+        after=int_param(request.GET, "after", 2, lo=0, hi=CONTEXT_MAX, clamp=True) or 0)
     if found is None:
         raise Http404(f"no chunk {chunk_id!r}")
     return render(request, "knowledge/chunk_detail.html", {"found": found, "chunk": found.chunk})

@@ -10,9 +10,10 @@ import pytest
 from django.test import override_settings
 
 from evolution.demo import fake_report
-from evolution.models import Annotation, Decision, Design, Event, Unit, Verification
+from evolution.models import Annotation, Decision, Design, Event, Job, Unit, Upload, Verification
+from evolution.services import work
 
-pytest_plugins = ["evolution.testing"]
+pytest_plugins = ["web_fixtures"]
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +125,8 @@ def test_events_are_ordered_and_replayable(client, api_client_for, researcher, c
     assert [e["kind"] for e in events] == ["design.approved", "annotation.created"]
     assert events[0]["id"] < events[1]["id"] and events[0]["design"] == checked.id
     assert client.get("/api/events/", {"after": "x"}).status_code == 400
+    assert client.get("/api/events/", {"after": "99999999999999999999"}).status_code == 200  # no overflow
+    assert client.get("/api/designs/", {"generation_min": "99999999999999999999", "min_fitness": "nan"}).status_code == 200
 
 
 def test_upload_through_the_api(api_client_for, researcher, seeds):
@@ -131,9 +134,31 @@ def test_upload_through_the_api(api_client_for, researcher, seeds):
     tree = json.loads(json.dumps(Design.objects.get(name="gpt").tree))
     tree["units"]["GatedMLP"]["code"] += "\n# api variant\n"
     created = api.post("/api/designs/", {"tree": tree, "name": "gpt-api"}, format="json")
-    assert created.status_code == 201 and created.json()["origin_kind"] == "upload"
+    assert created.status_code == 202, created.content
+    upload = created.json()
+    assert upload["status"] == "checking" and upload["design"] is None
+    for job in Job.objects.filter(kind="check", status="queued"):
+        work.run_check_job(job.id)  # what a worker on the `check` queue does
+    checked = api.get(f"/api/uploads/{upload['id']}/").json()
+    assert checked["status"] == "accepted" and checked["design"] == "gpt-api"
+    assert Design.objects.get(slug="gpt-api").origin_kind == "upload"
     again = api.post("/api/designs/", {"tree": tree}, format="json")
     assert again.status_code == 409 and again.json()["design"] == "gpt-api"
+    assert api_client_for(None).get(f"/api/uploads/{upload['id']}/").status_code in (401, 403)
+
+
+def test_api_uploads_have_the_seed_forms_size_limit(api_client_for, researcher):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from evolution.core.intake import MAX_UPLOAD_BYTES
+
+    api = api_client_for(researcher, token=True)
+    big = SimpleUploadedFile("big.zip", b"PK\x03\x04" + b"\0" * MAX_UPLOAD_BYTES)
+    response = api.post("/api/designs/", {"file": big}, format="multipart")
+    assert response.status_code == 400 and "larger than" in str(response.json())
+    text = api.post("/api/designs/", {"text": "x" * (MAX_UPLOAD_BYTES + 1)}, format="json")
+    assert text.status_code == 400
+    assert not Upload.objects.exists() and not Job.objects.exists()
 
 
 def test_schema_and_swagger_page(client, db):

@@ -14,7 +14,7 @@ from django.urls import include, path
 
 import genesys_site.urls
 from designer.forms import DesignerSettingsForm
-from designer.models import DesignerSettings
+from designer.models import DesignerSettings, validate_env_name
 from designer.services import active_settings
 
 # Until the site's urls.py includes the designer's, these tests mount it themselves.
@@ -57,6 +57,27 @@ def test_a_key_pasted_where_its_variable_name_belongs_is_refused():
     form = DesignerSettingsForm(data, instance=active_settings())
     assert not form.is_valid()
     assert "looks like an API key" in str(form.errors["anthropic_key_env"])
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "SECRET_KEY", "DJANGO_SECRET_KEY", "REDIS_URL", "HOME",
+                                  "GENESYS_LLM_KEY", "GENESYS_LLM_api_KEY"])
+def test_a_key_setting_names_only_key_variables(name):
+    data = {**DesignerSettingsForm(instance=active_settings()).initial, "compatible_key_env": name}
+    form = DesignerSettingsForm(data, instance=active_settings())
+    assert not form.is_valid() and "compatible_key_env" in form.errors
+
+
+@pytest.mark.parametrize("name", ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GENESYS_LLM_API_KEY", "GENESYS_LLM_VLLM_2_KEY"])
+def test_key_variables_are_accepted(name):
+    validate_env_name(name)
+
+
+def test_a_row_saved_around_the_validators_never_reads_a_secret(monkeypatch):
+    settings = active_settings()
+    DesignerSettings.objects.filter(pk=settings.pk).update(openai_key_env="SECRET_KEY", default_provider="openai")
+    monkeypatch.setenv("SECRET_KEY", "django-insecure-secret")
+    spec = active_settings().provider_settings("openai")
+    assert spec.api_key_env == "OPENAI_API_KEY" and spec.api_key() != "django-insecure-secret"
 
 
 def test_settings_page_shows_readiness_but_never_a_key(client, monkeypatch, no_keys):

@@ -102,3 +102,22 @@ def test_settings_changes_are_validated_and_recorded(run):
             update_settings(run, bad)
     run.refresh_from_db()
     assert run_settings(run).design_workers == 4  # a refused change leaves the settings as they were
+
+
+def test_a_queued_job_whose_message_may_be_lost_is_sent_again(run):
+    """A broker that restarted empty, or a conductor killed between commit and send: the job is
+    sent again after `after_s`, once per `after_s`; running and fresh jobs are left alone."""
+    old = timezone.now() - timedelta(seconds=60)
+    lost = Job.objects.create(run=run, kind="design")
+    fresh = Job.objects.create(run=run, kind="design")
+    running = Job.objects.create(run=run, kind="verify")
+    jobs.claim(running.id)
+    Job.objects.filter(id__in=[lost.id, running.id]).update(created_at=old, heartbeat_at=old)
+    Job.objects.filter(id=lost.id).update(heartbeat_at=None)
+    assert [j.id for j in jobs.resend_lost(run, 30)] == [lost.id]
+    lost.refresh_from_db()
+    assert lost.status == "queued" and lost.heartbeat_at > old  # when it was last sent
+    assert jobs.resend_lost(run, 30) == []  # not again until another 30 s have passed
+    Job.objects.filter(id=lost.id).update(heartbeat_at=old)
+    assert [j.id for j in jobs.resend_lost(run, 30)] == [lost.id]
+    assert Job.objects.get(id=fresh.id).heartbeat_at is None

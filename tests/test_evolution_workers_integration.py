@@ -1,13 +1,18 @@
 """The loop on real services: PostgreSQL, Redis as the Celery broker, a worker process and the
-conductor. The worker is killed in the middle of a verification and restarted; afterwards every
-design and every job is accounted for.
+conductor. The worker is killed in the middle of a verification and restarted; in another run Redis
+(a private redis-server, never the shared one) and the conductor are killed mid-run and restarted.
+Afterwards every design, upload, verification and job is accounted for: none lost, none stuck
+running, none duplicated.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,11 +29,12 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 QUERY = """
 import json
-from evolution.models import Design, Job, Verification
+from evolution.models import Design, Job, Upload, Verification
 print("RESULT" + json.dumps({
     "designs": list(Design.objects.values("id", "name", "status", "is_seed", "run_id")),
     "jobs": list(Job.objects.values("id", "kind", "status", "attempts", "design_id", "verification_id",
-                                    "failure_category", "error")),
+                                    "failure_category", "error", "params")),
+    "uploads": list(Upload.objects.values("id", "name", "status", "design_id", "error")),
     "verifications": list(Verification.objects.values("id", "design_id", "rung", "status", "fitness")),
 }))
 """
@@ -57,23 +63,18 @@ def _services_up() -> bool:
         return False
 
 
-@pytest.fixture
-def stack(tmp_path, genesys_data_dir):
-    if not _services_up():
-        pytest.skip("PostgreSQL and Redis on 127.0.0.1 are needed")
+@contextlib.contextmanager
+def make_stack(tmp_path: Path, genesys_data_dir: Path, redis_url: str):
+    """A fresh PostgreSQL database, migrated and seeded, and helpers to run the site's processes on it."""
     import psycopg
 
     name = f"genesys_it_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    redis_db = 9
-    import redis
-
-    redis.Redis.from_url(f"{REDIS}/{redis_db}").flushdb()
     env = {
         **os.environ,
         "DATABASE_URL": f"{PG}/{name}",
-        "REDIS_URL": f"{REDIS}/{redis_db}",
+        "REDIS_URL": redis_url,
         "GENESYS_VAR_DIR": str(tmp_path / "var"),
         "GENESYS_DATA_DIR": str(genesys_data_dir),
         "DJANGO_SETTINGS_MODULE": "genesys_site.settings",
@@ -98,16 +99,30 @@ def stack(tmp_path, genesys_data_dir):
         out = manage("shell", "-c", QUERY)
         return json.loads(out[out.index("RESULT") + 6:])
 
-    manage("migrate", "--noinput")
-    manage("seed_designs", "--no-check")
-    manage("shell", "-c", SETUP)
-    yield {"manage": manage, "start": start, "state": state, "tmp": tmp_path}
-    for proc in processes:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        manage("migrate", "--noinput")
+        manage("seed_designs", "--no-check")
+        manage("shell", "-c", SETUP)
+        yield {"manage": manage, "start": start, "state": state, "tmp": tmp_path}
+    finally:
+        for proc in processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def stack(tmp_path, genesys_data_dir):
+    if not _services_up():
+        pytest.skip("PostgreSQL and Redis on 127.0.0.1 are needed")
+    import redis
+
+    redis_db = 9
+    redis.Redis.from_url(f"{REDIS}/{redis_db}").flushdb()
+    with make_stack(tmp_path, genesys_data_dir, f"{REDIS}/{redis_db}") as built:
+        yield built
 
 
 def worker(stack) -> subprocess.Popen:
@@ -158,3 +173,140 @@ def test_a_killed_worker_loses_no_design(stack):
     assert all(j["status"] == "done" or j["failure_category"] for j in final["jobs"])
     assert all(v["status"] in ("done", "failed") for v in final["verifications"])
     assert any(v["status"] == "done" and v["fitness"] is not None for v in final["verifications"])
+
+
+# ---- Redis and the conductor killed mid-run ---------------------------------------------------------
+
+UPLOAD = """
+from evolution.services.intake import submit_design
+from evolution.services.roles import create_roles, ensure_user
+from verifier.core.seeds import load_seed
+create_roles()
+user = ensure_user("rita", "pw-pw-pw-9-long", "researcher")[0]
+tree = load_seed("gpt")
+tree.name = "uploaded-while-redis-was-down"
+tree.units["GatedMLP"].code += "\\n# uploaded during the outage\\n"
+print("UPLOAD", submit_design(user, text=tree.to_json()).status)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of this test's own (no persistence: a restart comes back empty, as a crashed
+    broker without AOF does). The machine's shared Redis is never touched."""
+
+    def __init__(self, folder: Path):
+        self.port, self.folder, self.proc = _free_port(), folder, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        import redis
+
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with contextlib.suppress(Exception):
+                if redis.Redis.from_url(self.url, socket_connect_timeout=1).ping():
+                    return
+            time.sleep(0.2)
+        raise AssertionError("the private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)  # this test's own server, by its pid
+            self.proc.wait()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+def _settled(s: dict) -> bool:
+    made = [j for j in s["jobs"] if j["kind"] == "design" and j["status"] == "done"]
+    busy = [j for j in s["jobs"] if j["status"] in ("queued", "running")]
+    return (len(made) >= 1 and not busy and all(u["status"] != "checking" for u in s["uploads"])
+            and all(v["status"] in ("done", "failed") for v in s["verifications"]))
+
+
+@pytest.mark.timeout(900)
+def test_killing_redis_and_the_conductor_loses_nothing(private_redis, tmp_path, genesys_data_dir):
+    try:
+        import psycopg
+
+        psycopg.connect(f"{PG}/postgres", connect_timeout=3).close()
+    except Exception:  # noqa: BLE001
+        pytest.skip("PostgreSQL on 127.0.0.1 is needed")
+    with make_stack(tmp_path, genesys_data_dir, private_redis.url) as stack:
+        # One design (the seeds are verified too) and a quick re-send, to stay within a few minutes.
+        stack["manage"]("shell", "-c", "from evolution.services.loop import update_settings; "
+                        "from evolution.services.runs import ensure_active_run; "
+                        "update_settings(ensure_active_run(), {'max_designs': 1, 'stale_after_s': 10})")
+        started = time.time()
+        conductor = stack["start"](sys.executable, "manage.py", "evolve", "--interval", "1", log="conductor.log")
+        worker(stack)
+
+        def verifying(s: dict) -> bool:
+            return any(j["kind"] == "verify" and j["status"] == "running" for j in s["jobs"])
+
+        wait_for(stack, verifying, 420, "a verification to start")
+        to_verifying = time.time() - started
+        private_redis.kill()  # the broker and every message in it are gone
+        time.sleep(3)
+        os.killpg(conductor.pid, signal.SIGKILL)  # and the conductor, mid-step
+        conductor.wait()
+        out = stack["manage"]("shell", "-c", UPLOAD)  # a researcher uploads while both are down
+        assert "UPLOAD checking" in out, out
+        during = stack["state"]()
+        [pending] = during["uploads"]
+        time.sleep(5)
+        private_redis.start()  # back, empty
+        back = time.time()
+        stack["start"](sys.executable, "manage.py", "evolve", "--interval", "1", log="conductor.log")
+
+        def upload_decided(s: dict) -> bool:
+            return all(u["status"] != "checking" for u in s["uploads"])
+
+        wait_for(stack, upload_decided, 300, "the upload sent during the outage to be checked")
+        upload_after_s = time.time() - back
+        final = wait_for(stack, _settled, 420, "the run to settle after Redis and the conductor came back")
+        settle_after_s = time.time() - back
+
+    made = [d for d in final["designs"] if not d["is_seed"] and d["name"] != pending["name"]]
+    design_jobs = [j for j in final["jobs"] if j["kind"] == "design"]
+    # Every design job that finished made exactly one stored design; none lost, none doubled.
+    assert sorted(j["design_id"] for j in design_jobs if j["status"] == "done") == sorted(d["id"] for d in made)
+    # Nothing is left running or queued; what failed says why.
+    assert all(j["status"] in ("done", "failed", "cancelled") for j in final["jobs"])
+    assert all(j["status"] != "failed" or j["failure_category"] for j in final["jobs"])
+    assert all(v["status"] in ("done", "failed") for v in final["verifications"])
+    assert any(v["status"] == "done" and v["fitness"] is not None for v in final["verifications"])
+    assert len({(v["design_id"], v["rung"]) for v in final["verifications"]}) == len(final["verifications"])
+    # The upload sent while the broker was down was checked once and entered the tree once.
+    [upload] = final["uploads"]
+    assert upload["status"] == "accepted", upload
+    assert [d["name"] for d in final["designs"]].count(pending["name"]) == 1
+    checks = [j for j in final["jobs"] if j["kind"] == "check"]
+    assert len(checks) == 1 and checks[0]["status"] == "done" and checks[0]["attempts"] == 1
+    figures = {
+        "to_first_verification_s": round(to_verifying), "upload_checked_after_restart_s": round(upload_after_s),
+        "settled_after_restart_s": round(settle_after_s),
+        "jobs": {k: sum(1 for j in final["jobs"] if j["kind"] == k) for k in ("design", "check", "verify")},
+        "job_attempts_over_1": sum(1 for j in final["jobs"] if j["attempts"] > 1),
+        "failed_jobs": [(j["kind"], j["failure_category"]) for j in final["jobs"] if j["status"] == "failed"],
+        "designs_made": len(made), "verifications": {s: sum(1 for v in final["verifications"] if v["status"] == s)
+                                                    for s in ("done", "failed")},
+    }
+    print("FIGURES", json.dumps(figures))

@@ -20,7 +20,7 @@ from verifier.core.gau.tree import GAUTree
 from verifier.core.seeds import load_seed
 from verifier.core.train import VerificationReport, verify_design
 
-pytest_plugins = ["evolution.testing"]
+pytest_plugins = ["web_fixtures"]
 
 pytestmark = pytest.mark.django_db
 

@@ -115,6 +115,68 @@ def test_chunk_page_reads_a_passage_in_context(library_store: Path, client: Clie
     assert client.get("/knowledge/chunks/nope:0/").status_code == 404
 
 
+def test_chunk_page_survives_bad_context_parameters(library_store: Path, client: Client) -> None:
+    hit = selectors.search("HiPPO polynomial projections", k=1)[0]
+    for params in ({"before": "abc"}, {"after": "2.5"}, {"before": "-3"}, {"before": "99999999999999999999"},
+                   {"before": "", "after": ""}):
+        response = client.get(f"/knowledge/chunks/{hit.chunk_id}/", params)
+        assert response.status_code == 200, params
+        assert 'class="kn-passage current"' in response.content.decode()
+
+
+@pytest.fixture()
+def paid_reranker(library_store: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The library's engine with a reranker whose LLM edge records each (paid) call and answers a ranking."""
+    from knowledge.core.rerank import LLMReranker
+
+    calls: list[str] = []
+
+    def complete(prompt: str) -> str:
+        calls.append(prompt)
+        return '{"ranking": [2, 1]}'
+
+    engine.knowledge_base().reranker = LLMReranker(complete)
+    monkeypatch.setattr(selectors, "_rerank_budget", None)
+    return calls
+
+
+def test_anonymous_visitors_never_spend_llm_money(paid_reranker: list[str], client: Client) -> None:
+    assert client.get("/knowledge/", {"q": "selective state spaces"}).status_code == 200
+    api = APIClient()
+    assert api.get("/api/knowledge/search/", {"q": "state space", "k": 3}).json()["results"]
+    assert len(api.post("/api/knowledge/references/", {"theme": "rotary position", "k": 3}, format="json").json()) == 3
+    assert paid_reranker == []
+
+
+def test_signed_in_users_rerank_within_a_budget(paid_reranker: list[str], client: Client, viewer: User,
+                                                researcher: User, settings) -> None:
+    settings.GENESYS_RERANK_CALLS_PER_HOUR = 2
+    client.force_login(viewer)
+    for _ in range(3):
+        assert client.get("/knowledge/", {"q": "selective state spaces"}).status_code == 200
+    assert len(paid_reranker) == 2  # the third search got the fused order, for free
+    api = APIClient()
+    api.force_authenticate(researcher)
+    hits = api.get("/api/knowledge/search/", {"q": "state space", "k": 3}).json()["results"]
+    assert len(paid_reranker) == 3 and hits[0]["ranks"].get("llm") == 1  # another user, another budget
+    settings.GENESYS_RERANK_CALLS_PER_HOUR = 0
+    api.get("/api/knowledge/search/", {"q": "state space", "k": 3})
+    assert len(paid_reranker) == 3
+
+
+def test_rerank_budget_rolls_over_with_its_window() -> None:
+    from knowledge.core.rerank import RerankBudget
+
+    now = [0.0]
+    budget = RerankBudget(2, window_s=60.0, clock=lambda: now[0])
+    assert [budget.spend("a"), budget.spend("a"), budget.spend("a"), budget.spend("b")] == [True, True, False, True]
+    now[0] = 59.9
+    assert not budget.spend("a") and budget.left("a") == 0
+    now[0] = 60.0
+    assert budget.left("a") == 2 and budget.spend("a")
+    assert not RerankBudget(0).spend("a")
+
+
 def test_papers_list_and_design_references_pages(library_store: Path, client: Client) -> None:
     html = client.get("/knowledge/papers/", {"q": "state"}).content.decode()
     assert "/knowledge/papers/s4/" in html and "/knowledge/papers/mamba/" in html

@@ -17,7 +17,7 @@ from evolution.services import jobs
 from evolution.services.runs import ensure_active_run
 from evolution.views.run_controls import FLOAT_FIELDS, INT_FIELDS
 
-pytest_plugins = ["evolution.testing"]
+pytest_plugins = ["web_fixtures"]
 
 DASHBOARD = "/dashboard/"
 

@@ -26,7 +26,7 @@ from evolution.models import Event
 from evolution.services.events import record_event
 from genesys_site.asgi import application
 
-pytest_plugins = ["evolution.testing"]
+pytest_plugins = ["web_fixtures"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://testserver")

@@ -12,7 +12,7 @@ from evolution.demo import fake_report
 from evolution.models import Design, EvolutionRun, Verification
 from evolution.services.verifications import record_report
 
-pytest_plugins = ["evolution.testing"]
+pytest_plugins = ["web_fixtures"]
 pytestmark = pytest.mark.django_db
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from evolution.models import Annotation, Decision, DesignRequest, Event, Verification
 
-pytest_plugins = ["evolution.testing"]
+pytest_plugins = ["web_fixtures"]
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from evolution.models import Design, Unit
 
-pytest_plugins = ["evolution.testing"]
+pytest_plugins = ["web_fixtures"]
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
-"""Seeding a design by upload: read without running, checked in the sandbox before it enters the
-tree; a failure shows the checker's findings to its author and creates no node."""
+"""Seeding a design by upload: read without running in the request, checked in the sandbox by a
+worker's check job before it enters the tree; a failure shows the checker's findings to its author and
+creates no node. The tests run the job as a worker does (`work.run_check_job`: claim, check, store)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from evolution.core.intake import IntakeError, read_design
-from evolution.models import CheckRun, Design, Upload
+from evolution.models import CheckRun, Design, Event, Job, Upload
+from evolution.services import intake, work
 from verifier.core.gau.composer import compose
 from verifier.core.seeds import SEEDS_DIR, load_seed
 
-pytest_plugins = ["evolution.testing"]
+pytest_plugins = ["web_fixtures"]
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +83,14 @@ def test_read_single_file_gab():
     assert kind == "gab" and tree.units
 
 
+def run_check_jobs() -> list[Job]:
+    """What a worker on the `check` queue does with each queued check job."""
+    queued = list(Job.objects.filter(kind=Job.Kind.CHECK, status=Job.Status.QUEUED).order_by("id"))
+    for job in queued:
+        work.run_check_job(job.id)
+    return [Job.objects.get(id=j.id) for j in queued]
+
+
 # ---- the page ----------------------------------------------------------------------------------------
 
 def test_unreadable_upload_is_kept_for_its_author(client_for, researcher):
@@ -110,10 +120,22 @@ def test_anonymous_and_viewer_cannot_upload(client, client_for, viewer):
 
 
 def test_zip_upload_that_passes_the_checker_enters_the_tree(client_for, researcher, seeds):
+    client = client_for(researcher)
     upload = SimpleUploadedFile("gptz.zip", zip_of_gpt(), content_type="application/zip")
-    response = client_for(researcher).post(reverse("evolution:seed"), {"file": upload, "name": "GPT zipped"})
+    response = client.post(reverse("evolution:seed"), {"file": upload, "name": "GPT zipped"})
+    pending = Upload.objects.get()
+    # The request only read the design and queued its check: nothing is in the tree yet.
+    assert response.status_code == 302 and response["Location"] == reverse("evolution:upload", args=[pending.pk])
+    assert pending.status == "checking" and not Design.objects.filter(name="GPT zipped").exists()
+    assert not CheckRun.objects.exists()
+    page = client.get(response["Location"]).content.decode()
+    assert 'id="upload-status"' in page and ">checking<" in page and 'id="live-status"' in page
+    [job] = run_check_jobs()
+    assert job.status == "done" and job.params == {"upload": pending.pk} and job.attempts == 1
     design = Design.objects.get(name="GPT zipped")
-    assert response.status_code == 302 and response["Location"] == design.get_absolute_url()
+    assert job.design == design
+    event = Event.objects.get(kind="upload.checked")
+    assert event.payload["upload"] == pending.pk and event.payload["passed"] and event.design == design
     assert design.generation == 0 and design.is_seed and design.origin_kind == "upload"
     assert design.origin["uploader"] == "rita" and design.origin["format"] == "zip"
     check = CheckRun.objects.get(design=design)
@@ -123,10 +145,10 @@ def test_zip_upload_that_passes_the_checker_enters_the_tree(client_for, research
 
 def test_upload_that_fails_the_checker_shows_findings_and_creates_no_node(client_for, researcher, roles, seeds):
     client = client_for(researcher)
-    response = client.post(reverse("evolution:seed"), {"text": json.dumps(gpt_variant("leaky", causal=False))},
-                           follow=True)
+    response = client.post(reverse("evolution:seed"), {"text": json.dumps(gpt_variant("leaky", causal=False))})
+    run_check_jobs()
     upload = Upload.objects.get()
-    page = response.content.decode()
+    page = client.get(response["Location"]).content.decode()
     assert upload.status == "rejected" and not upload.check_run.passed
     assert not Design.objects.filter(name="leaky").exists()
     assert "Checker report" in page and "causal" in page.lower() and 'class="data findings"' in page
@@ -149,6 +171,7 @@ def test_unreadable_pasted_text_comes_back_in_the_form(client_for, researcher):
 def test_a_rejected_upload_can_be_edited_and_checked_again(client_for, researcher, roles, seeds):
     client = client_for(researcher)
     client.post(reverse("evolution:seed"), {"text": json.dumps(gpt_variant("leaky", causal=False))})
+    run_check_jobs()
     upload = Upload.objects.get()
     detail = client.get(reverse("evolution:upload", args=[upload.pk])).content.decode()
     again = f'{reverse("evolution:seed")}?from={upload.pk}'
@@ -159,3 +182,64 @@ def test_a_rejected_upload_can_be_edited_and_checked_again(client_for, researche
 
     other = client_for(ensure_user("rob", "pw-pw-pw-9", "researcher")[0])
     assert "&quot;root&quot;" not in other.get(again).content.decode()  # only the author's own uploads
+
+
+def test_a_check_delivered_twice_decides_once(researcher, seeds):
+    upload = intake.submit_design(researcher, text=json.dumps(gpt_variant("twice")))
+    job = Job.objects.get(kind="check")
+    work.run_check_job(job.id)
+    work.run_check_job(job.id)  # acks_late redelivery: the claim makes it a no-op
+    assert intake.check_upload(upload.id).status == "accepted"  # and the service itself is idempotent
+    assert Design.objects.filter(name="twice").count() == 1 and CheckRun.objects.count() == 1
+    assert Event.objects.filter(kind="upload.checked").count() == 1
+
+
+def test_the_same_design_uploaded_twice_while_checking_enters_once(researcher, seeds):
+    text = json.dumps(gpt_variant("same"))
+    first, second = (intake.submit_design(researcher, text=text) for _ in range(2))
+    assert first.status == second.status == "checking"
+    run_check_jobs()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("accepted", "duplicate") and second.design == first.design
+    assert Design.objects.filter(tree_hash=first.design.tree_hash).count() == 1
+
+
+def test_a_crashing_check_job_fails_the_upload_and_the_job(researcher, seeds):
+    upload = intake.submit_design(researcher, text=json.dumps(gpt_variant("crash")))
+    Upload.objects.filter(id=upload.id).update(tree={"units": "not a design"})  # damaged after it was read
+    [job] = run_check_jobs()
+    upload.refresh_from_db()
+    assert job.status == "failed" and job.failure_category == "crash"
+    assert upload.status == "failed" and "could not finish" in upload.error
+    assert not Design.objects.filter(name="crash").exists()
+    page_event = Event.objects.get(kind="upload.checked")
+    assert page_event.payload["status"] == "failed"
+
+
+def test_oversized_uploads_are_refused_before_they_are_read(client_for, researcher):
+    from evolution.core.intake import MAX_UPLOAD_BYTES
+
+    big = SimpleUploadedFile("big.json", b" " * (MAX_UPLOAD_BYTES + 1), content_type="application/json")
+    response = client_for(researcher).post(reverse("evolution:seed"), {"file": big})
+    assert response.status_code == 400 and "larger than" in response.content.decode()
+    assert not Upload.objects.exists() and not Job.objects.exists()
+
+
+def test_an_upload_whose_check_keeps_losing_its_worker_fails_with_the_reason(researcher, seeds):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evolution.services import jobs
+    from evolution.services.loop import dispatch, set_state
+
+    upload = intake.submit_design(researcher, text=json.dumps(gpt_variant("orphan")))
+    job = Job.objects.get(kind="check")
+    set_state(job.run, "paused")  # only the reaper acts
+    jobs.claim(job.id)
+    Job.objects.filter(id=job.id).update(attempts=99, heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert dispatch(job.run)["reaped"] == 1
+    upload.refresh_from_db()
+    assert upload.status == "failed" and "stopped answering" in upload.error
+    assert Event.objects.filter(kind="upload.checked", payload__status="failed").count() == 1

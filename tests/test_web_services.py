@@ -23,7 +23,7 @@ from evolution.services.runs import ensure_active_run
 from evolution.services.seeding import seed_designs
 from verifier.core.seeds import available_seeds, load_seed
 
-pytest_plugins = ["evolution.testing"]  # fixtures: roles, researcher, viewer, admin_user, seeds, history, …
+pytest_plugins = ["web_fixtures"]  # fixtures: roles, researcher, viewer, admin_user, seeds, history, …
 
 
 def _result(parent: Design, name: str = "GatedGPT") -> DesignerResult:

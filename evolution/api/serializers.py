@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from rest_framework import serializers
 
-from evolution.models import Annotation, Decision, Design, Event, Unit, Verification
+from evolution.core.intake import MAX_UPLOAD_BYTES
+from evolution.models import Annotation, Decision, Design, Event, Unit, Upload, Verification
 
 
 class DesignListSerializer(serializers.ModelSerializer):
@@ -39,7 +42,7 @@ class DesignDetailSerializer(DesignListSerializer):
     parent_names = serializers.SerializerMethodField()
     units = DesignUnitSerializer(source="unit_links", many=True, read_only=True)
     verifications = VerificationBriefSerializer(many=True, read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta(DesignListSerializer.Meta):
         fields = DesignListSerializer.Meta.fields + [
@@ -54,18 +57,49 @@ class DesignDetailSerializer(DesignListSerializer):
 
 
 class DesignUploadSerializer(serializers.Serializer):
-    """Seed a design through the API: a design JSON object, pasted source, or a file (multipart)."""
+    """Seed a design through the API: a design JSON object, pasted source, or a file (multipart).
+
+    The same size limit as the seed form (MAX_UPLOAD_BYTES), checked before the file is read."""
 
     tree = serializers.JSONField(required=False, help_text="a design JSON (GAUTree.to_dict())")
-    text = serializers.CharField(required=False, help_text="a design JSON or single-file GAB as text")
-    file = serializers.FileField(required=False, help_text=".json, .py or .zip of unit files")
-    name = serializers.CharField(required=False, allow_blank=True)
+    text = serializers.CharField(required=False, max_length=MAX_UPLOAD_BYTES,
+                                 help_text="a design JSON or single-file GAB as text")
+    file = serializers.FileField(required=False, help_text=f".json, .py or .zip of unit files, at most "
+                                                            f"{MAX_UPLOAD_BYTES // 1024} KiB")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    def validate_file(self, value):
+        if value is not None and value.size > MAX_UPLOAD_BYTES:
+            raise serializers.ValidationError(f"the file is larger than {MAX_UPLOAD_BYTES // 1024} KiB")
+        return value
+
+    def validate_tree(self, value):
+        if value is not None and len(json.dumps(value)) > MAX_UPLOAD_BYTES:
+            raise serializers.ValidationError(f"the design is larger than {MAX_UPLOAD_BYTES // 1024} KiB")
+        return value
 
     def validate(self, attrs):
         given = [k for k in ("tree", "text", "file") if attrs.get(k)]
         if len(given) != 1:
             raise serializers.ValidationError("send exactly one of tree, text or file")
         return attrs
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    """An upload and where its check stands: checking, then accepted (with the design), rejected
+    (with the checker's findings), duplicate, unreadable or failed (with the reason)."""
+
+    design = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    findings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Upload
+        fields = ["id", "name", "filename", "source_kind", "status", "error", "design", "findings", "created_at"]
+
+    def get_findings(self, obj: Upload) -> list[dict]:
+        from evolution.core import reports
+
+        return reports.findings(obj.check_run.report) if obj.check_run else []
 
 
 class UnitSerializer(serializers.ModelSerializer):
@@ -84,7 +118,7 @@ class UnitDetailSerializer(UnitSerializer):
 
 class VerificationSerializer(serializers.ModelSerializer):
     design = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Verification
@@ -108,7 +142,7 @@ class PromoteSerializer(serializers.Serializer):
 
 class AnnotationSerializer(serializers.ModelSerializer):
     design = serializers.SlugRelatedField(slug_field="slug", queryset=Design.objects.all())
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Annotation
@@ -118,7 +152,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 class DecisionSerializer(serializers.ModelSerializer):
     design = serializers.SlugRelatedField(slug_field="slug", queryset=Design.objects.all())
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Decision
@@ -127,7 +161,7 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Event

@@ -12,6 +12,7 @@ router.register("verifications", views.VerificationViewSet, basename="verificati
 router.register("annotations", views.AnnotationViewSet, basename="annotation")
 router.register("decisions", views.DecisionViewSet, basename="decision")
 router.register("events", views.EventViewSet, basename="event")
+router.register("uploads", views.UploadViewSet, basename="upload")
 
 urlpatterns = [
     path("lineage/", views.LineageView.as_view(), name="api-lineage"),

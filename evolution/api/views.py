@@ -12,16 +12,16 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evolution.api import serializers as s
 from evolution.api.pagination import StudioPagination
-from evolution.core import reports
 from evolution.models import Annotation, Decision, Design, Upload, Verification
 from evolution.selectors.designs import design_list, with_relations
 from evolution.selectors.events import events_after
@@ -32,6 +32,7 @@ from evolution.services import decisions, verifications
 from evolution.services.checks import CheckerUnavailable
 from evolution.services.intake import submit_design
 from genesys_site.permissions import SiteReadPermission
+from genesys_site.query_params import int_param
 
 DESIGN_FILTERS = [
     OpenApiParameter("q", str, description="search names, unit names and statuses"),
@@ -75,10 +76,12 @@ class DesignViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=s.DesignUploadSerializer, responses={201: s.DesignDetailSerializer,
-                                                               422: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.DesignUploadSerializer, responses={
+        202: s.UploadSerializer, 400: OpenApiTypes.OBJECT, 409: s.UploadSerializer,
+        503: OpenApiTypes.OBJECT})
     def create(self, request, *args, **kwargs):
-        """Seed a design: it is checked in the sandbox and enters the tree only if it passes."""
+        """Seed a design: 202 with the upload, CHECKING until a worker's checker decides (poll
+        /api/uploads/{id}/ or listen for `upload.checked`); it enters the tree only if it passes."""
         data = s.DesignUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -89,15 +92,8 @@ class DesignViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                                    data=upload_file.read() if upload_file else None, text=text, name=v.get("name", ""))
         except CheckerUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        if upload.status == Upload.Status.ACCEPTED:
-            design = with_relations(Design.objects.all()).get(pk=upload.design_id)
-            return Response(s.DesignDetailSerializer(design).data, status=status.HTTP_201_CREATED)
-        body = {"status": upload.status, "detail": upload.error, "upload": upload.id,
-                "findings": reports.findings(upload.check_run.report) if upload.check_run else []}
-        if upload.design_id:
-            body["design"] = upload.design.slug
-        code = {Upload.Status.UNREADABLE: 400, Upload.Status.DUPLICATE: 409}.get(upload.status, 422)
-        return Response(body, status=code)
+        code = {Upload.Status.UNREADABLE: 400, Upload.Status.DUPLICATE: 409}.get(upload.status, 202)
+        return Response(s.UploadSerializer(upload).data, status=code)
 
     def _decision(self, request, fn):
         design = self.get_object()
@@ -138,6 +134,20 @@ class DesignViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             "parents": s.DesignListSerializer(parents, many=True).data,
             "children": s.DesignListSerializer(children, many=True).data,
         })
+
+
+@extend_schema_view(retrieve=extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)]))
+class UploadViewSet(viewsets.ReadOnlyModelViewSet):
+    """The signed-in user's own uploads (an admin sees all), newest first."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = StudioPagination
+    serializer_class = s.UploadSerializer
+
+    def get_queryset(self):
+        qs = Upload.objects.select_related("design", "check_run")
+        user = self.request.user
+        return qs if user.is_superuser else qs.filter(author=user)
 
 
 class LineageView(APIView):
@@ -289,11 +299,9 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         p = self.request.query_params
-        try:
-            after = int(p["after"]) if p.get("after") else None
-            design = int(p["design"]) if p.get("design") else None
-        except ValueError as exc:
-            raise ValidationError("after and design are integer ids") from exc
+        after, design = int_param(p, "after", lo=0, clamp=True), int_param(p, "design", lo=0, clamp=True)
+        if (p.get("after") and after is None) or (p.get("design") and design is None):
+            raise ValidationError("after and design are integer ids")
         return events_after(after, p.get("kind", ""), design)
 
     @extend_schema(parameters=[OpenApiParameter("after", int), OpenApiParameter("kind", str, description="prefix"),

@@ -26,10 +26,12 @@ class CheckRun(models.Model):
 
 class Upload(models.Model):
     class Status(models.TextChoices):
+        CHECKING = "checking", "checking"
         ACCEPTED = "accepted", "accepted"
         REJECTED = "rejected", "rejected by the checker"
         UNREADABLE = "unreadable", "could not be read"
         DUPLICATE = "duplicate", "identical to an existing design"
+        FAILED = "failed", "the check could not run"
 
     class SourceKind(models.TextChoices):
         JSON = "json", "design JSON"

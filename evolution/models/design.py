@@ -12,6 +12,15 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+DEMO_ORIGIN = "demo"
+
+
+class DesignQuerySet(models.QuerySet):
+    def real(self) -> DesignQuerySet:
+        """Designs the search made or people brought, without `demo_history`'s made-up ones: what
+        analytics (leaderboard, charts, reports, selection) count."""
+        return self.exclude(origin_kind=DEMO_ORIGIN)
+
 
 class Design(models.Model):
     class Status(models.TextChoices):
@@ -36,6 +45,7 @@ class Design(models.Model):
         LLM = "llm", "LLM designer"
         GP = "gp", "GP operator"
         UPLOAD = "upload", "uploaded"
+        DEMO = DEMO_ORIGIN, "demo (made up)"
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=220, unique=True)
@@ -87,6 +97,8 @@ class Design(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = DesignQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         permissions = [
@@ -101,6 +113,10 @@ class Design(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("evolution:design", args=[self.slug])
+
+    @property
+    def is_demo(self) -> bool:
+        return self.origin_kind == DEMO_ORIGIN
 
     @property
     def is_vetoed(self) -> bool:

@@ -27,6 +27,14 @@ class EvolutionRun(models.Model):
         return self.name
 
 
+class VerificationQuerySet(models.QuerySet):
+    def real(self) -> VerificationQuerySet:
+        """Without the made-up verifications of demo designs (see `DesignQuerySet.real`)."""
+        from evolution.models.design import DEMO_ORIGIN
+
+        return self.exclude(design__origin_kind=DEMO_ORIGIN)
+
+
 class Verification(models.Model):
     """Training and evaluating one design at one rung with one training seed; unique per (design, rung,
     seed), which is what makes a promotion idempotent. A second seed at the same rung is a
@@ -58,6 +66,8 @@ class Verification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VerificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["design_id", "rung_index"]

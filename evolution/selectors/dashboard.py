@@ -43,7 +43,7 @@ def fitness_series(run: EvolutionRun | None) -> dict[str, Any]:
     """Per rung: best and mean fitness by generation, and each verification over time with the best
     so far and a rolling mean. Failed verifications have no fitness and are left out."""
     rows = (
-        Verification.objects.filter(_population(run), status=Verification.Status.DONE, fitness__isnull=False)
+        Verification.objects.real().filter(_population(run), status=Verification.Status.DONE, fitness__isnull=False)
         .order_by("finished_at", "id")
         .values_list("rung", "fitness", "finished_at", "design__generation", "design__name", "design__slug",
                      "design__is_seed")
@@ -96,7 +96,7 @@ def ladder_rows(run: EvolutionRun | None) -> list[dict[str, Any]]:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     gpu: dict[str, float] = defaultdict(float)
     best: dict[str, float | None] = {}
-    qs = Verification.objects.filter(_population(run)).values("rung", "status").annotate(
+    qs = Verification.objects.real().filter(_population(run)).values("rung", "status").annotate(
         n=Count("id"), gpu=Sum("gpu_seconds"), best=Max("fitness"))
     for row in qs:
         counts[row["rung"]][row["status"]] += row["n"]
@@ -155,9 +155,9 @@ def throughput(run: EvolutionRun | None, now: datetime | None = None, hours: int
     run started, and hourly counts for the chart. Seeds are not "made" and do not count."""
     now = now or timezone.now()
     since = now - timedelta(hours=hours)
-    designs = list(Design.objects.filter(created_at__gte=since).exclude(origin_kind=Design.OriginKind.SEED)
+    designs = list(Design.objects.real().filter(created_at__gte=since).exclude(origin_kind=Design.OriginKind.SEED)
                    .values_list("created_at", "status"))
-    verifs = list(Verification.objects.filter(_population(run), finished_at__gte=since,
+    verifs = list(Verification.objects.real().filter(_population(run), finished_at__gte=since,
                                               status__in=(Verification.Status.DONE, Verification.Status.FAILED))
                   .values_list("finished_at", "status"))
     bins = [now - timedelta(hours=hours - i) for i in range(hours)]  # bin starts, oldest first
@@ -176,9 +176,9 @@ def throughput(run: EvolutionRun | None, now: datetime | None = None, hours: int
     span_h = max((now - started).total_seconds() / 3600, 1.0) if started else None
     total_designs = total_verifs = None
     if started is not None:
-        total_designs = Design.objects.filter(created_at__gte=started).exclude(
+        total_designs = Design.objects.real().filter(created_at__gte=started).exclude(
             origin_kind=Design.OriginKind.SEED).count()
-        total_verifs = Verification.objects.filter(_population(run), finished_at__gte=started, status__in=(
+        total_verifs = Verification.objects.real().filter(_population(run), finished_at__gte=started, status__in=(
             Verification.Status.DONE, Verification.Status.FAILED)).count()
     window_h = min(float(hours), span_h) if span_h else float(hours)
     return {
@@ -308,8 +308,8 @@ def _f(value) -> str:
 # ---- the page --------------------------------------------------------------------------------------
 
 def run_summary(run: EvolutionRun | None) -> dict[str, Any]:
-    counts = dict(Design.objects.values_list("status").annotate(n=Count("id")))
-    best = (Design.objects.filter(fitness__isnull=False).exclude(verdict=Design.Verdict.VETOED)
+    counts = dict(Design.objects.real().values_list("status").annotate(n=Count("id")))
+    best = (Design.objects.real().filter(fitness__isnull=False).exclude(verdict=Design.Verdict.VETOED)
             .order_by("-confidence", "-fitness").values("name", "slug", "fitness", "fitness_std", "confidence").first())
     if best is not None:
         best["half_width"] = Z_95 * best["fitness_std"] if best["fitness_std"] is not None else None

@@ -50,9 +50,10 @@ class DesignFilters:
 
         def number(key: str, kind):
             try:
-                return kind(params.get(key)) if params.get(key) not in (None, "") else None
+                value = kind(params.get(key)) if params.get(key) not in (None, "") else None
             except (TypeError, ValueError):
                 return None
+            return value if value is None or abs(value) <= 2**31 - 1 else None  # a column's range, not NaN
 
         return cls(
             q=str(params.get("q") or "").strip(),

@@ -25,7 +25,7 @@ def counted(v: Verification) -> bool:
 def population_stats(rungs: Iterable[str] | None = None) -> PopulationStats:
     """Mean, std and count of the rung fitness per (rung, metric), over every design verified there.
     A design verified with several seeds at one rung counts once, with the mean of its seeds."""
-    qs = Verification.objects.filter(status=Verification.Status.DONE, fitness__isnull=False)
+    qs = Verification.objects.real().filter(status=Verification.Status.DONE, fitness__isnull=False)
     if rungs is not None:
         qs = qs.filter(rung__in=list(rungs))
     per_design: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))

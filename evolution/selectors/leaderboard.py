@@ -70,7 +70,7 @@ def leaderboard(rung: str, params: Mapping[str, Any] | None = None, limit: int =
     """Rows of the rung's leaderboard; seeds always appear (marked as baselines) whatever the filters."""
     f = DesignFilters.from_params(params or {})
     f.rung = ""  # the rung is the board itself
-    qs = (Verification.objects.filter(rung=rung, status=Verification.Status.DONE)
+    qs = (Verification.objects.real().filter(rung=rung, status=Verification.Status.DONE)
           .select_related("design").only(*ROW_FIELDS))
     matching = filter_designs(Design.objects.all(), f) if f.active else None
     seeds = list(qs.filter(design__is_seed=True, design__origin_kind__in=["seed", "upload"]))

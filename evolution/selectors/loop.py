@@ -26,7 +26,7 @@ def rung_budgets(run: EvolutionRun) -> list[RungBudget]:
 
 def design_states(run: EvolutionRun | None = None) -> list[DesignState]:
     """Every design as selection sees it (seeds and uploads belong to every run)."""
-    qs = Design.objects.exclude(status=Design.Status.INVALID).prefetch_related("verifications")
+    qs = Design.objects.real().exclude(status=Design.Status.INVALID).prefetch_related("verifications")
     if run is not None:
         qs = qs.filter(Q(run=run) | Q(run__isnull=True))
     states = []

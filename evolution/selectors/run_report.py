@@ -9,9 +9,9 @@ from evolution.models import CheckRun, Design, EvolutionRun, Job, Verification
 
 
 def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
-    designs = list(Design.objects.filter(run=run).values("status", "origin_kind", "created_at", "failure"))
+    designs = list(Design.objects.real().filter(run=run).values("status", "origin_kind", "created_at", "failure"))
     verifications = list(
-        Verification.objects.filter(run=run).values("rung", "status", "fitness", "finished_at", "error")
+        Verification.objects.real().filter(run=run).values("rung", "status", "fitness", "finished_at", "error")
     )
     jobs = list(Job.objects.filter(run=run).values("kind", "status", "failure_category", "created_at"))
     start = min([d["created_at"] for d in designs] + [j["created_at"] for j in jobs], default=None)

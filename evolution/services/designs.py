@@ -136,7 +136,7 @@ def create_design_from_result(result: DesignerResult, parents: Sequence[Design |
     origin.setdefault("mode", result.mode)
     if result.prompt_version:
         origin.setdefault("prompt_version", result.prompt_version)
-    origin_kind = Design.OriginKind.GP if origin.get("kind") == "gp" else Design.OriginKind.LLM
+    origin_kind = {"gp": Design.OriginKind.GP, "demo": Design.OriginKind.DEMO}.get(origin.get("kind"), Design.OriginKind.LLM)
     report = result.check_report
     # Checked only when a check ran and passed: a missing report or a missing verdict is not a pass.
     passed = isinstance(report, dict) and report.get("passed") is True

@@ -7,15 +7,19 @@ re-queued the job, so a worker never looks for a row it cannot see yet.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from evolution.models import Job
 from evolution.services.events import record_event
+
+log = logging.getLogger(__name__)
 
 
 def worker_id() -> str:
@@ -27,7 +31,9 @@ def enqueue(job: Job) -> None:
     from evolution import tasks
 
     task = {Job.Kind.DESIGN: tasks.design_job, Job.Kind.CHECK: tasks.check_job, Job.Kind.VERIFY: tasks.verify_job}
-    transaction.on_commit(lambda: task[job.kind].apply_async(args=[job.id], queue=job.kind))
+    # robust: a broker that is down must not undo or crash the caller; the job stays QUEUED and
+    # `resend_lost` sends it again once the broker is back.
+    transaction.on_commit(lambda: task[job.kind].apply_async(args=[job.id], queue=job.kind), robust=True)
 
 
 def create_job(run, kind: str, *, params: dict[str, Any] | None = None, design=None, verification=None) -> Job:
@@ -88,6 +94,21 @@ def requeue(job: Job, reason: str) -> Job:
                                       "attempts": job.attempts}, design=job.design)
         enqueue(job)
     return job
+
+
+def resend_lost(run, after_s: float) -> list[Job]:
+    """Queued jobs whose message may be lost (the broker restarted empty, or the sender died between
+    the commit and the send): send them again. For a queued job `heartbeat_at` is when it was last
+    sent. A duplicate message is harmless: the claim runs a job once."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=after_s)
+    lost = list(Job.objects.filter(run=run, status=Job.Status.QUEUED)
+                .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)))
+    for job in lost:
+        with transaction.atomic():
+            if Job.objects.filter(id=job.id, status=Job.Status.QUEUED).update(heartbeat_at=timezone.now()):
+                log.info("sending %s again (queued for more than %.0f s)", job, after_s)
+                enqueue(job)
+    return lost
 
 
 def reap_stale(run, stale_after_s: float, max_attempts: int) -> list[Job]:

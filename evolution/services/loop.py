@@ -18,7 +18,8 @@ from evolution.core.selection import VerifyChoice, select_verification
 from evolution.models import Design, EvolutionRun, Job, Verification
 from evolution.selectors import loop as q
 from evolution.services.events import record_event
-from evolution.services.jobs import create_job, reap_stale
+from evolution.services.intake import fail_check
+from evolution.services.jobs import create_job, reap_stale, resend_lost
 from genesys_site.permissions import PROMOTE, require
 from verifier.core.train.ladder import DEFAULT_SEED
 
@@ -78,8 +79,12 @@ def dispatch(run: EvolutionRun, rng: random.Random | None = None) -> dict[str, i
     """One conductor step for `run`; returns how many jobs of each kind it queued or reaped."""
     rng = rng or _rng
     settings = run_settings(run)
-    counts = {"reaped": len(reap_stale(run, settings.stale_after_s, settings.max_attempts)),
-              "design": 0, "verify": 0}
+    reaped = reap_stale(run, settings.stale_after_s, settings.max_attempts)
+    for job in reaped:  # an upload whose check kept losing its worker says so, instead of "checking" forever
+        if job.kind == Job.Kind.CHECK and job.status == Job.Status.FAILED and job.params.get("upload"):
+            fail_check(int(job.params["upload"]), job.error)
+    counts = {"reaped": len(reaped), "design": 0, "verify": 0}
+    resend_lost(run, settings.stale_after_s)
     if run.state != "running":
         return counts
     made = q.designs_made(run)

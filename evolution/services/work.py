@@ -20,7 +20,7 @@ from evolution.core.selection import select_parents
 from evolution.core.verify_runner import run_verification
 from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
 from evolution.selectors import loop as q
-from evolution.services import jobs
+from evolution.services import intake, jobs
 from evolution.services.checks import run_checker, store_check
 from evolution.services.designs import create_design_from_result
 from evolution.services.events import record_event
@@ -115,7 +115,7 @@ def _design(job: Job) -> None:
     rng = random.Random()
     mode, parents, reason = _choose(job, run, rng)
     trees = [GAUTree.from_dict(p.tree) for p in parents]
-    pool_rows = Design.objects.filter(status__in=q.IMPLEMENTED).exclude(tree=None).order_by("-id")[:POOL_SIZE]
+    pool_rows = Design.objects.real().filter(status__in=q.IMPLEMENTED).exclude(tree=None).order_by("-id")[:POOL_SIZE]
     pool = [GAUTree.from_dict(d.tree) for d in pool_rows]
     config = designer_config_for(run)
     jobs.heartbeat(job, {"mode": mode, "parents": [p.name for p in parents], "reason": reason})
@@ -137,6 +137,9 @@ def run_check_job(job_id: int) -> None:
 
 
 def _check(job: Job) -> None:
+    if job.params.get("upload"):
+        _check_upload(job, int(job.params["upload"]))
+        return
     design = job.design
     report = run_checker(GAUTree.from_dict(design.tree))
     with transaction.atomic():
@@ -144,6 +147,18 @@ def _check(job: Job) -> None:
         status = Design.Status.CHECKED if report.get("passed") else Design.Status.INVALID
         Design.objects.filter(id=design.id).update(status=status)
         jobs.finish(job, summary={"passed": bool(report.get("passed"))})
+
+
+def _check_upload(job: Job, upload_id: int) -> None:
+    try:
+        upload = intake.check_upload(upload_id)
+    except OperationalError:
+        raise  # the guard re-queues the job; the upload stays CHECKING
+    except Exception as exc:
+        intake.fail_check(upload_id, f"{type(exc).__name__}: {exc}")
+        raise
+    jobs.finish(job, design=upload.design if upload.status == "accepted" else None,
+                summary={"upload": upload_id, "status": upload.status})
 
 
 # ---- verify ---------------------------------------------------------------------------------------

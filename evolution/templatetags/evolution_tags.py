@@ -116,6 +116,15 @@ def status_badge(status: str, verdict: str = ""):
 
 
 @register.simple_tag
+def demo_badge(design) -> str:
+    """A visible mark on every design that `demo_history` made up (origin "demo"); empty otherwise."""
+    if getattr(design, "origin_kind", "") != "demo":
+        return ""
+    return format_html('<span class="badge demo" title="{}">demo</span>',
+                       "made up by manage.py demo_history: not a real result; left out of the leaderboard and charts")
+
+
+@register.simple_tag
 def plotly_src():
     from evolution.views.assets import plotly_version
 

@@ -1,4 +1,5 @@
-"""Seed a design: upload or paste it; it is checked in the sandbox before it enters the tree."""
+"""Seed a design: upload or paste it; a worker checks it in the sandbox before it enters the tree, and
+the upload's page shows "checking" until the verdict arrives (live, by the `upload.checked` event)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from django.views.decorators.http import require_http_methods
 from evolution.core import reports
 from evolution.forms import SeedForm
 from evolution.models import Upload
+from evolution.selectors.uploads import check_job_of
 from evolution.services.checks import CheckerUnavailable, checker_available
 from evolution.services.intake import submit_design
 from evolution.views.common import page
 from genesys_site.permissions import SEED, action_required
+from genesys_site.query_params import int_param
 
 
 @require_http_methods(["GET", "POST"])
@@ -38,9 +41,9 @@ def seed_page(request):
                 form.add_error(None, str(exc))
                 status = 503
             else:
-                if result.status == Upload.Status.ACCEPTED:
-                    messages.success(request, f"{result.design.name} passed the checker and is in the tree")
-                    return redirect(result.design.get_absolute_url())
+                if result.status == Upload.Status.CHECKING:
+                    messages.info(request, f"{result.name} is being checked; this page shows the verdict")
+                    return redirect("evolution:upload", pk=result.pk)
                 if result.status == Upload.Status.UNREADABLE and not upload:
                     # Pasted text that could not be read: show the form again with the text as it was,
                     # so it can be fixed rather than pasted again (the upload is kept in the list).
@@ -58,10 +61,8 @@ def seed_page(request):
 
 def _resubmit(request) -> dict:
     """?from=<upload id>: the form filled with an earlier upload of this user's, to fix and send again."""
-    try:
-        upload = Upload.objects.filter(author=request.user, pk=int(request.GET.get("from", ""))).first()
-    except ValueError:
-        return {}
+    upload_id = int_param(request.GET, "from", lo=1)
+    upload = Upload.objects.filter(author=request.user, pk=upload_id).first() if upload_id else None
     if upload is None or not upload.tree:
         return {}
     return {"text": json.dumps(upload.tree, indent=2), "name": upload.name}
@@ -75,6 +76,6 @@ def upload_detail(request, pk: int):
         return page(request, "evolution/upload.html", {"upload": None}, status=404)
     report = upload.check_run.report if upload.check_run else None
     return page(request, "evolution/upload.html", {
-        "upload": upload, "findings": reports.findings(report), "figures": reports.figures(report),
+        "upload": upload, "check_job": check_job_of(upload) if upload.status == Upload.Status.CHECKING else None, "findings": reports.findings(report), "figures": reports.figures(report),
         "stages": reports.stages(report),
     })

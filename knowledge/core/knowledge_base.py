@@ -59,7 +59,7 @@ class KnowledgeBase:
         return self.retriever.search(query, k, filters, method, max_per_paper)
 
     def references_for(
-        self, theme: str, parent_texts: list[str], k: int = 5, filters: Filters | None = None
+        self, theme: str, parent_texts: list[str], k: int = 5, filters: Filters | None = None, rerank: bool = True
     ) -> list[Hit]:
         """The `k` papers (best passage of each) for a proposal's theme and its parent designs.
 
@@ -105,7 +105,7 @@ class KnowledgeBase:
         ranked = sorted((best[p] for p in chosen), key=lambda h: -scores[h.paper_id])
         for hit in ranked:
             hit.score = scores[hit.paper_id]
-        if self.reranker is not None and has_theme:
+        if self.reranker is not None and has_theme and rerank:
             ranked = self.reranker.rerank(theme, ranked)
         return ranked[:k]
 

@@ -3,6 +3,9 @@
 The reranker needs only `complete(prompt) -> text`, so any provider (the designer's, the SDK adapters in
 `llm.py`, a local server) can drive it. A failing call or an unreadable answer leaves the fused order as
 it was: search must keep working when the provider does not.
+
+Each rerank is one paid LLM call, so the web asks a `RerankBudget` first: only signed-in users rerank,
+and each of them at most so many times per window (the rest get the fused order, which is free).
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
 
 from .prompts import render
 from .records import Hit
@@ -77,3 +83,35 @@ class LLMReranker:
         for position, hit in enumerate(reranked, start=1):
             hit.ranks["llm"] = position
         return reranked + tail
+
+
+class RerankBudget:
+    """At most `calls` reranker calls per `window_s` seconds for each key (a user id), in this process.
+
+    `spend(key)` takes one call from the key's budget and says whether there was one. `calls` <= 0
+    turns reranking off for everyone.
+    """
+
+    def __init__(self, calls: int, window_s: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.calls, self.window_s, self.clock = calls, window_s, clock
+        self._spent: dict[Hashable, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, key: Hashable) -> bool:
+        if self.calls <= 0:
+            return False
+        now = self.clock()
+        with self._lock:
+            times = self._spent.setdefault(key, deque())
+            while times and now - times[0] >= self.window_s:
+                times.popleft()
+            if len(times) >= self.calls:
+                return False
+            times.append(now)
+            return True
+
+    def left(self, key: Hashable) -> int:
+        now = self.clock()
+        with self._lock:
+            times = self._spent.get(key, deque())
+            return max(0, self.calls - sum(1 for t in times if now - t < self.window_s))

@@ -16,7 +16,7 @@
   const css = getComputedStyle(document.documentElement);
   const STATUS = ["proposed", "implementing", "invalid", "unchecked", "checked", "verifying", "verified", "failed"];
   const STATUS_COLORS = Object.fromEntries(STATUS.map((s) => [s, css.getPropertyValue("--s-" + s).trim() || "#888"]));
-  const ORIGIN_COLORS = { seed: "#c98a12", llm: "#2457c5", gp: "#8e44ad", upload: "#16a085" };
+  const ORIGIN_COLORS = { seed: "#c98a12", llm: "#2457c5", gp: "#8e44ad", upload: "#16a085", demo: "#b0b7bf" };
   const NO_FITNESS = "#c3cad1";
   const VIRIDIS = [[0, [68, 1, 84]], [0.25, [59, 82, 139]], [0.5, [33, 145, 140]], [0.75, [94, 201, 98]], [1, [253, 231, 37]]];
   const colorBy = document.getElementById("color-by");
@@ -55,7 +55,7 @@
   const hover = n.id.map((_, i) =>
     "<b>" + n.name[i] + "</b><br>generation " + n.generation[i] + " · " + n.status[i] +
     (n.verdict[i] ? " · " + n.verdict[i] : "") + "<br>fitness " + fmt(n.fitness[i]) +
-    " · confidence " + n.confidence[i] + "<br>" + n.origin_kind[i] + (n.is_seed[i] ? " · seed" : ""));
+    " · confidence " + n.confidence[i] + "<br>" + (n.origin_kind[i] === "demo" ? "DEMO (made up)" : n.origin_kind[i]) + (n.is_seed[i] ? " · seed" : ""));
 
   function edgeTrace() {
     const xs = [];

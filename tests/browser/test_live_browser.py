@@ -77,7 +77,7 @@ def shared_connection(transactional_db):
 
 @pytest.fixture
 def studio(asgi_server, shared_connection):
-    build_history(12, seed=5)
+    build_history(12, seed=5, demo=False)
     run = ensure_active_run()
     run.budgets = {"micro": 16, "14M": 40}
     run.save()

@@ -1,4 +1,5 @@
-"""`manage.py demo_history`: fill the database with a synthetic search history (for demos)."""
+"""`manage.py demo_history`: fill the database with a synthetic search history (for demos), marked
+as demo: a badge on every page, and left out of the leaderboard, charts, reports and selection."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from evolution.demo import build_history
 
 
 class Command(BaseCommand):
-    help = "Add the seeds and N synthetic designed descendants, some verified (made-up reports). Demo data only."
+    help = ("Add the seeds and N synthetic designed descendants, some verified (made-up reports), all marked "
+            "demo: shown with a badge and left out of every analysis.")
 
     def add_arguments(self, parser):
         parser.add_argument("-n", "--designs", type=int, default=60)
@@ -16,5 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--rung", default="14M")
 
     def handle(self, *args, designs, seed, rung, **options):
-        stats = build_history(designs, seed=seed, rung=rung)
-        self.stdout.write(f"added {stats.designs} designs and {stats.verifications} verifications at {rung}")
+        stats = build_history(designs, seed=seed, rung=rung, demo=True)
+        self.stdout.write(f"added {stats.designs} demo designs and {stats.verifications} made-up verifications "
+                          f"at {rung} (marked demo)")

@@ -8,6 +8,7 @@ import logging
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
 from evolution.models import EvolutionRun
 from evolution.services.loop import dispatch
@@ -28,11 +29,20 @@ class Command(BaseCommand):
         ensure_broker_folders()
         ensure_active_run()
         while True:
-            for run in EvolutionRun.objects.filter(is_active=True):
-                counts = dispatch(run)
-                if any(counts.values()):
-                    log.info("run %s: queued %d design, %d verify jobs; reaped %d", run.name,
-                             counts["design"], counts["verify"], counts["reaped"])
+            try:
+                self.step()
+            except Exception:  # a database or broker outage: log it and try again at the next step
+                if once:
+                    raise
+                log.exception("conductor step failed; retrying in %.0f s", interval)
+                close_old_connections()
             if once:
                 return
             time.sleep(interval)
+
+    def step(self) -> None:
+        for run in EvolutionRun.objects.filter(is_active=True):
+            counts = dispatch(run)
+            if any(counts.values()):
+                log.info("run %s: queued %d design, %d verify jobs; reaped %d", run.name,
+                         counts["design"], counts["verify"], counts["reaped"])

@@ -1,7 +1,8 @@
-"""Pytest fixtures shared by the web, API and browser tests (`pytest_plugins = ["evolution.testing"]`).
+"""Pytest fixtures shared by the web, API and browser tests (`pytest_plugins = ["web_fixtures"]`).
 
 They build real rows through the real services: users with real roles, the real seeds, a small
-synthetic history (see `evolution.demo`). Nothing is mocked.
+synthetic history (`evolution.demo`, unmarked: in a test database the pages that analytics feed need
+rows they count). Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def seeds(db) -> list[Design]:
 @pytest.fixture
 def history(seeds) -> list[Design]:
     """The seeds and 14 designed descendants (mutations and crossovers), some verified at 14M."""
-    build_history(14, seed=3)
+    build_history(14, seed=3, demo=False)
     return list(Design.objects.order_by("id"))
 
 
