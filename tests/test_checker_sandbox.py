@@ -14,12 +14,13 @@ import pytest
 
 from verifier.core.checker import CheckConfig, run_checks
 from verifier.core.checker.files import check_path
-from verifier.core.checker.sandbox import bubblewrap_problem, child_environment
+from verifier.core.checker.sandbox import child_environment
 from verifier.core.gau import GAUNode, GAUTree
 from verifier.core.seeds import load_seed
 
+from sandbox_support import bubblewrap, needs_bubblewrap, unsafe_no_sandbox  # noqa: F401 - fixtures
+
 BAD = Path(__file__).resolve().parent / "bad_designs"
-needs_bubblewrap = pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"{bubblewrap_problem()}")
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,7 @@ def test_bubblewrap_is_used_and_reported_when_it_works(config):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("unsafe_no_sandbox")
 def test_rlimit_only_fallback_checks_a_seed_and_says_so(config):
     report = run_checks(load_seed("gpt"), config.replace(sandbox="rlimit"))
     assert report.passed, report.format_text()
@@ -79,7 +81,9 @@ def test_rlimit_only_fallback_checks_a_seed_and_says_so(config):
 
 
 @pytest.mark.parametrize("mode", ["auto", "rlimit"])
-def test_reads_outside_the_interpreter_are_refused(config, mode):
+def test_reads_outside_the_interpreter_are_refused(config, mode, monkeypatch):
+    if mode == "rlimit":
+        monkeypatch.setenv("GENESYS_UNSAFE_NO_SANDBOX", "1")
     tree = design('open("/etc/hostname").read()')
     report = run_checks(tree, config.replace(sandbox=mode), stages=("runtime",))
     assert report.category == "sandbox-violation", report.format_text()
