@@ -98,6 +98,21 @@ def hand_over(paths: Sequence[str | Path], uid: int, gid: int) -> None:
                     pass
 
 
+def open_up(top: str | Path) -> None:
+    """Make what a child wrote under `top` readable by every later child (links left alone)."""
+    import stat
+
+    for folder, dirs, files in os.walk(top):
+        for name, extra in [(folder, 0o555)] + [(os.path.join(folder, d), 0o555) for d in dirs] + \
+                [(os.path.join(folder, f), 0o444) for f in files]:
+            try:
+                mode = os.lstat(name).st_mode
+                if not stat.S_ISLNK(mode):
+                    os.chmod(name, stat.S_IMODE(mode) | extra)
+            except OSError:
+                pass
+
+
 def descendants(pid: int) -> list[int]:
     """Processes below `pid` (children first), from /proc."""
     parents: dict[int, list[int]] = {}

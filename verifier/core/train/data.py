@@ -169,12 +169,14 @@ def cache_key(config: DataConfig, data_dir: Path | None, tok) -> str:
 
 
 def load_token_stream(config: DataConfig, data_dir: Path | None, cache_dir: Path | None = None,
-                      log=print) -> TokenStream:
-    """Tokenise the corpus once (cached under `cache_dir/tokens/<key>`) and return its two splits."""
+                      log=print, read_only_caches: tuple[Path, ...] = ()) -> TokenStream:
+    """Tokenise the corpus once (cached under `cache_dir/tokens/<key>`) and return its two splits.
+    `read_only_caches` are looked in first (a sandboxed run reads the shared cache, writes its own)."""
     cache_root = Path(cache_dir or default_cache_dir())
     tok = load_tokenizer(config.tokenizer, data_dir)
     key = cache_key(config, data_dir, tok)
-    folder = cache_root / "tokens" / key
+    shared = [Path(c) / "tokens" / key for c in read_only_caches]
+    folder = next((f for f in shared if (f / "meta.json").exists()), cache_root / "tokens" / key)
     if not (folder / "meta.json").exists():
         log(f"tokenising {config.corpus} (once; cached in {folder})")
         _build_cache(config, data_dir, tok, key, folder, cache_root / "hf_datasets")
