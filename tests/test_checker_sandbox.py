@@ -11,14 +11,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sandbox_support import bubblewrap, needs_bubblewrap, unsafe_no_sandbox  # noqa: F401 - fixtures
 
 from verifier.core.checker import CheckConfig, run_checks
 from verifier.core.checker.files import check_path
 from verifier.core.checker.sandbox import child_environment
 from verifier.core.gau import GAUNode, GAUTree
 from verifier.core.seeds import load_seed
-
-from sandbox_support import bubblewrap, needs_bubblewrap, unsafe_no_sandbox  # noqa: F401 - fixtures
 
 BAD = Path(__file__).resolve().parent / "bad_designs"
 

@@ -24,7 +24,7 @@ from .bubblewrap import PACKAGE_DIR, PACKAGE_PARENT, Bind, bubblewrap_command, g
 from .mode import resolve_mode
 
 SANDBOX_UID_RANGE = (2_000_000_000, 2_100_000_000)
-# How a module run starts: `python -I -B -c ENTER <package parent> <limits json> <module args...>`.
+# How a module run starts: `python -I -B -c ENTER <package parent> <limits json> <module> <args...>`.
 ENTER = "import sys; sys.path.insert(0, sys.argv[1]); from verifier.core.sandbox.enter import main; main(sys.argv[2:])"
 
 
@@ -240,8 +240,10 @@ class SandboxProcess:
 
 
 def start_module(args: Sequence[str], spec: SandboxSpec, *, stdout: IO | int | None = None,
-                 stderr: IO | int | None = None, pass_fds: Sequence[int] = ()) -> SandboxProcess:
-    """Start `python -m verifier.core *args` in the sandbox; raises SandboxUnavailable (fail closed)."""
+                 stderr: IO | int | None = None, pass_fds: Sequence[int] = (),
+                 module: str = "verifier.core") -> SandboxProcess:
+    """Start `python -m verifier.core *args` in the sandbox; raises SandboxUnavailable (fail closed).
+    `module` may name another module, or a script (a path ending in .py) the spec makes visible."""
     mode, description = resolve_mode(spec.mode)
     uid, note = sandbox_uid(mode)
     description += note
@@ -265,7 +267,7 @@ def start_module(args: Sequence[str], spec: SandboxSpec, *, stdout: IO | int | N
     home = writable[0] if writable else tmp
     env = {**base_environment(home, tmp), **spec.env}
     cwd = spec.cwd or home
-    command = [sys.executable, "-I", "-B", "-c", ENTER, PACKAGE_PARENT, json.dumps(limits), *args]
+    command = [sys.executable, "-I", "-B", "-c", ENTER, PACKAGE_PARENT, json.dumps(limits), module, *args]
     popen_user: dict[str, Any] = {}
     if mode == "bubblewrap":
         passwd, group = identity_files(host, uid)
@@ -303,11 +305,12 @@ class ModuleResult:
     timed_out: bool = False
 
 
-def run_module(args: Sequence[str], spec: SandboxSpec, timeout_s: float = 600.0) -> ModuleResult:
+def run_module(args: Sequence[str], spec: SandboxSpec, timeout_s: float = 600.0,
+               module: str = "verifier.core") -> ModuleResult:
     """Run `python -m verifier.core *args` in the sandbox to the end (or the wall clock) and return
     its exit status and output. Raises SandboxUnavailable where the sandbox cannot start."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        with start_module(args, spec, stdout=out, stderr=err) as child:
+        with start_module(args, spec, stdout=out, stderr=err, module=module) as child:
             timed_out = False
             try:
                 child.wait(timeout_s)
