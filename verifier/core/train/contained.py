@@ -115,19 +115,19 @@ def _run_child(cmd: list[str], spec: SandboxSpec, progress: str | None) -> tuple
     if progress and progress != "-":
         progress_fd = safe.open_append(progress)
     stdout = progress_fd if progress_fd is not None else sys.stdout.fileno()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         with start_module(cmd, spec, stdout=stdout, stderr=sys.stderr.fileno()) as child:
             def forward(signum: int, frame: Any) -> None:
                 child.signal(signum)
 
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, forward)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, forward)
             child.wait()
             return child.returncode, child.mode
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         if progress_fd is not None:
             os.close(progress_fd)
 
