@@ -27,6 +27,7 @@ from evolution.services.events import record_event
 from evolution.services.loop import run_settings
 from evolution.services.verifications import record_report, start_verification
 from verifier.core.gau.tree import GAUTree
+from verifier.core.sandbox.files import write_text
 
 PROGRESS_EVERY_S = 2.0
 STOP_POLL_S = 5.0
@@ -160,7 +161,7 @@ def _verify(job: Job) -> None:
     out = run_dir(design, verification.rung)
     out.mkdir(parents=True, exist_ok=True)
     design_json = out / "design.json"
-    design_json.write_text(GAUTree.from_dict(design.tree).to_json())
+    write_text(design_json, GAUTree.from_dict(design.tree).to_json())  # the run folder is the sandbox's
     data_dir = Path(django_settings.GENESYS_DATA_DIR) if django_settings.GENESYS_DATA_DIR else None
     follower = _Follower(job, verification)
     outcome = run_verification(
