@@ -169,11 +169,11 @@ def test_a_checkout_under_tmp_runs_in_bubblewrap(tmp_path):
 
 @needs_bubblewrap
 def test_a_module_run_sees_only_what_it_is_given(tmp_path):
-    """No home folder, no var/ or .env of the checkout, no network, its own uid; writable folders only."""
+    """No home folder, nothing of the checkout but the package (so no var/, no .env), no network, its own
+uid, no secrets in the environment; the writable folders only."""
     readable, writable = tmp_path / "ro", tmp_path / "rw"
     readable.mkdir()
     (readable / "data.txt").write_text("shared")
-    (REPO / "var").mkdir(exist_ok=True)
     script = (
         "import os, socket, sys\n"
         "def can_read(p):\n"
@@ -184,7 +184,7 @@ def test_a_module_run_sees_only_what_it_is_given(tmp_path):
         "    try:\n        socket.create_connection(('1.1.1.1', 53), timeout=2); return True\n"
         "    except OSError:\n        return False\n"
         f"print(can_read({str(readable / 'data.txt')!r}), can_write({str(readable / 'x')!r}), "
-        f"can_write({str(writable / 'x')!r}), os.path.exists({str(REPO / 'var')!r}), "
+        f"can_write({str(writable / 'x')!r}), os.path.exists({str(REPO / 'pyproject.toml')!r}), "
         f"os.path.exists({str(REPO / '.env.example')!r}), os.path.exists('/etc/shadow'), os.path.exists('/home'), "
         "online(), os.getuid() != 0, sorted(k for k in os.environ if 'KEY' in k or 'SECRET' in k))\n"
     )
