@@ -5,6 +5,7 @@ untrusted has been loaded yet."""
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import signal
 import sys
@@ -28,6 +29,8 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it; the file-size limit must end the run
     drop_privileges(limits.get("uid"), limits.get("gid"))
     _die_with_parent()  # after the uid change, which clears it
+    if limits.get("cwd"):
+        os.chdir(limits["cwd"])
     sys.dont_write_bytecode = True
     module, args = argv[1], argv[2:]
     if module.endswith(".py"):  # a script (tests probe the sandbox with one)

@@ -254,8 +254,8 @@ def start_module(args: Sequence[str], spec: SandboxSpec, *, stdout: IO | int | N
     scratch = tempfile.TemporaryDirectory(prefix="genesys-sandbox-")
     host = Path(scratch.name)
     os.chmod(host, 0o755)
-    limits = {"processes": spec.processes, "file_size": spec.file_size_mb * 1024 * 1024,
-              "open_files": spec.open_files, "cpu_seconds": spec.cpu_seconds, "uid": uid, "gid": uid}
+    limits: dict[str, Any] = {"processes": spec.processes, "file_size": spec.file_size_mb * 1024 * 1024,
+                              "open_files": spec.open_files, "cpu_seconds": spec.cpu_seconds, "uid": uid, "gid": uid}
     if mode == "bubblewrap":
         tmp = "/tmp"
     else:
@@ -266,7 +266,7 @@ def start_module(args: Sequence[str], spec: SandboxSpec, *, stdout: IO | int | N
         tmp = str(tmp_dir)
     home = writable[0] if writable else tmp
     env = {**base_environment(home, tmp), **spec.env}
-    cwd = spec.cwd or home
+    limits["cwd"] = spec.cwd or home  # entered after the uid change (a folder only that uid may enter)
     command = [sys.executable, "-I", "-B", "-c", ENTER, PACKAGE_PARENT, json.dumps(limits), module, *args]
     popen_user: dict[str, Any] = {}
     if mode == "bubblewrap":
@@ -277,8 +277,7 @@ def start_module(args: Sequence[str], spec: SandboxSpec, *, stdout: IO | int | N
         if spec.gpu:
             binds += gpu_binds()
         command = bubblewrap_command(binds, root=os.geteuid() == 0, tmp_size_mb=spec.tmp_size_mb,
-                                     shm_size_mb=max(64, spec.tmp_size_mb // 4), chdir=cwd) + command
-        cwd = "/"
+                                     shm_size_mb=max(64, spec.tmp_size_mb // 4), chdir="/") + command
     elif uid is not None:
         popen_user = {"user": uid, "group": uid, "extra_groups": []}
     if uid is not None:
@@ -286,7 +285,7 @@ def start_module(args: Sequence[str], spec: SandboxSpec, *, stdout: IO | int | N
     started = time.monotonic()
     try:
         proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                pass_fds=tuple(pass_fds), start_new_session=True, cwd=cwd, **popen_user)
+                                pass_fds=tuple(pass_fds), start_new_session=True, cwd="/", **popen_user)
     except BaseException:
         if uid is not None:
             hand_over(writable, os.getuid(), os.getgid())
