@@ -102,3 +102,14 @@ def test_the_runner_kills_its_child_when_following_it_fails(tmp_path, genesys_da
         if str(out).encode() in cmdline:
             left.append(entry)
     assert left == []
+
+
+def test_the_runner_refuses_a_report_of_another_design(tmp_path):
+    from evolution.core.verify_runner import report_problem
+
+    gpt = load_seed("gpt")
+    report = {"design_name": "gpt", "design_hash": "forged", "rung": "micro", "status": "done", "fitness": 1.0}
+    assert "names design" in report_problem(report, gpt.content_hash(), "micro")
+    assert "names rung" in report_problem({**report, "design_hash": gpt.content_hash()}, gpt.content_hash(), "tiny")
+    assert report_problem({**report, "design_hash": gpt.content_hash()}, gpt.content_hash(), "micro") is None
+    assert "does not parse" in report_problem({"fitness": 1.0}, gpt.content_hash(), "micro")

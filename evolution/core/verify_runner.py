@@ -123,6 +123,7 @@ def run_verification(
     overrides = dict(env or {})
     overrides.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     stderr_path = out_dir / "stderr.log"
+    expected = _expected(design_json, rung)  # before the child can touch anything
     tail = _Tail(progress_path)
     tail.offset = progress_path.stat().st_size if progress_path.exists() else 0
     start = time.monotonic()
@@ -165,7 +166,7 @@ def run_verification(
         return VerifyOutcome("failed", report, failure, code, wall, stderr_tail, tail.count)
     if stopped_by == "stopped":
         return VerifyOutcome("interrupted", report, None, code, wall, stderr_tail, tail.count)
-    problem = report_problem(report, design_json, rung) if report is not None else None
+    problem = report_problem(report, *expected) if report is not None and expected else None
     if problem:
         failure = {"category": "report_invalid", "message": problem}
         return VerifyOutcome("failed", None, failure, code, wall, stderr_tail, tail.count)
@@ -200,22 +201,27 @@ def _kill_group(child: subprocess.Popen, grace_s: float = 15.0) -> None:
             continue
 
 
-def report_problem(report: dict[str, Any], design_json: Path, rung: str) -> str | None:
-    """Why `report` is not this design's report at this rung (None when it is). The verify command
-    checks the same; this side checks again because it is the one that stores the result."""
+def _expected(design_json: Path, rung: str) -> tuple[str, str] | None:
+    """(design hash, rung name) a report of this run must name; None when the design or the rung is
+    itself broken (the verify command's report, or its absence, says so)."""
     from verifier.core.gau.tree import GAUTree, TreeError
     from verifier.core.train.ladder import get_rung
+
+    try:
+        return GAUTree.from_json(design_json.read_text()).content_hash(), get_rung(rung).name
+    except (OSError, ValueError, KeyError, TreeError):
+        return None
+
+
+def report_problem(report: dict[str, Any], expected_hash: str, expected_rung: str) -> str | None:
+    """Why `report` is not this design's report at this rung (None when it is). The verify command
+    checks the same; this side checks again because it is the one that stores the result."""
     from verifier.core.train.report import VerificationReport
 
     try:
         parsed = VerificationReport.from_dict(report)
     except TypeError as exc:
         return f"the report does not parse: {exc}"
-    try:
-        expected_hash = GAUTree.from_json(design_json.read_text()).content_hash()
-        expected_rung = get_rung(rung).name
-    except (OSError, ValueError, KeyError, TreeError):
-        return None  # the design or rung itself is broken: the report (or its absence) says so
     if parsed.design_hash != expected_hash:
         return f"the report names design {parsed.design_hash!r}, not {expected_hash!r}"
     if parsed.rung != expected_rung:

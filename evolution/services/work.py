@@ -160,7 +160,7 @@ def _verify(job: Job) -> None:
     start_verification(verification)
     out = run_dir(design, verification.rung)
     out.mkdir(parents=True, exist_ok=True)
-    design_json = out / "design.json"
+    design_json = out.parent / f"{verification.rung}.design.json"  # outside the folder the design can write
     write_text(design_json, GAUTree.from_dict(design.tree).to_json())  # the run folder is the sandbox's
     data_dir = Path(django_settings.GENESYS_DATA_DIR) if django_settings.GENESYS_DATA_DIR else None
     follower = _Follower(job, verification)
