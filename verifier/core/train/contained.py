@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +82,16 @@ def run_contained(args: argparse.Namespace, tree: GAUTree, overrides: dict[str, 
     read_only = [p for p in (data_dir,) if p is not None]
     mode = ""
     try:
-        shared_cache.mkdir(parents=True, exist_ok=True)
-        prepare = run_module([*base, "--prepare-data", "--set", f"cache_dir={shared_cache}"],
-                             SandboxSpec(read_only=read_only, writable=[shared_cache], env={"HOME": "/tmp"}),
-                             timeout_s=PREPARE_TIMEOUT_S)
-        open_up(shared_cache)  # the design's child reads it as another uid
-        if prepare.returncode not in (0, 1):
-            print(f"note: tokenising in the sandbox ended with status {prepare.returncode}: "
-                  f"{prepare.stderr[-500:]}", file=sys.stderr)
+        if not probably_cached(shared_cache, data_dir, overrides):
+            shared_cache.mkdir(parents=True, exist_ok=True)
+            prepare = run_module([*base, "--prepare-data", "--set", f"cache_dir={shared_cache}"],
+                                 SandboxSpec(read_only=read_only, writable=[shared_cache], env={"HOME": "/tmp"}),
+                                 timeout_s=PREPARE_TIMEOUT_S)
+            if prepare.returncode not in (0, 1):
+                print(f"note: tokenising in the sandbox ended with status {prepare.returncode}: "
+                      f"{prepare.stderr[-500:]}", file=sys.stderr)
+        if shared_cache.is_dir():
+            open_up(shared_cache / "tokens")  # the design's child reads it as another uid
         design_cmd = [*base, "--set", f"cache_dir={out / PRIVATE / 'cache'}",
                       "--set", f"shared_cache_dir={shared_cache}"]
         if args.progress_jsonl:
@@ -107,6 +110,28 @@ def run_contained(args: argparse.Namespace, tree: GAUTree, overrides: dict[str, 
     human = sys.stderr if args.progress_jsonl == "-" else sys.stdout
     print(summary(report.to_dict(), out) + (f"\n  sandbox: {mode}" if mode else ""), file=human)
     return {"done": 0, "interrupted": 3}.get(report.status, 1)
+
+
+def probably_cached(shared_cache: Path, data_dir: Path | None, overrides: dict[str, Any]) -> bool:
+    """Is the run's corpus already tokenised in the shared cache (same data settings)? Then the
+    tokenising child is skipped. A wrong guess costs time only: the design's child looks the cache
+    up by its exact key (corpus and tokenizer fingerprints) and tokenises privately on a miss."""
+    from .verify import VerifyConfig, _split_overrides, data_config
+
+    _, cfg_o, data_o = _split_overrides(overrides)
+    try:
+        data_cfg, problem = data_config(VerifyConfig(**cfg_o), data_o, data_dir)
+    except (OSError, ValueError, TypeError):
+        return False
+    wanted = json.loads(json.dumps(asdict(data_cfg)))
+    for meta in sorted(shared_cache.glob("tokens/*/meta.json")):
+        raw = safe.read_bytes(meta, 1 << 20)
+        try:
+            if raw is not None and json.loads(raw).get("config") == wanted:
+                return not problem
+        except (ValueError, AttributeError):
+            continue
+    return False
 
 
 def _run_child(cmd: list[str], spec: SandboxSpec, progress: str | None) -> tuple[int | None, str]:
