@@ -27,7 +27,7 @@ from ..sandbox.bubblewrap import PACKAGE_PARENT
 from ..sandbox.bubblewrap import bubblewrap_command as shared_bubblewrap_command
 from ..sandbox.mode import SandboxUnavailable, bubblewrap_problem
 from ..sandbox.mode import resolve_mode as shared_resolve_mode
-from ..sandbox.process import identity_files, kill_everything, sandbox_uid
+from ..sandbox.process import base_environment, identity_files, kill_everything, sandbox_uid
 from .child import BOOTSTRAP
 from .config import CheckConfig
 
@@ -92,23 +92,8 @@ def _user_task_count(uid: int) -> int:
 
 
 def child_environment(tmp: str, threads: int) -> dict[str, str]:
-    """All the child gets: no secrets from this process's environment reach it."""
-    n = str(max(1, threads))
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": tmp,
-        "TMPDIR": tmp,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "OMP_NUM_THREADS": n,
-        "MKL_NUM_THREADS": n,
-        "OPENBLAS_NUM_THREADS": n,
-        "PYTHONHASHSEED": "0",
-        "MALLOC_ARENA_MAX": "2",
-        "CUDA_VISIBLE_DEVICES": "",
-        "HF_HUB_OFFLINE": "1",
-        "NO_PROXY": "*",
-    }
+    """All the child gets: no secrets from this process's environment reach it; no GPU."""
+    return {**base_environment(tmp, tmp, threads), "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
 
 
 def run_in_sandbox(job: dict[str, Any], tokens: bytes, config: CheckConfig) -> SandboxOutcome:
