@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from evolution.models import Job
 from evolution.services import work
 
 COMMON = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True,
@@ -30,3 +31,10 @@ def check_job(job_id: int) -> None:
 @shared_task(name="evolution.verify_job", **COMMON)
 def verify_job(job_id: int) -> None:
     work.run_verify_job(job_id)
+
+
+def send(job: Job) -> None:
+    """How a job reaches its worker: its kind's task on its kind's queue (registered with
+    `evolution.services.jobs.set_sender` when the app starts)."""
+    task = {Job.Kind.DESIGN: design_job, Job.Kind.CHECK: check_job, Job.Kind.VERIFY: verify_job}[job.kind]
+    task.apply_async(args=[job.id], queue=job.kind)

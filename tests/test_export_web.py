@@ -5,7 +5,6 @@ without importing the design's code in the web process."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import sys
 import zipfile

@@ -1,11 +1,14 @@
 """Run one verification as a child process and follow it.
 
 Generated code never runs inside a worker process: the worker starts
-`python -m verifier.core verify` in its own process group with a clean environment (no API keys),
-tails its JSON-lines progress file, enforces a wall-clock limit, and turns every way the child can
-end — report written, crash, kill, time-out — into an outcome. The child resumes from its
-checkpoints when started again on the same output folder, which is how a restarted worker picks
-up an interrupted verification.
+`python -m verifier.core verify` in its own process group with a clean environment (no API keys).
+That command runs the design only inside the sandbox (verifier/core/train/contained.py) and fails
+with `sandbox_unavailable` where there is none. The worker tails its JSON-lines progress file,
+enforces a wall-clock limit, and turns every way the child can end — report written, crash, kill,
+time-out — into an outcome; whatever goes wrong in the worker while it follows, the child is
+killed first. The run folder is the sandbox's writable folder: its files are read without
+following links. The child resumes from its checkpoints when started again on the same output
+folder, which is how a restarted worker picks up an interrupted verification.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -25,7 +29,11 @@ from typing import Any
 PASSED_ENV = (
     "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "GENESYS_DATA_DIR", "GENESYS_CACHE_DIR",
     "CUDA_VISIBLE_DEVICES", "HF_HOME", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+    "GENESYS_UNSAFE_NO_SANDBOX",  # the operator's switch (docs/SANDBOX.md)
 )
+
+
+MAX_PROGRESS_CHUNK = 16 * 1024 * 1024
 
 
 @dataclass
@@ -68,11 +76,15 @@ class _Tail:
         self.count = 0
 
     def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        with self.path.open("rb") as fh:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return []  # missing, or a link the sandboxed child planted
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return []
             fh.seek(self.offset)
-            chunk = fh.read()
+            chunk = fh.read(MAX_PROGRESS_CHUNK)
         end = chunk.rfind(b"\n")
         if end < 0:
             return []
@@ -111,15 +123,20 @@ def run_verification(
     overrides = dict(env or {})
     overrides.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     stderr_path = out_dir / "stderr.log"
+    expected = _expected(design_json, rung)  # before the child can touch anything
     tail = _Tail(progress_path)
     tail.offset = progress_path.stat().st_size if progress_path.exists() else 0
     start = time.monotonic()
-    with stderr_path.open("ab") as stderr_file:
+    stderr_fd = _open_log(stderr_path)
+    try:
         child = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=stderr_file, env=child_env(overrides), start_new_session=True,
+            cmd, stdout=subprocess.DEVNULL, stderr=stderr_fd, env=child_env(overrides), start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        stopped_by: str | None = None
+    finally:
+        os.close(stderr_fd)
+    stopped_by: str | None = None
+    try:
         while child.poll() is None:
             for event in tail.read():
                 if on_progress is not None:
@@ -132,7 +149,10 @@ def run_verification(
                 _kill_group(child)
                 break
             time.sleep(poll_s)
-        child.wait()
+    except BaseException:
+        _kill_group(child, grace_s=5.0)  # never leave a child training in a folder a retry will use
+        raise
+    child.wait()
     for event in tail.read():
         if on_progress is not None:
             on_progress(event)
@@ -146,6 +166,10 @@ def run_verification(
         return VerifyOutcome("failed", report, failure, code, wall, stderr_tail, tail.count)
     if stopped_by == "stopped":
         return VerifyOutcome("interrupted", report, None, code, wall, stderr_tail, tail.count)
+    problem = report_problem(report, *expected) if report is not None and expected else None
+    if problem:
+        failure = {"category": "report_invalid", "message": problem}
+        return VerifyOutcome("failed", None, failure, code, wall, stderr_tail, tail.count)
     if report is not None and code in (0, 1):
         failure = report.get("failure") if report.get("status") != "done" else None
         status = "done" if code == 0 and report.get("status") == "done" else "failed"
@@ -177,17 +201,65 @@ def _kill_group(child: subprocess.Popen, grace_s: float = 15.0) -> None:
             continue
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _expected(design_json: Path, rung: str) -> tuple[str, str] | None:
+    """(design hash, rung name) a report of this run must name; None when the design or the rung is
+    itself broken (the verify command's report, or its absence, says so)."""
+    from verifier.core.gau.tree import GAUTree, TreeError
+    from verifier.core.train.ladder import get_rung
+
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return GAUTree.from_json(design_json.read_text()).content_hash(), get_rung(rung).name
+    except (OSError, ValueError, KeyError, TreeError):
+        return None
+
+
+def report_problem(report: dict[str, Any], expected_hash: str, expected_rung: str) -> str | None:
+    """Why `report` is not this design's report at this rung (None when it is). The verify command
+    checks the same; this side checks again because it is the one that stores the result."""
+    from verifier.core.train.report import VerificationReport
+
+    try:
+        parsed = VerificationReport.from_dict(report)
+    except TypeError as exc:
+        return f"the report does not parse: {exc}"
+    if parsed.design_hash != expected_hash:
+        return f"the report names design {parsed.design_hash!r}, not {expected_hash!r}"
+    if parsed.rung != expected_rung:
+        return f"the report names rung {parsed.rung!r}, not {expected_rung!r}"
+    return None
+
+
+def _open_log(path: Path) -> int:
+    """Append to the child's log; a link planted in the run folder is replaced, not followed."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        path.unlink(missing_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+
+
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        size = os.fstat(fd).st_size
+        fh.seek(max(0, size + limit) if limit < 0 else 0)
+        return fh.read(abs(limit))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    raw = _read_regular(path, 64 * 1024 * 1024)
+    try:
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
         return None
     return data if isinstance(data, dict) else None
 
 
 def _tail_text(path: Path, limit: int = 4000) -> str:
-    try:
-        data = path.read_bytes()[-limit:]
-    except OSError:
-        return ""
-    return data.decode(errors="replace")
+    data = _read_regular(path, -limit)
+    return data.decode(errors="replace") if data is not None else ""

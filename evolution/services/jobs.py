@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from evolution.models import Job
 from evolution.services.events import record_event
+from evolution.services.verifications import fail_verification
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +28,25 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def enqueue(job: Job) -> None:
-    """Send the job to its Celery queue once the surrounding transaction commits."""
-    from evolution import tasks
+Sender = Callable[[Job], None]
+_sender: Sender | None = None
 
-    task = {Job.Kind.DESIGN: tasks.design_job, Job.Kind.CHECK: tasks.check_job, Job.Kind.VERIFY: tasks.verify_job}
+
+def set_sender(sender: Sender | None) -> None:
+    """Register how a job reaches its worker (the Celery layer does this at app start: services do
+    not import tasks)."""
+    global _sender
+    _sender = sender
+
+
+def enqueue(job: Job) -> None:
+    """Send the job to its queue once the surrounding transaction commits."""
+    if _sender is None:
+        raise RuntimeError("no job sender is registered (evolution.apps registers Celery's at start)")
+    send = _sender
     # robust: a broker that is down must not undo or crash the caller; the job stays QUEUED and
     # `resend_lost` sends it again once the broker is back.
-    transaction.on_commit(lambda: task[job.kind].apply_async(args=[job.id], queue=job.kind), robust=True)
+    transaction.on_commit(lambda: send(job), robust=True)
 
 
 def create_job(run, kind: str, *, params: dict[str, Any] | None = None, design=None, verification=None) -> Job:
@@ -77,12 +90,16 @@ def finish(job: Job, *, design=None, summary: dict[str, Any] | None = None) -> J
 
 
 def fail(job: Job, category: str, message: str) -> Job:
+    """The job failed; a verification it was running fails with it (no row left RUNNING, its budget
+    released)."""
     with transaction.atomic():
         job.status, job.finished_at = Job.Status.FAILED, timezone.now()
         job.failure_category, job.error = category, message[:4000]
         job.save(update_fields=["status", "finished_at", "failure_category", "error"])
         record_event("job.failed", {"job": job.id, "kind": job.kind, "category": category,
                                     "message": message[:500]}, design=job.design)
+        if job.kind == Job.Kind.VERIFY and job.verification_id is not None:
+            fail_verification(job.verification_id, category, message)
     return job
 
 

@@ -226,3 +226,28 @@ def _refresh_design(design: Design) -> Design:
         design.status = Design.Status.FAILED
     design.save(update_fields=["confidence", "fitness", "fitness_std", "gpu_seconds", "status", "updated_at"])
     return design
+
+
+def fail_verification(verification_id: int, category: str, message: str) -> Verification | None:
+    """A verification whose job died (a crash in the worker, the reaper giving up) fails with the
+    reason instead of staying queued or running; a failed row no longer counts against the budget.
+    Rows that already ended are left alone."""
+    with transaction.atomic():
+        verification = Verification.objects.select_for_update().filter(
+            id=verification_id, status__in=(Verification.Status.QUEUED, Verification.Status.RUNNING)).first()
+        if verification is None:
+            return None
+        failure = {"category": category, "message": message[:4000], "step": None}
+        verification.status = Verification.Status.FAILED
+        verification.error = f"{category}: {message.splitlines()[0] if message else ''}"[:4000]
+        verification.report = {**(verification.report or {}), "status": "failed", "failure": failure,
+                               "error": verification.error}
+        verification.fitness = None
+        verification.finished_at = timezone.now()
+        verification.save(update_fields=["status", "error", "report", "fitness", "finished_at"])
+        design = _refresh_design(verification.design)
+        record_event("verification.failed", {
+            "verification": verification.id, "rung": verification.rung, "fitness": None, "category": category,
+            "design_fitness": design.fitness, "confidence": design.confidence, "status": design.status,
+        }, design=design)
+    return verification

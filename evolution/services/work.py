@@ -31,6 +31,7 @@ from verifier.core.train.ladder import DEFAULT_SEED
 
 if TYPE_CHECKING:
     from designer.core.config import DesignerConfig
+from verifier.core.sandbox.files import write_text
 
 PROGRESS_EVERY_S = 2.0
 STOP_POLL_S = 5.0
@@ -188,8 +189,8 @@ def _verify(job: Job) -> None:
     start_verification(verification)
     out = run_dir(design, verification.rung, verification.seed)
     out.mkdir(parents=True, exist_ok=True)
-    design_json = out / "design.json"
-    design_json.write_text(GAUTree.from_dict(design.tree).to_json())
+    design_json = out.parent / f"{verification.rung}.design.json"  # outside the folder the design can write
+    write_text(design_json, GAUTree.from_dict(design.tree).to_json())  # the run folder is the sandbox's
     data_dir = Path(django_settings.GENESYS_DATA_DIR) if django_settings.GENESYS_DATA_DIR else None
     follower = _Follower(job, verification)
     outcome = run_verification(

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any
 
+from ..sandbox.limits import apply_limits, drop_privileges
+
 # How the parent starts this module: `python -I -B -c BOOTSTRAP <package parent> <job.json> <fd>`.
 BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -76,28 +78,6 @@ class Channel:
             data = data[written:]
 
 
-def apply_limits(limits: dict[str, Any]) -> None:
-    import resource
-
-    wanted = {
-        "RLIMIT_NPROC": limits.get("processes"),
-        "RLIMIT_FSIZE": limits.get("file_size"),
-        "RLIMIT_NOFILE": limits.get("open_files"),
-        "RLIMIT_CORE": 0,
-    }
-    for name, value in wanted.items():
-        if value is None or not hasattr(resource, name):
-            continue
-        res = getattr(resource, name)
-        _, hard = resource.getrlimit(res)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(res, (value, value))
-    cpu = limits.get("cpu_seconds")
-    if cpu is not None:
-        # SIGXCPU at the soft limit, SIGKILL a little later at the hard one.
-        resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 5))
-
-
 def limit_address_space(extra_bytes: int | None) -> None:
     """Cap the address space at what the interpreter and torch already map plus `extra_bytes`, so the
     cap means the same with a CPU-only torch and with a CUDA build that maps gigabytes of kernels."""
@@ -112,17 +92,6 @@ def limit_address_space(extra_bytes: int | None) -> None:
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(resource.RLIMIT_AS, (value, value))
-
-
-def drop_privileges(uid: int | None, gid: int | None) -> None:
-    """Become the sandbox's own unprivileged user (the parent picked a fresh uid for this check)."""
-    if uid is None or os.getuid() != 0:
-        return
-    os.setgroups([])
-    os.setgid(gid if gid is not None else uid)
-    os.setuid(uid)
-    if os.getuid() != uid or os.geteuid() != uid:
-        raise SystemExit("could not drop privileges")
 
 
 def prepare_torch(threads: int) -> None:

@@ -152,7 +152,7 @@ class CheckConfig:
     forbidden_members: tuple[str, ...] = DEFAULT_FORBIDDEN_MEMBERS
 
     # -- sandbox ---------------------------------------------------------------------------------------
-    sandbox: str = "auto"  # "auto" (bubblewrap if it works, else rlimit-only), "bubblewrap", "rlimit"
+    sandbox: str = "auto"  # "auto"/"bubblewrap"; "rlimit" or a fallback only with GENESYS_UNSAFE_NO_SANDBOX=1
     timeout_s: float = 120.0  # wall clock for the whole runtime stage
     memory_limit_mb: int = 4096  # address space a design may add beyond Python and torch (RLIMIT_AS)
     cpu_time_limit_s: int | None = None  # RLIMIT_CPU; default: timeout × threads + 30

@@ -2,7 +2,9 @@
 
 bubblewrap where it works: new PID, network, IPC and UTS namespaces; a read-only view of /usr,
 the Python installation and this package only; a private, size-limited /tmp; no environment but
-the few variables set here. Otherwise rlimits only, reported as such. In both modes the child
+the few variables set here (the mounts and the mode are shared with every sandboxed child:
+verifier/core/sandbox). Without bubblewrap nothing runs (SandboxUnavailable) unless the operator
+set GENESYS_UNSAFE_NO_SANDBOX=1: then rlimits only, reported as such. In both modes the child
 runs with rlimits (address space, CPU time, processes, file size, open files, no core dumps), as a
 fresh unprivileged uid when the parent is root, in its own session; the parent enforces a wall
 clock and kills everything the check started. See docs/SANDBOX.md for what this does not cover.
@@ -10,13 +12,9 @@ clock and kills everything the check started. See docs/SANDBOX.md for what this 
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import secrets
 import select
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,17 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..sandbox.bubblewrap import PACKAGE_PARENT
+from ..sandbox.bubblewrap import bubblewrap_command as shared_bubblewrap_command
+from ..sandbox.mode import SandboxUnavailable, bubblewrap_problem
+from ..sandbox.mode import resolve_mode as shared_resolve_mode
+from ..sandbox.process import base_environment, identity_files, kill_everything, sandbox_uid
 from .child import BOOTSTRAP
 from .config import CheckConfig
 
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])  # the directory holding `verifier/`
-PACKAGE_DIR = str(Path(__file__).resolve().parents[2])  # verifier/core
 MAX_CHANNEL_BYTES = 16 * 1024 * 1024
-SANDBOX_UID_RANGE = (2_000_000_000, 2_100_000_000)
-
-
-class SandboxUnavailable(RuntimeError):
-    """bubblewrap was asked for explicitly and does not work here."""
+__all__ = ["SandboxOutcome", "SandboxUnavailable", "bubblewrap_problem", "child_environment", "run_in_sandbox"]
 
 
 @dataclass
@@ -65,146 +62,15 @@ class SandboxOutcome:
         return None
 
 
-# ---- choosing the mode ---------------------------------------------------------------------------
-def _python_roots() -> list[str]:
-    import site
-
-    roots = {
-        sys.base_prefix,
-        sys.prefix,
-        sys.exec_prefix,
-        sys.base_exec_prefix,
-        str(Path(os.path.realpath(sys.executable)).parent.parent),
-    }
-    roots.update(p for p in site.getsitepackages() if os.path.isdir(p))
-    out: list[str] = []
-    for root in sorted(roots, key=len):
-        if os.path.isdir(root) and not any(root == o or root.startswith(o.rstrip("/") + "/") for o in out):
-            out.append(root)
-    return out
-
-
-def _world_accessible(paths: list[str]) -> bool:
-    """Can an unprivileged user reach these directories (and so run this Python)?"""
-    for path in paths:
-        p = Path(path)
-        for part in [p, *p.parents]:
-            try:
-                if not os.stat(part).st_mode & 0o001:
-                    return False
-            except OSError:
-                return False
-    return True
-
-
-def _bind_args(dest_paths: list[tuple[str, str, str]]) -> list[str]:
-    """bubblewrap arguments for (kind, source, dest) binds, creating parent directories 0755."""
-    args: list[str] = []
-    made: set[str] = {"/"}
-    for kind, source, dest in dest_paths:
-        for parent in reversed(Path(dest).parents):
-            text = str(parent)
-            if text not in made:
-                args += ["--perms", "0755", "--dir", text]
-                made.add(text)
-        args += [kind, source, dest]
-        made.add(dest)
-    return args
+# ---- choosing the mode (shared with every other sandboxed child: verifier/core/sandbox) -----------
+def resolve_mode(config: CheckConfig) -> tuple[str, str]:
+    """("bubblewrap" | "rlimit", the description that goes into the report); fails closed."""
+    return shared_resolve_mode(config.sandbox)
 
 
 def bubblewrap_command(job_dir: str, passwd: str, group: str, config: CheckConfig, root: bool) -> list[str]:
-    exe = shutil.which("bwrap") or "bwrap"
-    args = [
-        exe,
-        "--die-with-parent",
-        "--new-session",
-        "--unshare-pid",
-        "--unshare-net",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--hostname",
-        "genesys-sandbox",
-    ]
-    if root:
-        # Without a user namespace bubblewrap would keep root's capabilities: keep only what the
-        # child needs to switch to its own uid, which then drops them all.
-        args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    else:
-        args += ["--unshare-user"]
-    args += ["--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime"):
-        args += ["--ro-bind-try", etc, etc]
-    binds = [("--ro-bind", passwd, "/etc/passwd"), ("--ro-bind", group, "/etc/group")]
-    for r in _python_roots():
-        if not r.startswith("/usr/"):
-            binds.append(("--ro-bind", r, r))
-    binds.append(("--ro-bind", PACKAGE_DIR, PACKAGE_DIR))
-    binds.append(("--ro-bind", job_dir, "/job"))
-    args += _bind_args(binds)
-    args += [
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--perms",
-        "1777",
-        "--size",
-        str(config.tmp_size_mb * 1024 * 1024),
-        "--tmpfs",
-        "/tmp",
-        "--perms",
-        "1777",
-        "--size",
-        str(1024 * 1024),
-        "--tmpfs",
-        "/dev/shm",
-        "--chdir",
-        "/tmp",
-    ]
-    return args
-
-
-@functools.cache
-def bubblewrap_problem() -> str | None:
-    """None when bubblewrap runs this Python here; else why not (cached per process)."""
-    if shutil.which("bwrap") is None:
-        return "bubblewrap is not installed"
-    with tempfile.TemporaryDirectory(prefix="genesys-probe-") as tmp:
-        os.chmod(tmp, 0o755)
-        passwd = Path(tmp, "passwd")
-        passwd.write_text("root:x:0:0::/:/bin/false\n")
-        passwd.chmod(0o644)
-        cmd = bubblewrap_command(tmp, str(passwd), str(passwd), CheckConfig(), os.geteuid() == 0)
-        cmd += [sys.executable, "-I", "-c", "import sys; sys.exit(0)"]
-        try:
-            result = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"}
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"bubblewrap does not start: {exc}"
-        if result.returncode != 0:
-            return f"bubblewrap does not work here: {result.stderr.strip()[-300:]}"
-    return None
-
-
-def resolve_mode(config: CheckConfig) -> tuple[str, str]:
-    """("bubblewrap" | "rlimit", the description that goes into the report)."""
-    if config.sandbox not in ("auto", "bubblewrap", "rlimit"):
-        raise ValueError(f"unknown sandbox mode {config.sandbox!r}")
-    if config.sandbox in ("auto", "bubblewrap"):
-        problem = bubblewrap_problem()
-        if problem is None:
-            return "bubblewrap", "bubblewrap"
-        if config.sandbox == "bubblewrap":
-            raise SandboxUnavailable(problem)
-        return "rlimit", f"rlimit-only ({problem})"
-    return "rlimit", "rlimit-only (requested)"
+    binds = [("--ro-bind", passwd, "/etc/passwd"), ("--ro-bind", group, "/etc/group"), ("--ro-bind", job_dir, "/job")]
+    return shared_bubblewrap_command(binds, root=root, tmp_size_mb=config.tmp_size_mb)
 
 
 # ---- running -------------------------------------------------------------------------------------
@@ -225,67 +91,9 @@ def _user_task_count(uid: int) -> int:
     return total
 
 
-def _kill_sandbox(proc: subprocess.Popen, uid: int | None) -> None:
-    """Kill the child's session and, when it ran as its own uid, every process of that uid."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    for _ in range(50):
-        victims = _processes_of(uid, proc.pid)
-        if not victims:
-            break
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.02)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def _processes_of(uid: int | None, session: int) -> list[int]:
-    found = []
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-            owner = os.stat(f"/proc/{entry}").st_uid
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        sid = int(fields[3]) if len(fields) > 3 else -1
-        if fields and fields[0] == "Z":
-            continue
-        if (uid is not None and owner == uid) or sid == session:
-            found.append(int(entry))
-    return found
-
-
 def child_environment(tmp: str, threads: int) -> dict[str, str]:
-    """All the child gets: no secrets from this process's environment reach it."""
-    n = str(max(1, threads))
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": tmp,
-        "TMPDIR": tmp,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "OMP_NUM_THREADS": n,
-        "MKL_NUM_THREADS": n,
-        "OPENBLAS_NUM_THREADS": n,
-        "PYTHONHASHSEED": "0",
-        "MALLOC_ARENA_MAX": "2",
-        "CUDA_VISIBLE_DEVICES": "",
-        "HF_HUB_OFFLINE": "1",
-        "NO_PROXY": "*",
-    }
+    """All the child gets: no secrets from this process's environment reach it; no GPU."""
+    return {**base_environment(tmp, tmp, threads), "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
 
 
 def run_in_sandbox(job: dict[str, Any], tokens: bytes, config: CheckConfig) -> SandboxOutcome:
@@ -298,11 +106,8 @@ def run_in_sandbox(job: dict[str, Any], tokens: bytes, config: CheckConfig) -> S
         os.chmod(host, 0o755)
         job_dir = host / "job"
         job_dir.mkdir(mode=0o755)
-        uid: int | None = None
-        if root and (mode == "bubblewrap" or _world_accessible(_python_roots() + [PACKAGE_DIR])):
-            uid = secrets.randbelow(SANDBOX_UID_RANGE[1] - SANDBOX_UID_RANGE[0]) + SANDBOX_UID_RANGE[0]
-        elif root:
-            outcome.mode += " as root: the process limit is not enforced"
+        uid, note = sandbox_uid(mode)
+        outcome.mode += note
         if mode == "bubblewrap":
             tmp, job_path = "/tmp", "/job/job.json"
         else:
@@ -330,12 +135,7 @@ def run_in_sandbox(job: dict[str, Any], tokens: bytes, config: CheckConfig) -> S
         command = [sys.executable, "-I", "-B", "-c", BOOTSTRAP, PACKAGE_PARENT, job_path, str(write_fd)]
         popen_user: dict[str, Any] = {}
         if mode == "bubblewrap":
-            passwd, group = host / "passwd", host / "group"
-            sandbox_user = f"sandbox:x:{uid}:{uid}::/tmp:/bin/false\n" if uid is not None else ""
-            passwd.write_text("root:x:0:0::/:/bin/false\n" + sandbox_user)
-            group.write_text("root:x:0:\n" + (f"sandbox:x:{uid}:\n" if uid is not None else ""))
-            passwd.chmod(0o644)
-            group.chmod(0o644)
+            passwd, group = identity_files(host, uid)
             command = bubblewrap_command(str(job_dir), str(passwd), str(group), config, root) + command
         elif uid is not None:
             popen_user = {"user": uid, "group": uid, "extra_groups": []}
@@ -360,7 +160,7 @@ def run_in_sandbox(job: dict[str, Any], tokens: bytes, config: CheckConfig) -> S
                 _collect(proc, read_fd, outcome, start + config.timeout_s)
             finally:
                 os.close(read_fd)
-                _kill_sandbox(proc, uid)
+                kill_everything(proc, uid)
         outcome.returncode = proc.returncode
         outcome.seconds = time.monotonic() - start
         outcome.stderr_tail = _tail(err_path)

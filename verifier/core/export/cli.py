@@ -84,25 +84,15 @@ def run_bundle(args: argparse.Namespace) -> int:
 
 def run_verify_from_bundle(args: argparse.Namespace) -> int:
     """`verify --from-bundle B --out DIR`: rerun, then say how close the loss curve came."""
-    from ..train.cli import JsonLines, summary
-    from ..train.signals import install_sigterm_as_interrupt
     from .bundle import BundleError
     from .rerun import rerun_bundle
 
-    sink = JsonLines(args.progress_jsonl) if args.progress_jsonl else None
     human = sys.stderr if args.progress_jsonl == "-" else sys.stdout
-    machine: dict[str, Any] = {"device": args.device}
-    if args.quiet:
-        machine["show_bar"] = False
-    install_sigterm_as_interrupt()
     try:
-        report, comparison, _ = rerun_bundle(args.from_bundle, args.out, args.data_dir, progress=sink, **machine)
+        report, comparison, _ = rerun_bundle(args.from_bundle, args.out, args.data_dir, device=args.device,
+                                             progress_jsonl=args.progress_jsonl, quiet=args.quiet)
     except BundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if sink is not None:
-            sink.close()
-    print(summary(report.to_dict(), args.out), file=human)
     print(comparison.describe(), file=human)
     return {"done": 0, "interrupted": 3}.get(report.status, 1)

@@ -7,12 +7,13 @@ that are missing or changed.
 
 from __future__ import annotations
 
+import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..train.report import VerificationReport
-from ..train.verify import Progress, verify_design
 from .bundle import Bundle, BundleError, read_bundle
 from .data_manifest import check_manifest
 
@@ -52,17 +53,30 @@ def data_problems(bundle: Bundle, data_dir: Path | None) -> list[str]:
     return check_manifest(bundle.data, data_dir, roles)
 
 
-def rerun_bundle(path: Path, out_dir: Path, data_dir: Path | None, progress: Progress | None = None,
-                 **machine: Any) -> tuple[VerificationReport, CurveComparison, Bundle]:
-    """Verify the bundle's design again with its exact options (`machine`: device, threads,
-    cache_dir, show_bar of this machine). Raises BundleError before training on other data."""
+def rerun_bundle(path: Path, out_dir: Path, data_dir: Path | None, *, device: str = "auto",
+                 progress_jsonl: str | None = None, quiet: bool = True
+                 ) -> tuple[VerificationReport, CurveComparison, Bundle]:
+    """Verify the bundle's design again with its exact options, in the sandbox like every `verify`
+    (`train.contained`: the design's code never runs in this process). Raises BundleError before
+    training on other data."""
+    from ..train.contained import run_contained
+
     bundle = read_bundle(Path(path))
     problems = data_problems(bundle, data_dir)
     if problems:
         shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
         raise BundleError(f"the data directory {data_dir} differs from the bundle's data: {shown}")
-    report = verify_design(bundle.tree, bundle.rung, Path(out_dir), data_dir, progress=progress,
-                           **{**bundle.overrides, **machine})
+    raw = dict(bundle.manifest["overrides"])
+    seed = int(raw.pop("seed", 42))
+    raw.pop("device", None)
+    raw.pop("show_bar", None)
+    args = argparse.Namespace(
+        rung=bundle.rung, out=Path(out_dir), data_dir=data_dir, device=device, seed=seed, train_tokens=None,
+        tasks=None, eval_limit=None, no_eval=False, compile=None, quiet=quiet, progress_jsonl=progress_jsonl,
+        set=[f"{key}={json.dumps(value)}" for key, value in raw.items()],
+    )
+    run_contained(args, bundle.tree, bundle.overrides)
+    report = VerificationReport.read(Path(out_dir))
     comparison = compare_curves(bundle.report.loss_curve, report.loss_curve)
     if report.data.get("hash") and report.data.get("hash") != bundle.data.get("data_hash"):
         report.warnings.append(f"the tokenised data hash {report.data.get('hash')} differs from the bundle's "

@@ -6,7 +6,8 @@
     ladder                                                           the rungs and their settings
 
 `verify` exits 0 when the design was verified, 1 when the run failed (the report says why), 2 on a
-usage error (no report), 3 when interrupted (run it again to resume).
+usage error (no report), 3 when interrupted (run it again to resume). It runs the design's code only
+in the sandbox (contained.py): without one, the report fails with `sandbox_unavailable`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other option of VerifyConfig, the rung or the data (value parsed as JSON)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    # The sandboxed child this command starts (see contained.py); not for people.
+    p.add_argument("--sandboxed-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--prepare-data", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_verify)
     add_from_bundle(p)
 
@@ -92,6 +96,13 @@ def verify_overrides(args: argparse.Namespace) -> dict[str, Any]:
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key.strip().replace("-", "_")] = _parse_value(value)
+    # JSON values -> what verify_design takes (a bundle's rerun passes its options this way)
+    if isinstance(overrides.get("tasks"), list):
+        overrides["tasks"] = tuple(overrides["tasks"])
+    if isinstance(overrides.get("data"), dict):
+        from .data import DataConfig
+
+        overrides["data"] = DataConfig(**overrides["data"])
     return overrides
 
 
@@ -111,21 +122,31 @@ class JsonLines:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """By default the parent of a sandboxed run (contained.py); with --sandboxed-child, the run."""
     from ..design_io import load_design
     from .ladder import get_rung
-    from .verify import verify_design
+    from .verify import _split_overrides, prepare_token_cache, verify_design
 
     if args.from_bundle is not None:
         return run_from_bundle(args)
     try:
-        get_rung(args.rung)
+        args.rung = get_rung(args.rung).name
         if args.design is None:
             raise ValueError("name a DESIGN (or --from-bundle B)")
         tree = load_design(args.design)
         overrides = verify_overrides(args)
-    except (KeyError, ValueError, OSError, SyntaxError) as exc:
+        _split_overrides(overrides)  # an unknown --set key is a usage error, before anything starts
+        if args.prepare_data:
+            problem = prepare_token_cache(args.data_dir, **overrides)
+            print(problem or "data ready", file=sys.stderr if problem else sys.stdout)
+            return 1 if problem else 0
+    except (KeyError, ValueError, OSError, SyntaxError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not args.sandboxed_child:
+        from .contained import run_contained
+
+        return run_contained(args, tree, overrides)
     sink = JsonLines(args.progress_jsonl) if args.progress_jsonl else None
     human = sys.stderr if args.progress_jsonl == "-" else sys.stdout
     install_sigterm_as_interrupt()  # a cancelled worker job checkpoints like Ctrl-C
@@ -137,7 +158,8 @@ def run_verify(args: argparse.Namespace) -> int:
     finally:
         if sink is not None:
             sink.close()
-    print(summary(report.to_dict(), args.out), file=human)
+    if not args.sandboxed_child:
+        print(summary(report.to_dict(), args.out), file=human)
     return {"done": 0, "interrupted": 3}.get(report.status, 1)
 
 

@@ -169,12 +169,14 @@ def cache_key(config: DataConfig, data_dir: Path | None, tok) -> str:
 
 
 def load_token_stream(config: DataConfig, data_dir: Path | None, cache_dir: Path | None = None,
-                      log=print) -> TokenStream:
-    """Tokenise the corpus once (cached under `cache_dir/tokens/<key>`) and return its two splits."""
+                      log=print, read_only_caches: tuple[Path, ...] = ()) -> TokenStream:
+    """Tokenise the corpus once (cached under `cache_dir/tokens/<key>`) and return its two splits.
+    `read_only_caches` are looked in first (a sandboxed run reads the shared cache, writes its own)."""
     cache_root = Path(cache_dir or default_cache_dir())
     tok = load_tokenizer(config.tokenizer, data_dir)
     key = cache_key(config, data_dir, tok)
-    folder = cache_root / "tokens" / key
+    shared = [Path(c) / "tokens" / key for c in read_only_caches]
+    folder = next((f for f in shared if _readable(f / "meta.json")), cache_root / "tokens" / key)
     if not (folder / "meta.json").exists():
         log(f"tokenising {config.corpus} (once; cached in {folder})")
         _build_cache(config, data_dir, tok, key, folder, cache_root / "hf_datasets")
@@ -182,6 +184,10 @@ def load_token_stream(config: DataConfig, data_dir: Path | None, cache_dir: Path
     tokens = np.memmap(folder / "tokens.bin", dtype=np.dtype(meta["dtype"]), mode="r")
     n_train = int(meta["train_tokens"])
     return TokenStream(train=tokens[:n_train], val=tokens[n_train:], meta=meta)
+
+
+def _readable(path: Path) -> bool:
+    return os.access(path, os.R_OK)
 
 
 def _build_cache(config: DataConfig, data_dir: Path | None, tok, key: str, folder: Path, hf_cache: Path) -> None:
@@ -225,6 +231,7 @@ def _build_cache(config: DataConfig, data_dir: Path | None, tok, key: str, folde
             "dtype": np.dtype(dtype).name, "documents": n_docs, "train_tokens": n_tokens - n_val,
             "val_tokens": n_val, "config": asdict(config)}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared (sandboxed runs read it as other users)
     try:
         tmp.rename(folder)  # atomic; another process may have won the race, which is fine
     except OSError:

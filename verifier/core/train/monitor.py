@@ -27,8 +27,12 @@ FAILURE_CATEGORIES = {
     "sizing": "no shape of the design fits the rung's parameter window",
     "runtime_error": "the design raised an error while training",
     "eval_error": "evaluation failed",
+    "eval_unavailable": "evaluation cannot run here (lm-eval is not installed)",
     "data_missing": "verification has no data",
     "interrupted": "the run was interrupted",
+    "sandbox_unavailable": "the sandbox cannot start here, so the design's code did not run",
+    "report_invalid": "the sandboxed run's report is missing or does not match the run",
+    "killed": "the sandboxed run was killed",
 }
 
 

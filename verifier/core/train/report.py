@@ -53,6 +53,7 @@ class VerificationReport:
     failure: dict[str, Any] | None = None
     weights: str | None = None  # file name of the safetensors weights, relative to the report
     warnings: list[str] = field(default_factory=list)
+    sandbox: str = ""  # how the run was isolated ("bubblewrap", or "rlimit-only (UNSAFE ...)"), set by the parent
     versions: dict[str, str] = field(default_factory=dict)
     started_at: str = ""
     finished_at: str = ""

@@ -51,6 +51,7 @@ class VerifyConfig:
     threads: int | None = None  # torch CPU threads for this run (None: torch's default)
     seed: int = 42
     cache_dir: str | None = None  # tokenised data and rewritten task files (default: GENESYS_CACHE_DIR)
+    shared_cache_dir: str | None = None  # a read-only cache of tokenised data looked in first (sandbox)
     train_tokens: int | None = None  # override the rung's token budget
     compile: bool | None = None  # torch.compile (None: on CUDA)
     bf16: bool = True
@@ -191,14 +192,9 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
 
     # ---- data ----------------------------------------------------------------------------------
     phase("data", "checking the data directory")
-    manifest = read_manifest(data_dir)
-    data_cfg = cfg.data or DataConfig(corpus=manifest["corpus"], tokenizer=manifest["tokenizer"])
-    data_cfg = dataclasses.replace(data_cfg, **data_o)
-    uses_data_dir = not (Path(data_cfg.corpus).is_absolute() and Path(data_cfg.tokenizer).is_absolute())
-    if uses_data_dir:
-        ok, message = data_status(data_dir)
-        if not ok:
-            _fail(report, "data_missing", message)
+    data_cfg, problem = data_config(cfg, data_o, data_dir)
+    if problem:
+        _fail(report, "data_missing", problem)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
@@ -211,7 +207,9 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     try:
         tokenizer = load_tokenizer(data_cfg.tokenizer, data_dir)
-        stream = load_token_stream(data_cfg, data_dir, cache_dir, log=lambda m: phase("data", m))
+        shared = (Path(cfg.shared_cache_dir),) if cfg.shared_cache_dir else ()
+        stream = load_token_stream(data_cfg, data_dir, cache_dir, log=lambda m: phase("data", m),
+                                   read_only_caches=shared)
     except Exception as exc:  # noqa: BLE001 - any data problem ends the run with its message
         _fail(report, "data_missing", f"{type(exc).__name__}: {exc}")
     vocab_size = len(tokenizer)
@@ -318,8 +316,9 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
             report.eval = evaluate(model, tokenizer, tasks, data_dir, cache_dir, limit=eval_limit, limits=limits,
                                    batch_size=cfg.eval_batch_size or (64 if device.type == "cuda" else 16),
                                    device=device, max_length=cfg.eval_max_length)
-        except ModuleNotFoundError as exc:
-            report.warnings.append(f"evaluation skipped: {exc.name} is not installed")
+        except ModuleNotFoundError as exc:  # no evaluation, no fitness: the run is not verified
+            clock.lap("eval")
+            _fail(report, "eval_unavailable", f"evaluation cannot run: {exc.name} is not installed")
         except Exception as exc:  # noqa: BLE001
             clock.lap("eval")
             _fail(report, "eval_error", f"{type(exc).__name__}: {exc}")
@@ -330,6 +329,37 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
     report.status = "done"
     if not cfg.keep_checkpoint:
         (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
+
+
+def data_config(cfg: VerifyConfig, data_o: dict[str, Any], data_dir: Path | None) -> tuple[DataConfig, str]:
+    """The corpus and tokenizer of a run, and why the data directory cannot serve them ("" if it can)."""
+    manifest = read_manifest(data_dir)
+    data_cfg = cfg.data or DataConfig(corpus=manifest["corpus"], tokenizer=manifest["tokenizer"])
+    data_cfg = dataclasses.replace(data_cfg, **data_o)
+    uses_data_dir = not (Path(data_cfg.corpus).is_absolute() and Path(data_cfg.tokenizer).is_absolute())
+    if uses_data_dir:
+        ok, message = data_status(data_dir)
+        if not ok:
+            return data_cfg, message
+    return data_cfg, ""
+
+
+def prepare_token_cache(data_dir: Path | None, **overrides: Any) -> str:
+    """Tokenise a run's corpus into its cache (no design involved); returns "" or the problem.
+
+    The sandboxed `verify` runs this first with the shared cache writable, then the design with
+    that cache read-only, so design code can read tokenised data but never change it."""
+    _, cfg_o, data_o = _split_overrides(overrides)
+    cfg = VerifyConfig(**cfg_o)
+    data_cfg, problem = data_config(cfg, data_o, data_dir)
+    if problem:
+        return problem
+    try:
+        load_token_stream(data_cfg, data_dir, Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(),
+                          log=lambda message: None)
+    except Exception as exc:  # noqa: BLE001 - the design run reports the same problem in its report
+        return f"{type(exc).__name__}: {exc}"
+    return ""
 
 
 def eval_limits_for(rung: Rung, cfg: VerifyConfig) -> tuple[int | None, dict[str, int | None]]:
