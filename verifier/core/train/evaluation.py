@@ -2,8 +2,12 @@
 
 HFLM accepts an in-memory model when it looks like a Hugging Face causal LM (a config with a
 context length, `.device`, `.tie_weights()`, a forward returning `.logits`). A thin
-`PreTrainedModel` around GenesysLM provides exactly that and nothing more, so HFLM's own
-batching, tokenisation and scoring are used unchanged.
+`PreTrainedModel` around GenesysLM provides exactly that. Two engines answer lm-eval's requests:
+"fast" (default) is HFLM with the token-level scoring replaced by `scoring.score_requests`
+(log-probabilities at the continuation positions only; exactly HFLM's numbers), "hflm" is HFLM
+unchanged, kept as the oracle the fast engine is tested against. lm-eval builds the requests and
+computes the metrics either way; each task's row also gets the likelihood-based scores of
+`likelihood.py`, computed from the same loglikelihoods (lm-eval's logged samples).
 
 Local tasks (`<data_dir>/lm_eval_tasks`) name their data files relative to the data directory;
 they are copied once into the cache with those paths made absolute, so evaluation runs from any
@@ -27,6 +31,9 @@ from torch import nn
 
 from ..model import GenesysLM
 from .ladder import STOCK_TASK
+from .likelihood import likelihood_rows
+
+ENGINES = ("fast", "hflm")
 
 METRICS = ("acc", "acc_norm", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte")
 _DATA_PATH = re.compile(r"^(\s*[\w-]+:\s*)(eval/\S+?)\s*$")
@@ -157,17 +164,58 @@ def summarize(results: dict[str, Any], tasks: list[str], limit: int | None) -> d
     return out
 
 
+@cache
+def _recording_task_manager() -> type:
+    from lm_eval.tasks import TaskManager
+
+    class RecordingTaskManager(TaskManager):
+        """A TaskManager that keeps the Task objects it builds (by name), for the likelihood scores."""
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.built: dict[str, Any] = {}
+
+        def load(self, task_list: Any) -> Any:
+            loaded = super().load(task_list)
+            self.built.update(loaded.get("tasks", {}))
+            return loaded
+
+    return RecordingTaskManager
+
+
+def make_harness(lm: GenesysLM, tokenizer: Any, engine: str = "fast", batch_size: int = 16,
+                 max_length: int | None = None, device: torch.device | None = None) -> Any:
+    """The lm-eval model for `lm`: HFLM with exact fast scoring ("fast") or plain HFLM ("hflm")."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown evaluation engine {engine!r}; engines are {', '.join(ENGINES)}")
+    from lm_eval.models.huggingface import HFLM
+
+    from .scoring import genesys_hflm_class
+
+    device = device or next(lm.parameters()).device
+    harness_cls = genesys_hflm_class() if engine == "fast" else HFLM
+    return harness_cls(
+        pretrained=as_hf_model(lm), tokenizer=tokenizer, backend="causal", batch_size=batch_size,
+        max_length=max_length or max(lm.config.context_length, 256),
+        mixed_precision_dtype=torch.bfloat16 if device.type == "cuda" else None, softmax_dtype=torch.float32,
+    )
+
+
 def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], data_dir: Path | None,
              cache_dir: Path, limit: int | None = None, batch_size: int = 16, device: torch.device | None = None,
              bootstrap_iters: int = 100, seed: int = 1234, max_length: int | None = None,
-             limits: Mapping[str, int | None] | None = None) -> dict[str, dict[str, Any]]:
+             limits: Mapping[str, int | None] | None = None, engine: str = "fast") -> dict[str, dict[str, Any]]:
     """Run lm-eval on `tasks` (zero-shot) and return a summary per task.
 
     `limit` is the number of examples per task (per subtask of a group); `limits` overrides it for
     named tasks (tasks sharing a limit are evaluated in one lm-eval call). `max_length` bounds
     context + continuation (lm-eval cuts contexts from the left and refuses a longer continuation);
     default: the training context, but at least 256 tokens so the short contexts of the CPU rungs
-    can still score every answer."""
+    can still score every answer. `engine`: "fast" (exact fast scoring) or "hflm" (lm-eval's HFLM
+    as it is). Each row: acc, acc_norm, perplexities with their stderr, `samples`, `limit`, and for
+    multiple-choice tasks `logprob_per_byte`, `margin` (with `_stderr`) and `docs` (likelihood.py)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown evaluation engine {engine!r}; engines are {', '.join(ENGINES)}")
     tasks_dir = local_tasks_dir(data_dir)
     if tasks_dir is not None:
         # Local tasks read local files only: make sure nothing reaches for the hub.
@@ -181,8 +229,6 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
         os.environ["HF_DATASETS_CACHE"] = str(Path(data_dir) / "hf_datasets")
         datasets.config.HF_DATASETS_CACHE = Path(data_dir) / "hf_datasets"
     import lm_eval  # lazy: only evaluation needs it
-    from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
     for name in ("lm-eval", "lm_eval"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -190,25 +236,23 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
     device = device or next(lm.parameters()).device
     names = resolve_tasks(tasks, data_dir)
     include = str(rewrite_task_paths(tasks_dir, Path(data_dir), cache_dir)) if tasks_dir and data_dir else None
-    manager = TaskManager(include_path=include) if include else TaskManager()
-    hf_model = as_hf_model(lm)
-    harness = HFLM(
-        pretrained=hf_model, tokenizer=tokenizer, backend="causal", batch_size=batch_size,
-        max_length=max_length or max(lm.config.context_length, 256),
-        mixed_precision_dtype=torch.bfloat16 if device.type == "cuda" else None,
-    )
+    manager_cls = _recording_task_manager()
+    manager = manager_cls(include_path=include) if include else manager_cls()
+    harness = make_harness(lm, tokenizer, engine, batch_size=batch_size, max_length=max_length, device=device)
     stock = dict(zip(tasks, names, strict=True))
     summary: dict[str, dict[str, Any]] = {}
     for task_limit, batch in limit_batches(tasks, limit, limits):
         batch_names = [stock[t] for t in batch]
         results = lm_eval.simple_evaluate(
             model=harness, tasks=batch_names, num_fewshot=0, limit=task_limit, task_manager=manager,
-            log_samples=False, bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed,
+            log_samples=True, bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed,
             torch_random_seed=seed, fewshot_random_seed=seed,
         )
         if results is None:
             raise RuntimeError("lm-eval returned no results")
         summary.update(summarize(results, batch_names, task_limit))
+        for name, scores in likelihood_rows(results, manager.built, batch_names).items():
+            summary[name].update(scores)
     return {task: summary[stock[task]] for task in tasks}
 
 
