@@ -43,11 +43,13 @@ def _per_byte(loglikelihood: float, continuation: str) -> float:
 
 def document_scores(sample: Mapping[str, Any], output_type: str, gold: int | None) -> dict[str, float] | None:
     """The scores of one logged lm-eval sample (None when the document has no valid answer)."""
+    if output_type not in ("loglikelihood", "multiple_choice"):
+        return None  # perplexity (rolling) tasks report their own per-byte figures
     arguments = sample["arguments"]
     lls = [float(resp[0]) for resp in sample["filtered_resps"]]
     if output_type == "loglikelihood":
         return {"logprob_per_byte": _per_byte(lls[0], arguments[0][1])}
-    if output_type != "multiple_choice" or gold is None or not 0 <= gold < len(lls):
+    if gold is None or not 0 <= gold < len(lls):
         return None
     per_byte = [_per_byte(ll, args[1]) for ll, args in zip(lls, arguments, strict=True)]
     wrong = [v for i, v in enumerate(per_byte) if i != gold]
