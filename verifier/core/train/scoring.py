@@ -96,7 +96,7 @@ def batch_rows(rows: list[_Row], token_budget: int) -> list[list[_Row]]:
 @torch.no_grad()
 def score_requests(lm: GenesysLM, requests: Sequence[Request], max_length: int, token_budget: int = 4096,
                    device: torch.device | None = None, autocast_dtype: torch.dtype | None = None,
-                   head_chunk: int = 1024) -> list[tuple[float, bool]]:
+                   head_chunk: int = 256) -> list[tuple[float, bool]]:
     """The same (log-probability, is-greedy) pairs as HFLM, computed at the scored positions only.
 
     `token_budget` bounds rows x padded length per forward pass (halved on out-of-memory);
@@ -142,11 +142,19 @@ def _score_batch(lm: GenesysLM, batch: list[_Row], requests: Sequence[Request], 
         targets = torch.tensor(target_of, device=device)
         token_lp, greedy = [], []
         for s in range(0, len(targets), head_chunk):
-            logits = lm.lm_head(picked[s:s + head_chunk])[..., :vocab]
-            logp = F.log_softmax(logits, dim=-1, dtype=torch.float32)
-            tgt = targets[s:s + head_chunk, None]
-            token_lp.append(logp.gather(1, tgt).squeeze(1))
-            greedy.append(logp.argmax(-1) == tgt.squeeze(1))
+            logits = lm.lm_head(picked[s:s + head_chunk])[..., :vocab].float()
+            tgt = targets[s:s + head_chunk]
+            # log_softmax at the target only: logit - logsumexp, sharing one max with the greedy test
+            top = logits.max(-1).values
+            at_target = logits.gather(1, tgt[:, None]).squeeze(1)
+            token_lp.append(at_target - (top + (logits - top[:, None]).exp_().sum(-1).log_()))
+            # greedy: the target is argmax (its first maximum); only rows whose target reaches the
+            # maximum can be, and only those pay for an argmax
+            is_greedy = at_target >= top
+            rows = is_greedy.nonzero().squeeze(1)
+            if len(rows):
+                is_greedy[rows] = logits[rows].argmax(-1) == tgt[rows]
+            greedy.append(is_greedy)
     lp = torch.cat(token_lp).cpu()
     ok = torch.cat(greedy).cpu()
     for i, start, end in spans:
