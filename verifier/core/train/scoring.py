@@ -93,23 +93,80 @@ def batch_rows(rows: list[_Row], token_budget: int) -> list[list[_Row]]:
     return batches
 
 
+@dataclass
+class _Positions:
+    """Every scored position, flattened: its request, the prefix node it predicts from, its target."""
+
+    nodes: list[int] = field(default_factory=list)  # prefix-trie node of the position's input prefix
+    targets: list[int] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)  # per request: [start, end) in the lists
+    sites: dict[int, tuple[int, int]] = field(default_factory=dict)  # node -> (row, position) computing it
+
+
+def scored_positions(rows: list[_Row], requests: Sequence[Request], inputs: list[list[int]]) -> _Positions:
+    """The scored positions of all requests, each named by the token prefix it predicts from.
+
+    Positions with the same prefix (the last context token, shared by every choice of a question;
+    the common start of two BLiMP sentences) have the same hidden state in a causal model, so
+    the head and the log-softmax run once per distinct prefix."""
+    out = _Positions()
+    out.spans = [(0, 0)] * len(requests)
+    trie: dict[tuple[int, int], int] = {}
+    for r, row in enumerate(rows):
+        for i in row.requests:
+            inp, cont = inputs[i], requests[i][1]
+            first = len(inp) - len(cont)
+            node, start = -1, len(out.nodes)
+            for pos, token in enumerate(inp):
+                node = trie.setdefault((node, token), len(trie))
+                if pos >= first:
+                    out.sites.setdefault(node, (r, pos))
+                    out.nodes.append(node)
+            out.targets.extend(cont)
+            out.spans[i] = (start, len(out.nodes))
+    return out
+
+
 @torch.no_grad()
 def score_requests(lm: GenesysLM, requests: Sequence[Request], max_length: int, token_budget: int = 4096,
                    device: torch.device | None = None, autocast_dtype: torch.dtype | None = None,
                    head_chunk: int = 256) -> list[tuple[float, bool]]:
     """The same (log-probability, is-greedy) pairs as HFLM, computed at the scored positions only.
 
+    Two phases: the blocks run on the rows, batched by length, and keep the hidden state of each
+    distinct scored prefix; then the tied head and a float32 log-softmax run on those states only.
     `token_budget` bounds rows x padded length per forward pass (halved on out-of-memory);
-    `autocast_dtype` is HFLM's mixed-precision dtype (None: the model's own dtype); the
-    log-softmax is always float32."""
+    `autocast_dtype` is HFLM's mixed-precision dtype (None: the model's own dtype)."""
+    if not requests:
+        return []
     device = device or next(lm.parameters()).device
     rows, inputs = plan_rows(requests, max_length)
-    results: list[tuple[float, bool] | None] = [None] * len(requests)
-    pending = rows
-    while pending:
-        batch = batch_rows(pending, token_budget)[0]
+    positions = scored_positions(rows, requests, inputs)
+    hidden = _prefix_states(lm, rows, positions, token_budget, device, autocast_dtype)
+    lp, greedy = _head_scores(lm, hidden, positions, device, autocast_dtype, head_chunk)
+    return [(float(lp[a:b].sum()), bool(greedy[a:b].all())) for a, b in positions.spans]
+
+
+def _prefix_states(lm: GenesysLM, rows: list[_Row], positions: _Positions, token_budget: int,
+                   device: torch.device, autocast_dtype: torch.dtype | None) -> torch.Tensor:
+    """Hidden states [distinct prefixes, d_model], indexed by trie node rank (sorted node ids)."""
+    nodes = sorted(positions.sites)
+    rank = {node: k for k, node in enumerate(nodes)}
+    by_row: dict[int, list[tuple[int, int]]] = {}
+    for node, (r, pos) in positions.sites.items():
+        by_row.setdefault(r, []).append((pos, rank[node]))
+    states: torch.Tensor | None = None
+    first = 0
+    while first < len(rows):
+        batch = batch_rows(rows[first:], token_budget)[0]
+        ids = torch.zeros(len(batch), len(batch[0].tokens), dtype=torch.long)
+        for b, row in enumerate(batch):
+            ids[b, :len(row.tokens)] = torch.tensor(row.tokens)
+        where = [(b, pos, k) for b in range(len(batch)) for pos, k in by_row.get(first + b, [])]
         try:
-            _score_batch(lm, batch, requests, inputs, results, device, autocast_dtype, head_chunk)
+            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
+                                enabled=autocast_dtype is not None):
+                hidden = lm.hidden_states(ids.to(device))
         except torch.OutOfMemoryError:
             if len(batch) == 1:
                 raise
@@ -117,48 +174,42 @@ def score_requests(lm: GenesysLM, requests: Sequence[Request], max_length: int, 
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             continue
-        pending = pending[len(batch):]
-    return [r for r in results if r is not None]
+        if states is None:
+            states = hidden.new_empty(len(nodes), hidden.shape[-1])
+        if where:
+            b_idx, p_idx, k_idx = (torch.tensor(col, device=device) for col in zip(*where, strict=True))
+            states[k_idx] = hidden[b_idx, p_idx]
+        first += len(batch)
+    assert states is not None
+    positions.nodes = [rank[n] for n in positions.nodes]
+    return states
 
 
-def _score_batch(lm: GenesysLM, batch: list[_Row], requests: Sequence[Request], inputs: list[list[int]],
-                 results: list, device: torch.device, autocast_dtype: torch.dtype | None, head_chunk: int) -> None:
-    width = len(batch[0].tokens)
-    ids = torch.zeros(len(batch), width, dtype=torch.long)
-    row_of, pos_of, target_of, spans = [], [], [], []
-    for r, row in enumerate(batch):
-        ids[r, :len(row.tokens)] = torch.tensor(row.tokens)
-        for i in row.requests:
-            cont, n_inp = requests[i][1], len(inputs[i])
-            start = len(row_of)
-            row_of.extend([r] * len(cont))
-            pos_of.extend(range(n_inp - len(cont), n_inp))
-            target_of.extend(cont)
-            spans.append((i, start, len(row_of)))
+def _head_scores(lm: GenesysLM, states: torch.Tensor, positions: _Positions, device: torch.device,
+                 autocast_dtype: torch.dtype | None, head_chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per scored position: log P(target) and whether the target is the argmax (HFLM's is-greedy)."""
     vocab = lm.config.vocab_size
-    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-        hidden = lm.hidden_states(ids.to(device))
-        picked = hidden[torch.tensor(row_of, device=device), torch.tensor(pos_of, device=device)]
-        targets = torch.tensor(target_of, device=device)
-        token_lp, greedy = [], []
-        for s in range(0, len(targets), head_chunk):
-            logits = lm.lm_head(picked[s:s + head_chunk])[..., :vocab].float()
-            tgt = targets[s:s + head_chunk]
-            # log_softmax at the target only: logit - logsumexp, sharing one max with the greedy test
-            top = logits.max(-1).values
-            at_target = logits.gather(1, tgt[:, None]).squeeze(1)
-            token_lp.append(at_target - (top + (logits - top[:, None]).exp_().sum(-1).log_()))
-            # greedy: the target is argmax (its first maximum); only rows whose target reaches the
-            # maximum can be, and only those pay for an argmax
-            is_greedy = at_target >= top
-            rows = is_greedy.nonzero().squeeze(1)
-            if len(rows):
-                is_greedy[rows] = logits[rows].argmax(-1) == tgt[rows]
-            greedy.append(is_greedy)
-    lp = torch.cat(token_lp).cpu()
-    ok = torch.cat(greedy).cpu()
-    for i, start, end in spans:
-        results[i] = (float(lp[start:end].sum()), bool(ok[start:end].all()))
+    node = torch.tensor(positions.nodes, device=device)
+    target = torch.tensor(positions.targets, device=device)
+    order = torch.argsort(node, stable=True)
+    node_sorted = node[order]
+    lp = torch.empty(len(node), dtype=torch.float32, device=device)
+    greedy = torch.zeros(len(node), dtype=torch.bool, device=device)
+    bounds = torch.searchsorted(node_sorted, torch.arange(0, len(states) + head_chunk, head_chunk, device=device))
+    for c, s in enumerate(range(0, len(states), head_chunk)):
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            logits = lm.lm_head(states[s:s + head_chunk])[..., :vocab].float()
+        logp = F.log_softmax(logits, dim=-1)
+        sel = order[bounds[c]:bounds[c + 1]]  # the positions whose prefix is in this chunk
+        local, tgt = node[sel] - s, target[sel]
+        lp[sel] = logp[local, tgt]
+        # greedy: the target is the (first) argmax; only a target at the maximum can be
+        at_max = logits[local, tgt] >= logits.amax(-1)[local]
+        if at_max.any():
+            hit = at_max.nonzero().squeeze(1)
+            at_max[hit] = logits[local[hit]].argmax(-1) == tgt[hit]
+        greedy[sel] = at_max
+    return lp.cpu(), greedy.cpu()
 
 
 def genesys_hflm_class() -> type:
