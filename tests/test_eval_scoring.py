@@ -127,3 +127,18 @@ def test_fast_engine_gives_lm_eval_hflm_numbers_on_every_local_task(genesys_data
 def test_unknown_engine_is_refused(small_lm, tmp_path):
     with pytest.raises(ValueError, match="unknown evaluation engine"):
         evaluate(small_lm, None, ["piqa_local"], None, tmp_path, engine="vllm")
+
+
+def test_awkward_request_strings_are_encoded_as_lm_eval_encodes_them(genesys_data_dir):
+    from lm_eval.api.instance import Instance
+
+    from verifier.core.train.evaluation import make_harness
+
+    tokenizer = load_tokenizer("tokenizers/llama2", genesys_data_dir)
+    lm = tiny_llama_model(tokenizer)
+    pairs = [("", " The cat sat."), ("  ", "x"), ("Question: why?\nAnswer: ", "because"), ("Q:", " no"),
+             ("Q:", " yes"), ("<s>Already a BOS", " then"), ("Café — naïve", " résumé ✓"), ("", "<s> odd")]
+    requests = [Instance(request_type="loglikelihood", doc={}, arguments=p, idx=i) for i, p in enumerate(pairs)]
+    oracle = make_harness(lm, tokenizer, "hflm", max_length=64).loglikelihood(requests, disable_tqdm=True)
+    fast = make_harness(lm, tokenizer, "fast", max_length=64).loglikelihood(requests, disable_tqdm=True)
+    assert_same(fast, oracle)

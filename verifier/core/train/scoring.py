@@ -220,6 +220,49 @@ def genesys_hflm_class() -> type:
     class GenesysHFLM(HFLM):
         """lm-eval's HFLM with exact fast scoring for GenesysLM (in `self.model.lm`)."""
 
+        def _encode_many(self, strings: list[str], add_special_tokens: bool | None = None) -> dict[str, list[int]]:
+            """`tok_encode` of each distinct string, in one tokenizer call per set of options."""
+            from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
+
+            bos = self.tokenizer.decode(self.prefix_token_id)
+            groups: dict[tuple, list[str]] = {}
+            for string in dict.fromkeys(strings):
+                kwargs = _add_special_kwargs(add_special_tokens, self.add_bos_token)
+                if add_special_tokens is None and has_bos_prefix(string, bos):
+                    kwargs["add_special_tokens"] = False
+                groups.setdefault(tuple(sorted(kwargs.items())), []).append(string)
+            out: dict[str, list[int]] = {}
+            for options, group in groups.items():
+                out.update(zip(group, self.tokenizer(group, **dict(options))["input_ids"], strict=True))
+            return out
+
+        def loglikelihood(self, requests: list, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+            """TemplateLM's request encoding (empty context: the prefix token; trailing context
+            spaces move to the continuation; the continuation is what follows the context's tokens
+            in the encoded whole), with each distinct string encoded once, in batches."""
+            if self.enable_thinking or self.backend != "causal":
+                return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+            pairs = []  # (context had text, context, continuation) after moving trailing spaces
+            for context, continuation in [req.args for req in requests]:
+                spaces = len(context) - len(context.rstrip())
+                if context and spaces:
+                    pairs.append((True, context[:-spaces], context[-spaces:] + continuation))
+                else:
+                    pairs.append((bool(context), context, continuation))
+            plain = self._encode_many([k for has, _, k in pairs if not has], add_special_tokens=False)
+            texts = self._encode_many([t for has, c, k in pairs if has for t in (c, c + k)])
+            new_reqs = []
+            for (has_context, context, continuation), req in zip(pairs, requests, strict=True):
+                if not has_context:
+                    cont = plain[continuation]
+                    ctx, cont = ([self.prefix_token_id], cont) if self.prefix_token_id != cont[0] \
+                        else (cont[:1], cont[1:])
+                else:
+                    ctx = texts[context]
+                    cont = texts[context + continuation][len(ctx):]
+                new_reqs.append((req.args, ctx, cont))
+            return self._loglikelihood_tokens(new_reqs, disable_tqdm=disable_tqdm)
+
         def _score(self, requests: Sequence[Request]) -> list[tuple[float, bool]]:
             budget = self.batch_size_per_gpu * self.max_length if isinstance(self.batch_size_per_gpu, int) \
                 else 16 * self.max_length
