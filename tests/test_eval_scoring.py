@@ -81,9 +81,6 @@ def test_bad_requests_are_refused(small_lm):
 
 # ---- against lm-eval's HFLM, through lm-eval's tasks -----------------------------------------------
 
-FAST_TASKS = ("piqa_local", "boolq_local", "winogrande_local", "lambada_openai_local", "wikitext_local")
-
-
 def tiny_llama_model(tokenizer):
     gab_cls, cfg = load_gab(compose(load_seed("gpt")), "gpt")
     torch.manual_seed(0)
@@ -109,19 +106,15 @@ def compare_engines(tasks, limit, data_dir, cache_dir, max_length):
     return runs
 
 
-def test_fast_engine_gives_lm_eval_hflm_numbers(genesys_data_dir, tmp_path_factory):
-    # max_length 48 cuts long contexts (WinoGrande, BoolQ passages, WikiText windows) from the left
-    runs = compare_engines(FAST_TASKS, 3, genesys_data_dir, tmp_path_factory.mktemp("cache"), max_length=48)
-    assert math.isfinite(runs["fast"]["wikitext_local"]["word_perplexity"])
-    assert runs["fast"]["piqa_local"]["acc_norm"] is not None
-
-
 @pytest.mark.slow
 def test_fast_engine_gives_lm_eval_hflm_numbers_on_every_local_task(genesys_data_dir, tmp_path_factory):
     from verifier.core.train.ladder import FULL_TASKS
 
-    compare_engines((*FULL_TASKS, "wikitext_local"), 2, genesys_data_dir, tmp_path_factory.mktemp("cache"),
-                    max_length=None)
+    # max_length 48 cuts long contexts (WinoGrande, BoolQ passages, WikiText windows) from the left
+    runs = compare_engines((*FULL_TASKS, "wikitext_local"), 2, genesys_data_dir, tmp_path_factory.mktemp("cache"),
+                           max_length=48)
+    assert math.isfinite(runs["fast"]["wikitext_local"]["word_perplexity"])
+    assert runs["fast"]["piqa_local"]["acc_norm"] is not None
 
 
 def test_unknown_engine_is_refused(small_lm, tmp_path):
@@ -142,3 +135,17 @@ def test_awkward_request_strings_are_encoded_as_lm_eval_encodes_them(genesys_dat
     oracle = make_harness(lm, tokenizer, "hflm", max_length=64).loglikelihood(requests, disable_tqdm=True)
     fast = make_harness(lm, tokenizer, "fast", max_length=64).loglikelihood(requests, disable_tqdm=True)
     assert_same(fast, oracle)
+
+
+def test_rolling_loglikelihoods_match_lm_eval(genesys_data_dir):
+    from lm_eval.api.instance import Instance
+
+    from verifier.core.train.evaluation import make_harness
+
+    tokenizer = load_tokenizer("tokenizers/llama2", genesys_data_dir)
+    lm = tiny_llama_model(tokenizer)
+    pages = ["A short page.", "word " * 150, "Café — naïve résumé.\n\n" * 12]  # one, several, many windows
+    requests = [Instance(request_type="loglikelihood_rolling", doc={}, arguments=(p,), idx=0) for p in pages]
+    oracle = make_harness(lm, tokenizer, "hflm", max_length=32).loglikelihood_rolling(requests, disable_tqdm=True)
+    fast = make_harness(lm, tokenizer, "fast", max_length=32).loglikelihood_rolling(requests, disable_tqdm=True)
+    assert fast == pytest.approx(oracle, abs=1e-4)
