@@ -2,8 +2,12 @@
 
 HFLM accepts an in-memory model when it looks like a Hugging Face causal LM (a config with a
 context length, `.device`, `.tie_weights()`, a forward returning `.logits`). A thin
-`PreTrainedModel` around GenesysLM provides exactly that and nothing more, so HFLM's own
-batching, tokenisation and scoring are used unchanged.
+`PreTrainedModel` around GenesysLM provides exactly that. Two engines answer lm-eval's requests:
+"fast" (default) is HFLM with the token-level scoring replaced by `scoring.score_requests`
+(log-probabilities at the continuation positions only; exactly HFLM's numbers), "hflm" is HFLM
+unchanged, kept as the oracle the fast engine is tested against. lm-eval builds the requests and
+computes the metrics either way; each task's row also gets the likelihood-based scores of
+`likelihood.py`, computed from the same loglikelihoods (lm-eval's logged samples).
 
 Local tasks (`<data_dir>/lm_eval_tasks`) name their data files relative to the data directory;
 they are copied once into the cache with those paths made absolute, so evaluation runs from any
@@ -27,6 +31,9 @@ from torch import nn
 
 from ..model import GenesysLM
 from .ladder import STOCK_TASK
+from .likelihood import likelihood_rows
+
+ENGINES = ("fast", "hflm")
 
 METRICS = ("acc", "acc_norm", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte")
 _DATA_PATH = re.compile(r"^(\s*[\w-]+:\s*)(eval/\S+?)\s*$")
@@ -98,10 +105,19 @@ def local_tasks_dir(data_dir: Path | None) -> Path | None:
     return folder if folder is not None and folder.is_dir() else None
 
 
-def rewrite_task_paths(tasks_dir: Path, data_dir: Path, cache_dir: Path) -> Path:
-    """A copy of `tasks_dir` whose `eval/...` data paths point into `data_dir` absolutely."""
+_NO_FEWSHOT_POOL = "fewshot_config:\n  samples: []  # zero-shot: no few-shot pool to build (added by Genesys)"
+
+
+def rewrite_task_paths(tasks_dir: Path, data_dir: Path, cache_dir: Path, zero_shot: bool = False) -> Path:
+    """A copy of `tasks_dir` whose `eval/...` data paths point into `data_dir` absolutely.
+
+    `zero_shot`: also give every task an empty few-shot pool. lm-eval otherwise turns a task's whole
+    training or validation split into Python dicts when it builds the task (77k rows, about 20 s
+    for the CPU rungs' tasks, BLiMP's 67 subsets most of it), only to draw no examples at zero shots."""
     files = sorted(p for p in tasks_dir.rglob("*") if p.is_file())
     digest = hashlib.sha256(str(Path(data_dir).resolve()).encode())
+    if zero_shot:
+        digest.update(_NO_FEWSHOT_POOL.encode())
     for path in files:
         digest.update(path.relative_to(tasks_dir).as_posix().encode() + path.read_bytes())
     target = Path(cache_dir) / "lm_eval_tasks" / digest.hexdigest()[:16]
@@ -116,6 +132,9 @@ def rewrite_task_paths(tasks_dir: Path, data_dir: Path, cache_dir: Path) -> Path
         for line in path.read_text().splitlines():
             m = _DATA_PATH.match(line)
             lines.append(f"{m.group(1)}{root / m.group(2)}" if m else line)
+        is_task = any(line.startswith("output_type:") for line in lines)
+        if zero_shot and is_task and not any(line.startswith("fewshot_config:") for line in lines):
+            lines.append(_NO_FEWSHOT_POOL)
         out.write_text("\n".join(lines) + "\n")
     try:
         tmp.rename(target)
@@ -124,6 +143,16 @@ def rewrite_task_paths(tasks_dir: Path, data_dir: Path, cache_dir: Path) -> Path
 
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+@cache
+def _task_manager(include: str | None, stock_index: bool) -> Any:
+    """One TaskManager per task folder and process. Without `stock_index` it indexes only the local
+    tasks: indexing lm-eval's thousands of stock task files takes about a minute on two cores."""
+    manager_cls = _recording_task_manager()
+    if include is None:
+        return manager_cls()
+    return manager_cls(include_path=include, include_defaults=stock_index)
 
 
 def resolve_tasks(tasks: list[str] | tuple[str, ...], data_dir: Path | None) -> list[str]:
@@ -157,17 +186,58 @@ def summarize(results: dict[str, Any], tasks: list[str], limit: int | None) -> d
     return out
 
 
+@cache
+def _recording_task_manager() -> type:
+    from lm_eval.tasks import TaskManager
+
+    class RecordingTaskManager(TaskManager):
+        """A TaskManager that keeps the Task objects it builds (by name), for the likelihood scores."""
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.built: dict[str, Any] = {}
+
+        def load(self, task_list: Any) -> Any:
+            loaded = super().load(task_list)
+            self.built.update(loaded.get("tasks", {}))
+            return loaded
+
+    return RecordingTaskManager
+
+
+def make_harness(lm: GenesysLM, tokenizer: Any, engine: str = "fast", batch_size: int = 16,
+                 max_length: int | None = None, device: torch.device | None = None) -> Any:
+    """The lm-eval model for `lm`: HFLM with exact fast scoring ("fast") or plain HFLM ("hflm")."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown evaluation engine {engine!r}; engines are {', '.join(ENGINES)}")
+    from lm_eval.models.huggingface import HFLM
+
+    from .scoring import genesys_hflm_class
+
+    device = device or next(lm.parameters()).device
+    harness_cls = genesys_hflm_class() if engine == "fast" else HFLM
+    return harness_cls(
+        pretrained=as_hf_model(lm), tokenizer=tokenizer, backend="causal", batch_size=batch_size,
+        max_length=max_length or max(lm.config.context_length, 256),
+        mixed_precision_dtype=torch.bfloat16 if device.type == "cuda" else None, softmax_dtype=torch.float32,
+    )
+
+
 def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], data_dir: Path | None,
              cache_dir: Path, limit: int | None = None, batch_size: int = 16, device: torch.device | None = None,
              bootstrap_iters: int = 100, seed: int = 1234, max_length: int | None = None,
-             limits: Mapping[str, int | None] | None = None) -> dict[str, dict[str, Any]]:
+             limits: Mapping[str, int | None] | None = None, engine: str = "fast") -> dict[str, dict[str, Any]]:
     """Run lm-eval on `tasks` (zero-shot) and return a summary per task.
 
     `limit` is the number of examples per task (per subtask of a group); `limits` overrides it for
     named tasks (tasks sharing a limit are evaluated in one lm-eval call). `max_length` bounds
     context + continuation (lm-eval cuts contexts from the left and refuses a longer continuation);
     default: the training context, but at least 256 tokens so the short contexts of the CPU rungs
-    can still score every answer."""
+    can still score every answer. `engine`: "fast" (exact fast scoring) or "hflm" (lm-eval's HFLM
+    as it is). Each row: acc, acc_norm, perplexities with their stderr, `samples`, `limit`, and for
+    multiple-choice tasks `logprob_per_byte`, `margin` (with `_stderr`) and `docs` (likelihood.py)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown evaluation engine {engine!r}; engines are {', '.join(ENGINES)}")
     tasks_dir = local_tasks_dir(data_dir)
     if tasks_dir is not None:
         # Local tasks read local files only: make sure nothing reaches for the hub.
@@ -181,34 +251,35 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
         os.environ["HF_DATASETS_CACHE"] = str(Path(data_dir) / "hf_datasets")
         datasets.config.HF_DATASETS_CACHE = Path(data_dir) / "hf_datasets"
     import lm_eval  # lazy: only evaluation needs it
-    from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
     for name in ("lm-eval", "lm_eval"):
         logging.getLogger(name).setLevel(logging.WARNING)
     install_template_cache()
     device = device or next(lm.parameters()).device
     names = resolve_tasks(tasks, data_dir)
-    include = str(rewrite_task_paths(tasks_dir, Path(data_dir), cache_dir)) if tasks_dir and data_dir else None
-    manager = TaskManager(include_path=include) if include else TaskManager()
-    hf_model = as_hf_model(lm)
-    harness = HFLM(
-        pretrained=hf_model, tokenizer=tokenizer, backend="causal", batch_size=batch_size,
-        max_length=max_length or max(lm.config.context_length, 256),
-        mixed_precision_dtype=torch.bfloat16 if device.type == "cuda" else None,
-    )
+    # The fast engine also loads tasks lean (local index, no few-shot pools); "hflm" is lm-eval as it is.
+    lean = engine == "fast"
+    include = str(rewrite_task_paths(tasks_dir, Path(data_dir), cache_dir, zero_shot=lean)) \
+        if tasks_dir and data_dir else None
+    if lean:
+        manager = _task_manager(include, stock_index=False)
+    else:
+        manager = _recording_task_manager()(**({"include_path": include} if include else {}))
+    harness = make_harness(lm, tokenizer, engine, batch_size=batch_size, max_length=max_length, device=device)
     stock = dict(zip(tasks, names, strict=True))
     summary: dict[str, dict[str, Any]] = {}
     for task_limit, batch in limit_batches(tasks, limit, limits):
         batch_names = [stock[t] for t in batch]
         results = lm_eval.simple_evaluate(
             model=harness, tasks=batch_names, num_fewshot=0, limit=task_limit, task_manager=manager,
-            log_samples=False, bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed,
+            log_samples=True, bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed,
             torch_random_seed=seed, fewshot_random_seed=seed,
         )
         if results is None:
             raise RuntimeError("lm-eval returned no results")
         summary.update(summarize(results, batch_names, task_limit))
+        for name, scores in likelihood_rows(results, manager.built, batch_names).items():
+            summary[name].update(scores)
     return {task: summary[stock[task]] for task in tasks}
 
 

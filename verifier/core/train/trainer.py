@@ -315,21 +315,66 @@ def _exception_failure(exc: BaseException, step: int) -> Failure:
     return Failure("runtime_error", f"{type(exc).__name__}: {exc}\n{''.join(tb[-6:])}"[:4000], step)
 
 
+@dataclass
+class Validation:
+    """Held-out scores: mean next-token loss (nats) over the scored tokens, and their UTF-8 bytes."""
+
+    loss: float
+    tokens: int  # targets scored: every position of each sequence but the first
+    bytes: int | None = None  # UTF-8 bytes of exactly those tokens, decoded (None: no tokenizer given)
+
+    @property
+    def bytes_per_token(self) -> float | None:
+        return self.bytes / self.tokens if self.bytes and self.tokens else None
+
+    @property
+    def bpb(self) -> float | None:
+        """Bits per byte: total nats / ln 2 / total bytes (tokenizer-independent)."""
+        if not self.bytes or not self.tokens or not math.isfinite(self.loss):
+            return None
+        return self.loss * self.tokens / math.log(2) / self.bytes
+
+
+def scored_bytes(tokenizer: Any, sequences: torch.Tensor) -> int:
+    """UTF-8 bytes of the tokens a next-token loss scores in `sequences` (all but each row's first).
+
+    Each row is decoded whole and with its first token alone; the difference is the text of the
+    scored tokens, with the space that joins them to the first token (decoding a row alone drops
+    a leading space) and without special tokens (BOS between documents counts 0 bytes)."""
+    total = 0
+    for row in sequences.tolist():
+        whole = tokenizer.decode(row, skip_special_tokens=True)
+        first = tokenizer.decode(row[:1], skip_special_tokens=True)
+        total += len(whole.encode("utf-8")) - len(first.encode("utf-8"))
+    return total
+
+
 @torch.no_grad()
-def validation_loss(model: GenesysLM, val: PackedSequences, device: torch.device, batch_size: int = 8,
-                    max_sequences: int | None = None, bf16: bool = True) -> float:
-    """Mean next-token loss on held-out sequences (exp of it is the validation perplexity)."""
+def validate(model: GenesysLM, val: PackedSequences, device: torch.device, tokenizer: Any = None,
+             batch_size: int = 8, max_sequences: int | None = None, bf16: bool = True) -> Validation:
+    """Mean next-token loss on the first `max_sequences` held-out sequences, and (given the
+    tokenizer) the bytes of the tokens scored, for bits per byte."""
     was_training = model.training
     model.eval()
     n = len(val) if max_sequences is None else min(len(val), max_sequences)
-    total, count = 0.0, 0
+    total, count, n_bytes = 0.0, 0, 0
     autocast = device.type == "cuda" and bf16
     for start in range(0, n, batch_size):
-        ids = val.get(np.arange(start, min(n, start + batch_size))).to(device)
+        ids = val.get(np.arange(start, min(n, start + batch_size)))
+        if tokenizer is not None:
+            n_bytes += scored_bytes(tokenizer, ids)
+        ids = ids.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             loss = lm_loss(model, ids)
         tokens = ids.shape[0] * (ids.shape[1] - 1)
         total += float(loss) * tokens
         count += tokens
     model.train(was_training)
-    return total / max(count, 1) if count else math.nan
+    return Validation(loss=total / count if count else math.nan, tokens=count,
+                      bytes=n_bytes if tokenizer is not None else None)
+
+
+def validation_loss(model: GenesysLM, val: PackedSequences, device: torch.device, batch_size: int = 8,
+                    max_sequences: int | None = None, bf16: bool = True) -> float:
+    """Mean next-token loss on held-out sequences (exp of it is the validation perplexity)."""
+    return validate(model, val, device, batch_size=batch_size, max_sequences=max_sequences, bf16=bf16).loss

@@ -36,7 +36,7 @@ from .ladder import Rung, get_rung
 from .monitor import Failure, RuntimeMonitor
 from .prepare_data import data_status, read_manifest
 from .report import VerificationReport
-from .trainer import Trainer, TrainSettings, validation_loss
+from .trainer import Trainer, TrainSettings, validate
 
 Progress = Callable[[dict[str, Any]], None]
 RUNG_FIELDS = {f.name for f in dataclasses.fields(Rung)} - {"name"}
@@ -295,8 +295,10 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
     # ---- validate and save ---------------------------------------------------------------------
     phase("validate", "held-out loss")
     val = PackedSequences(stream.val, seq_len)
-    report.val_loss = validation_loss(model, val, device, max_sequences=max(1, rung.val_tokens // seq_len),
-                                      bf16=cfg.bf16)
+    held_out = validate(model, val, device, tokenizer=tokenizer, max_sequences=max(1, rung.val_tokens // seq_len),
+                        bf16=cfg.bf16)
+    report.val_loss = held_out.loss
+    report.val_bpb, report.val_bytes_per_token = held_out.bpb, held_out.bytes_per_token
     report.val_perplexity = math.exp(report.val_loss) if report.val_loss < 50 else math.inf
     if cfg.save_weights:
         save_weights(out_dir / WEIGHTS_NAME, model, {"design_hash": report.design_hash, "rung": rung.name,
