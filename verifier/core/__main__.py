@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "verifier.core.cli_compose",
     "verifier.core.checker.cli",
     "verifier.core.train.cli",
+    "verifier.core.screen.cli",
 )
 
 

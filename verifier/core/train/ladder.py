@@ -97,6 +97,12 @@ class Rung:
     # per subtask, so at the CPU rungs it would otherwise cost 67x a plain task (85% of the requests).
     eval_limits: dict[str, int | None] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # "train": train and evaluate (fitness from lm-eval); "screen": the cheap first stage, a short
+    # language-model run plus synthetic probes, scored by verifier.core.screen (docs/VERIFIER.md).
+    kind: str = "train"
+    # Measured seed-to-seed standard deviation per score component (and of the score), with how
+    # and when it was measured; empty until measured.
+    noise: dict[str, Any] = field(default_factory=dict)
 
     def limit_for(self, task: str) -> int | None:
         """Examples (per subtask) this rung evaluates of `task`."""
@@ -143,7 +149,7 @@ class Rung:
             "total_steps": self.total_steps, "budget": self.budget, "tasks": list(self.tasks),
             "eval_limit": self.eval_limit, "eval_limits": dict(self.eval_limits), "val_tokens": self.val_tokens,
             "step_time_limit_s": self.step_time_limit_s, "size_tolerance": self.size_tolerance,
-            "device": self.device,
+            "device": self.device, "kind": self.kind, "noise": dict(self.noise),
         }
 
 
@@ -180,9 +186,23 @@ TEST = Rung(
     notes="for tests: a full verify in seconds",
 )
 
+# The screen: the loop's first rung. A short language-model run (a quarter of micro's tokens at
+# the test rung's shape) and the synthetic probes (verifier.core.probes); its fitness is the
+# screen score (verifier.core.screen.score). Budget: 4x micro's.
+SCREEN_TASKS = ("piqa_local", "arc_easy_local", "hellaswag_local")
+SCREEN = Rung(
+    name="screen", d_model=64, n_block=2, nominal_params=2**16, tokens_per_param=1.0,
+    lr=3e-3, context_length=128, batch_tokens=8 * 128, budget=4 * MICRO.budget, tasks=SCREEN_TASKS,
+    eval_limit=20, val_tokens=2**13, reference_tokens_per_s=4000.0, slow_factor=100.0, device="cpu",
+    kind="screen",
+    notes="65k tokens at 64x2 plus six probes: minutes per design on 2 CPU cores",
+    extra={"probes": {}},  # overrides of verifier.core.probes.ProbeConfig
+)
+
 LADDER: dict[str, Rung] = {
     rung.name: rung
     for rung in (
+        SCREEN,
         MICRO,
         TINY,
         _gpu("14M", 128, 6, 14e6, 50, 1e-3, 256, 3.68e6),
@@ -196,7 +216,7 @@ EXTRA_RUNGS: dict[str, Rung] = {TEST.name: TEST}
 
 
 def get_rung(name: str) -> Rung:
-    """A rung by name ("micro", "tiny", "14M" ... "350M", or "test"); names are case-insensitive."""
+    """A rung by name ("screen", "micro", "tiny", "14M" ... "350M", or "test"); names are case-insensitive."""
     for table in (LADDER, EXTRA_RUNGS):
         for key, rung in table.items():
             if key.lower() == name.lower():

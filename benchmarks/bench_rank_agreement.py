@@ -1,0 +1,218 @@
+"""Does the cheap bottom of the ladder rank designs the way the rungs above do?
+
+    python benchmarks/bench_rank_agreement.py --out DIR [--gp N] [--tiny] [--rungs screen,micro]
+
+Designs: the five seeds plus N designs made by the GP operators (verifier/core/gau/operators.py)
+from a fixed RNG seed. Each design is verified at the screen (score, higher is better), at micro
+(validation loss, `--no-eval`) and, with --tiny, at tiny; every run is a child process whose
+report is cached under DIR/<rung>/<design>/report.json, so the benchmark resumes where it stopped.
+
+Prints Spearman's rho with a bootstrap 95% interval (over designs) for screen vs micro, screen vs
+tiny and micro vs tiny (losses negated, so a positive rho means agreement), and for the seeds each
+rung's ranking against the published ordering of these architectures at 125M-1.3B (PUBLISHED below,
+with its sources).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from verifier.core.screen.child import run_child  # noqa: E402
+from verifier.core.screen.run import rescore  # noqa: E402
+from verifier.core.train.report import VerificationReport  # noqa: E402
+
+SEEDS = ("gpt", "mamba2", "retnet", "rwkv6", "ttt")
+
+# Published ordering of the seed architectures at 125M or more, best first, as pairwise facts
+# (better, worse, source). No single table trains all five on the same data; each pair below is
+# from one table where both were trained alike:
+# - Mamba-2 paper (Dao & Gu 2024, arXiv 2405.21060), Table 10 (Pile, same data and tokenizer):
+#   Mamba-2-370M Pile ppl 8.21 vs Pythia-410M 9.95; Mamba-2-130M 10.48 vs Pythia-160M 29.64
+#   (Pythia: a GPT-style Transformer).
+# - GLA paper (Yang et al. 2023, arXiv 2312.06635), Table 2 (340M, 15B SlimPajama tokens):
+#   Wiki ppl Transformer++ 28.39, Mamba 28.39, RetNet 32.33; 1.3B/100B: 16.85, 17.06, 18.64.
+# - TTT paper (Sun et al. 2024, arXiv 2407.04620), Fig. 11 and Table 1 (125M-1.3B, Pile 2k
+#   context): TTT-Linear matches or beats Mamba and the Transformer at 125M (11.09 ppl at 125M);
+#   here read as TTT above the Transformer, behind Mamba-2.
+# - RWKV-6 paper (Peng et al. 2024, arXiv 2404.05892), Table 3 (English benchmarks):
+#   Finch-1.6B avg below Mamba-1.4B at similar size and above Pythia-1.4B.
+# The resulting total order (best first): mamba2, ttt, gpt, rwkv6, retnet. It is stitched
+# from different papers, so treat rho against it as indicative only.
+PUBLISHED = ("mamba2", "ttt", "gpt", "rwkv6", "retnet")
+PUBLISHED_PAIRS = (
+    ("mamba2", "gpt", "Mamba-2 Table 10"), ("gpt", "retnet", "GLA Table 2"),
+    ("mamba2", "retnet", "GLA Table 2 (Mamba)"), ("ttt", "gpt", "TTT Fig. 11"),
+    ("mamba2", "rwkv6", "RWKV-6 Table 3 (Mamba)"), ("rwkv6", "gpt", "RWKV-6 Table 3 (Pythia)"),
+)
+
+
+# ---- statistics ---------------------------------------------------------------------------------
+
+def ranks(values: list[float]) -> list[float]:
+    """Average ranks (1 = smallest), ties sharing their mean rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman's rho (Pearson correlation of average ranks); NaN with fewer than 3 points or no spread."""
+    if len(x) < 3:
+        return math.nan
+    rx, ry = ranks(x), ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    vx = sum((a - mx) ** 2 for a in rx)
+    vy = sum((b - my) ** 2 for b in ry)
+    return cov / math.sqrt(vx * vy) if vx > 0 and vy > 0 else math.nan
+
+
+def bootstrap_interval(x: list[float], y: list[float], iters: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile 95% interval of rho over designs resampled with replacement."""
+    rng = random.Random(seed)
+    n = len(x)
+    values = []
+    for _ in range(iters):
+        idx = [rng.randrange(n) for _ in range(n)]
+        r = spearman([x[i] for i in idx], [y[i] for i in idx])
+        if math.isfinite(r):
+            values.append(r)
+    if not values:
+        return math.nan, math.nan
+    values.sort()
+    return values[int(0.025 * (len(values) - 1))], values[int(0.975 * (len(values) - 1))]
+
+
+# ---- designs ------------------------------------------------------------------------------------
+
+def make_designs(out: Path, n_gp: int, rng_seed: int) -> list[Path]:
+    """The seeds and `n_gp` GP designs (mutations and crossovers of seeds) as JSON files."""
+    from verifier.core.gau.operators import OperatorError, crossover, random_mutation
+    from verifier.core.seeds import load_seed
+
+    folder = out / "designs"
+    folder.mkdir(parents=True, exist_ok=True)
+    seeds = {name: load_seed(name) for name in SEEDS}
+    paths = []
+    for name, tree in seeds.items():
+        path = folder / f"{name}.json"
+        if not path.exists():
+            path.write_text(tree.to_json())
+        paths.append(path)
+    rng = random.Random(rng_seed)
+    made, attempts = 0, 0
+    while made < n_gp and attempts < 20 * max(1, n_gp):
+        attempts += 1
+        path = folder / f"gp{made:02d}.json"
+        if path.exists():
+            paths.append(path)
+            made += 1
+            continue
+        a, b = rng.sample(SEEDS, 2)
+        try:
+            if rng.random() < 0.5:
+                tree = random_mutation(seeds[a], list(seeds.values()), rng)
+            else:
+                tree = crossover(seeds[a], seeds[b], rng)
+        except (OperatorError, ValueError):
+            continue
+        path.write_text(tree.to_json())
+        paths.append(path)
+        made += 1
+    return paths
+
+
+# ---- runs ---------------------------------------------------------------------------------------
+
+def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[str]) -> VerificationReport | None:
+    """The cached report of `design` at `rung`, running it first when there is none."""
+    folder = out / rung / design.stem
+    report_path = folder / "report.json"
+    if not report_path.exists():
+        argv = ["verify", str(design), "--rung", rung, "--out", str(folder), "--quiet", "--device", "cpu", *extra]
+        if rung != "screen":
+            argv.append("--no-eval")
+        child = run_child(argv, folder / "log.txt", timeout_s)
+        (folder / "child.json").write_text(json.dumps(child.__dict__))
+        print(f"  {design.stem} @ {rung}: {child.cpu_s:.0f} CPU-s, {child.wall_s:.0f} s wall", flush=True)
+    try:
+        return VerificationReport.read(report_path)
+    except (OSError, ValueError):
+        return None
+
+
+def metric(report: VerificationReport | None, rung: str) -> float | None:
+    """Higher is better: the screen score (recomputed from raw components), or minus val loss."""
+    if report is None or not report.ok:
+        return None
+    if rung == "screen":
+        return rescore(report.components)[1]
+    return -report.val_loss if report.val_loss is not None else None
+
+
+def agreement(table: dict[str, dict[str, float | None]], a: str, b: str) -> str:
+    names = [n for n, row in table.items() if row.get(a) is not None and row.get(b) is not None]
+    x = [float(table[n][a]) for n in names]  # type: ignore[arg-type]
+    y = [float(table[n][b]) for n in names]  # type: ignore[arg-type]
+    rho = spearman(x, y)
+    lo, hi = bootstrap_interval(x, y) if len(names) >= 3 else (math.nan, math.nan)
+    return f"rho({a}, {b}) = {rho:+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]  n = {len(names)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="cache folder (resumable)")
+    p.add_argument("--gp", type=int, default=0, help="GP-operator designs to add to the seeds")
+    p.add_argument("--rng-seed", type=int, default=0)
+    p.add_argument("--tiny", action="store_true", help="also run the tiny rung")
+    p.add_argument("--rungs", default=None, help="comma-separated rungs (default screen,micro[,tiny])")
+    p.add_argument("--timeout", type=float, default=3600.0, help="wall seconds per run")
+    p.add_argument("--set", action="append", default=[], help="passed to every verify run")
+    args = p.parse_args(argv)
+    rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
+    extra = [x for item in args.set for x in ("--set", item)]
+    designs = make_designs(args.out, args.gp, args.rng_seed)
+    table: dict[str, dict[str, float | None]] = {}
+    for rung in rungs:
+        for design in designs:
+            table.setdefault(design.stem, {})[rung] = metric(run_rung(design, rung, args.out, args.timeout, extra), rung)
+    (args.out / "table.json").write_text(json.dumps(table, indent=2))
+    print(f"\n{'design':10}" + "".join(f"{r:>12}" for r in rungs))
+    for name, row in table.items():
+        print(f"{name:10}" + "".join(f"{row.get(r):>12.4f}" if row.get(r) is not None else f"{'failed':>12}"
+                                     for r in rungs))
+    print()
+    for i, a in enumerate(rungs):
+        for b in rungs[i + 1:]:
+            print(agreement(table, a, b))
+    published = {n: float(len(PUBLISHED) - i) for i, n in enumerate(PUBLISHED)}
+    print(f"\npublished ordering (best first): {', '.join(PUBLISHED)}")
+    for rung in rungs:
+        names = [n for n in PUBLISHED if table.get(n, {}).get(rung) is not None]
+        rho = spearman([published[n] for n in names], [float(table[n][rung]) for n in names])  # type: ignore[arg-type]
+        pairs = [(w, b_, s) for w, b_, s in PUBLISHED_PAIRS
+                 if table.get(w, {}).get(rung) is not None and table.get(b_, {}).get(rung) is not None]
+        agree = sum(1 for w, b_, _ in pairs if table[w][rung] > table[b_][rung])  # type: ignore[operator]
+        print(f"{rung:7} vs published: rho = {rho:+.3f} (n = {len(names)}); pairs agreeing {agree}/{len(pairs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
