@@ -17,10 +17,13 @@ def kv_stream(batch: int, n_pairs: int, n_keys: int, n_values: int, g: torch.Gen
     """(x, y) of `n_pairs` pairs of `key_len` key tokens then `value_len` value tokens.
 
     Key tokens are 0..n_keys-1 and value tokens n_keys..n_keys+n_values-1. With key_len > 1 a key
-    is a motif of several tokens (fuzzy recall); the targets are every value token after a key
+    is a motif of several tokens (fuzzy recall); keys are distinct within a sequence; the targets are every value token after a key
     motif seen before (predicted from the previous token)."""
-    n_distinct = max(2, n_pairs // 2)  # about two occurrences per key: half the pairs are recalls
-    key_motifs = torch.randint(0, n_keys, (batch, n_distinct, key_len), generator=g)
+    n_motifs = n_keys ** key_len
+    n_distinct = max(2, min(n_pairs // 2, n_motifs))  # distinct keys per sequence (one mapping)
+    codes = torch.argsort(torch.rand(batch, n_motifs, generator=g), dim=1)[:, :n_distinct]
+    digits = n_keys ** torch.arange(key_len - 1, -1, -1)
+    key_motifs = (codes[:, :, None] // digits) % n_keys  # (batch, n_distinct, key_len), all distinct
     val_motifs = torch.randint(n_keys, n_keys + n_values, (batch, n_distinct, value_len), generator=g)
     which = torch.randint(0, n_distinct, (batch, n_pairs), generator=g)
     rows = torch.arange(batch)[:, None]
