@@ -23,6 +23,7 @@ from .score import screen_score
 
 SCREEN_NAME = "screen.json"
 DEFAULT_TIMEOUT_S = 900.0
+USAGE_ERROR = 2  # `verify` exits 2 when its arguments (the design) cannot be read
 
 
 def design_folder(out: Path, index: int, design: str) -> Path:
@@ -30,16 +31,20 @@ def design_folder(out: Path, index: int, design: str) -> Path:
     return out / f"{index:03d}-{slug}"
 
 
-def entry_from_report(design: str, report: VerificationReport | None, child: ChildResult) -> dict[str, Any]:
-    """The screen.json entry of one design, scored from the raw components of its report."""
+def entry_from_report(design: str, report: VerificationReport | None, child: ChildResult,
+                      tail: str = "") -> dict[str, Any]:
+    """The screen.json entry of one design, scored from the raw components of its report (`tail`:
+    the end of the child's log, for a child that wrote no report)."""
     entry: dict[str, Any] = {"design": design, "score": None, "stderr": None, "components": {}, "failure": None,
                              "cpu_s": child.cpu_s, "wall_s": child.wall_s}
     if report is None:
         if child.timed_out:
             entry["failure"] = {"category": "timeout", "message": f"no report within {child.wall_s:.0f} s"}
+        elif child.returncode == USAGE_ERROR:
+            entry["failure"] = {"category": "design_error", "message": f"not a design: {tail}"}
         else:
             entry["failure"] = {"category": "crashed",
-                                "message": f"the child exited with {child.returncode} and wrote no report"}
+                                "message": f"the child exited with {child.returncode} and wrote no report: {tail}"}
         return entry
     components, score, stderr = rescore(report.components)
     entry["components"] = components
@@ -64,6 +69,13 @@ def rescore(components: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, 
     return oriented, score, stderr
 
 
+def _tail(path: Path, chars: int = 500) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:].strip()
+    except OSError:
+        return ""
+
+
 def _read_report(folder: Path) -> VerificationReport | None:
     try:
         return VerificationReport.read(folder / REPORT_NAME)
@@ -83,7 +95,7 @@ def screen_designs(designs: list[str], out: Path, verify_args: list[str] | None 
         (folder / REPORT_NAME).unlink(missing_ok=True)  # never read a previous screen's report
         argv = ["verify", design, "--rung", "screen", "--out", str(folder), "--quiet", *(verify_args or [])]
         child = run_child(argv, folder / "log.txt", timeout_s)
-        entry = entry_from_report(design, _read_report(folder), child)
+        entry = entry_from_report(design, _read_report(folder), child, _tail(folder / "log.txt"))
         result["designs"].append(entry)
         write_screen(out, result)
         if log:
