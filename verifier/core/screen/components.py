@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 PROBE_PREFIX = "probe_"
 PROBES_WEIGHT = 0.5  # shared by the probes
@@ -28,7 +28,7 @@ MARGIN_WEIGHT = 0.1
 BPB_SCALE = 10.0  # relative bpb improvement -> value
 
 
-def _finite(x: Any) -> bool:
+def _finite(x: Any) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -68,7 +68,8 @@ def orient(raw: Mapping[str, Mapping[str, Any]], noise: Mapping[str, Any] | None
     n_probes = sum(1 for name in raw if name.startswith(PROBE_PREFIX))
     out: dict[str, dict[str, Any]] = {}
     for name, comp in raw.items():
-        value = stderr = None
+        value: float | None = None
+        stderr: float | None = None
         weight = 0.0
         if name.startswith(PROBE_PREFIX):
             acc, chance = comp.get("accuracy"), comp.get("chance")
@@ -78,11 +79,10 @@ def orient(raw: Mapping[str, Mapping[str, Any]], noise: Mapping[str, Any] | None
                 stderr = stderr / (1 - chance) if stderr is not None else None
                 weight = PROBES_WEIGHT / n_probes
         elif name == "lm_bpb":
-            bpb, ref = comp.get("bpb"), reference_bpb
+            bpb, ref, err = comp.get("bpb"), reference_bpb, noise.get(name)
             if _finite(bpb) and _finite(ref) and ref > 0:
                 value = BPB_SCALE * (ref - bpb) / ref
-                err = noise.get(name)
-                stderr = BPB_SCALE * float(err) / ref if _finite(err) else None
+                stderr = BPB_SCALE * err / ref if _finite(err) else None
                 weight = BPB_WEIGHT
         elif name == "choice_margin" and _finite(comp.get("margin")):
             value = float(comp["margin"])
