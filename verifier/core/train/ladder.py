@@ -191,11 +191,11 @@ TEST = Rung(
 # screen score (verifier.core.screen.score). Budget: 4x micro's.
 SCREEN_TASKS = ("piqa_local", "arc_easy_local", "hellaswag_local")
 SCREEN = Rung(
-    name="screen", d_model=64, n_block=2, nominal_params=2**16, tokens_per_param=1.0,
+    name="screen", d_model=64, n_block=3, nominal_params=2**16, tokens_per_param=1.0,
     lr=3e-3, context_length=128, batch_tokens=8 * 128, budget=4 * MICRO.budget, tasks=SCREEN_TASKS,
     eval_limit=20, val_tokens=2**13, reference_tokens_per_s=4000.0, slow_factor=100.0, device="cpu",
-    kind="screen",
-    notes="65k tokens at 64x2 plus six probes: minutes per design on 2 CPU cores",
+    kind="screen", size_tolerance=0.3,  # the seeds span 103k-170k parameters at 64x2: room for all
+    notes="65k tokens at about 64x3 plus six probes: minutes per design on 2 CPU cores",
     extra={"probes": {}},  # overrides of verifier.core.probes.ProbeConfig
 )
 
