@@ -118,3 +118,14 @@ def test_screen_cli_scores_one_design_and_fails_another_part_way(tmp_path, genes
     assert report.fitness == pytest.approx(rescore(report.components)[1])
     assert report.fitness == pytest.approx(good["score"])
     assert {"train", "validate", "probes", "total"} <= set(report.wall_time_s)
+
+
+@pytest.mark.parametrize("name", ["gpt", "mamba2", "retnet", "rwkv6", "ttt"])
+def test_every_seed_fits_the_screen_rungs_window(name):
+    from verifier.core.gau import compose, load_gab
+    from verifier.core.train.autotune import fit_to_rung
+
+    rung = get_rung("screen")
+    gab, config = load_gab(compose(load_seed(name)), name)
+    size = fit_to_rung(gab, config, rung, vocab_size=32000)
+    assert math.isclose(size.params, rung.target_params, rel_tol=rung.size_tolerance)
