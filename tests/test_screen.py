@@ -97,7 +97,7 @@ def test_screen_cli_scores_one_design_and_fails_another_part_way(tmp_path, genes
     assert list(screen) == ["designs"]
     good, failed, missing = screen["designs"]
     for entry in screen["designs"]:
-        assert {"design", "score", "stderr", "components", "failure"} <= set(entry)
+        assert list(entry) == ["design", "score", "stderr", "components", "failure"]
     assert [good["design"], failed["design"], missing["design"]] == ["gpt", str(bad), str(tmp_path / "nope.json")]
 
     assert good["failure"] is None and isinstance(good["score"], float) and good["stderr"] >= 0
@@ -118,6 +118,8 @@ def test_screen_cli_scores_one_design_and_fails_another_part_way(tmp_path, genes
     assert report.fitness == pytest.approx(rescore(report.components)[1])
     assert report.fitness == pytest.approx(good["score"])
     assert {"train", "validate", "probes", "total"} <= set(report.wall_time_s)
+    child = json.loads((next(out.glob("000-*")) / "child.json").read_text())
+    assert child["returncode"] == 0 and child["cpu_s"] > 0
 
 
 @pytest.mark.parametrize("name", ["gpt", "mamba2", "retnet", "rwkv6", "ttt"])

@@ -9,6 +9,7 @@ what it finished.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from .components import orient, raw_of
 from .score import screen_score
 
 SCREEN_NAME = "screen.json"
+CHILD_NAME = "child.json"  # per design folder: exit code, wall and CPU seconds of its child
 DEFAULT_TIMEOUT_S = 900.0
 USAGE_ERROR = 2  # `verify` exits 2 when its arguments (the design) cannot be read
 
@@ -35,8 +37,7 @@ def entry_from_report(design: str, report: VerificationReport | None, child: Chi
                       tail: str = "") -> dict[str, Any]:
     """The screen.json entry of one design, scored from the raw components of its report (`tail`:
     the end of the child's log, for a child that wrote no report)."""
-    entry: dict[str, Any] = {"design": design, "score": None, "stderr": None, "components": {}, "failure": None,
-                             "cpu_s": child.cpu_s, "wall_s": child.wall_s}
+    entry: dict[str, Any] = {"design": design, "score": None, "stderr": None, "components": {}, "failure": None}
     if report is None:
         if child.timed_out:
             entry["failure"] = {"category": "timeout", "message": f"no report within {child.wall_s:.0f} s"}
@@ -56,7 +57,6 @@ def entry_from_report(design: str, report: VerificationReport | None, child: Chi
         if score is None:
             entry["failure"] = {"category": "no_score", "message": "the report has no usable component"}
         entry["score"], entry["stderr"] = score, stderr
-    entry["val_bpb"] = report.val_bpb
     return entry
 
 
@@ -95,6 +95,7 @@ def screen_designs(designs: list[str], out: Path, verify_args: list[str] | None 
         (folder / REPORT_NAME).unlink(missing_ok=True)  # never read a previous screen's report
         argv = ["verify", design, "--rung", "screen", "--out", str(folder), "--quiet", *(verify_args or [])]
         child = run_child(argv, folder / "log.txt", timeout_s)
+        (folder / CHILD_NAME).write_text(json.dumps(dataclasses.asdict(child)))
         entry = entry_from_report(design, _read_report(folder), child, _tail(folder / "log.txt"))
         result["designs"].append(entry)
         write_screen(out, result)
