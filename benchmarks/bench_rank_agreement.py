@@ -5,7 +5,8 @@
 Designs: the five seeds plus N designs made by the GP operators (verifier/core/gau/operators.py)
 from a fixed RNG seed. Each design is verified at the screen (score, higher is better), at micro
 (validation loss, `--no-eval`) and, with --tiny, at tiny; every run is a child process whose
-report is cached under DIR/<rung>/<design>/report.json, so the benchmark resumes where it stopped.
+report is cached under DIR/<rung>/<design>/report.json, so the benchmark resumes where it stopped
+(`--no-run micro,tiny` only reads those rungs' cached reports, e.g. ones copied from another run).
 
 Prints Spearman's rho with a bootstrap 95% interval (over designs) for screen vs micro, screen vs
 tiny and micro vs tiny (losses negated, so a positive rho means agreement), and for the seeds each
@@ -139,11 +140,12 @@ def make_designs(out: Path, n_gp: int, rng_seed: int) -> list[Path]:
 
 # ---- runs ---------------------------------------------------------------------------------------
 
-def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[str]) -> VerificationReport | None:
-    """The cached report of `design` at `rung`, running it first when there is none."""
+def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[str],
+             run: bool = True) -> VerificationReport | None:
+    """The cached report of `design` at `rung`, running it first when there is none (and `run`)."""
     folder = out / rung / design.stem
     report_path = folder / "report.json"
-    if not report_path.exists():
+    if not report_path.exists() and run:
         argv = ["verify", str(design), "--rung", rung, "--out", str(folder), "--quiet", "--device", "cpu", *extra]
         if rung != "screen":
             argv.append("--no-eval")
@@ -183,14 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rungs", default=None, help="comma-separated rungs (default screen,micro[,tiny])")
     p.add_argument("--timeout", type=float, default=3600.0, help="wall seconds per run")
     p.add_argument("--set", action="append", default=[], help="passed to every verify run")
+    p.add_argument("--no-run", default="", help="comma-separated rungs read from the cache only (never run)")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
     extra = [x for item in args.set for x in ("--set", item)]
+    cached_only = {r for r in args.no_run.split(",") if r}
     designs = make_designs(args.out, args.gp, args.rng_seed)
     table: dict[str, dict[str, float | None]] = {}
     for rung in rungs:
         for design in designs:
-            table.setdefault(design.stem, {})[rung] = metric(run_rung(design, rung, args.out, args.timeout, extra), rung)
+            report = run_rung(design, rung, args.out, args.timeout, extra, run=rung not in cached_only)
+            table.setdefault(design.stem, {})[rung] = metric(report, rung)
     (args.out / "table.json").write_text(json.dumps(table, indent=2))
     print(f"\n{'design':10}" + "".join(f"{r:>12}" for r in rungs))
     for name, row in table.items():
