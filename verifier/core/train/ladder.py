@@ -190,13 +190,24 @@ TEST = Rung(
 # the test rung's shape) and the synthetic probes (verifier.core.probes); its fitness is the
 # screen score (verifier.core.screen.score). Budget: 4x micro's.
 SCREEN_TASKS = ("piqa_local", "arc_easy_local", "hellaswag_local")
+# Seed-to-seed standard deviation of each raw screen number (probe accuracy, bpb) and of the score:
+# the GPT seed screened with --seed 42, 1 and 2 on 2026-12-05 (sample std of 3; the score with
+# reference_bpb 2.555). Components use it as a floor on their stderr.
+SCREEN_NOISE: dict[str, Any] = {
+    "probe_in_context_recall": 0.0053, "probe_fuzzy_recall": 0.0094, "probe_noisy_recall": 0.0083,
+    "probe_selective_copying": 0.0169, "probe_compression": 0.0007, "probe_memorization": 0.0877,
+    "lm_bpb": 0.0080, "score": 0.0146,
+    "measured": "2026-12-05: gpt seed, verify --rung screen with --seed 42, 1, 2 (sample std of 3)",
+}
 SCREEN = Rung(
     name="screen", d_model=64, n_block=3, nominal_params=2**16, tokens_per_param=1.0,
     lr=3e-3, context_length=128, batch_tokens=8 * 128, budget=4 * MICRO.budget, tasks=SCREEN_TASKS,
     eval_limit=20, val_tokens=2**13, reference_tokens_per_s=4000.0, slow_factor=100.0, device="cpu",
     kind="screen", size_tolerance=0.3,  # the seeds span 103k-170k parameters at 64x2: room for all
     notes="65k tokens at about 64x3 plus six probes: minutes per design on 2 CPU cores",
-    extra={"probes": {}},  # overrides of verifier.core.probes.ProbeConfig
+    # reference_bpb: the GPT seed's screen bpb (mean of seeds 42, 1, 2; 2026-12-05), the zero of lm_bpb.
+    extra={"probes": {}, "reference_bpb": 2.555},  # probes: overrides of verifier.core.probes.ProbeConfig
+    noise=SCREEN_NOISE,
 )
 
 LADDER: dict[str, Rung] = {
