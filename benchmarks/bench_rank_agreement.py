@@ -167,6 +167,17 @@ def metric(report: VerificationReport | None, rung: str) -> float | None:
     return -report.val_loss if report.val_loss is not None else None
 
 
+def screen_parts(report: VerificationReport | None) -> dict[str, float | None]:
+    """The screen's two halves on their own: minus its bpb, and the mean probe value."""
+    if report is None or not report.ok:
+        return {"screen:lm": None, "screen:probes": None}
+    components = rescore(report.components)[0]
+    bpb = components.get("lm_bpb", {}).get("bpb")
+    probes = [c["value"] for n, c in components.items() if n.startswith("probe_") and c["value"] is not None]
+    return {"screen:lm": -bpb if bpb is not None else None,
+            "screen:probes": sum(probes) / len(probes) if probes else None}
+
+
 def agreement(table: dict[str, dict[str, float | None]], a: str, b: str) -> str:
     names = [n for n, row in table.items() if row.get(a) is not None and row.get(b) is not None]
     x = [float(table[n][a]) for n in names]  # type: ignore[arg-type]
@@ -196,11 +207,17 @@ def main(argv: list[str] | None = None) -> int:
         for design in designs:
             report = run_rung(design, rung, args.out, args.timeout, extra, run=rung not in cached_only)
             table.setdefault(design.stem, {})[rung] = metric(report, rung)
+            if rung == "screen":
+                table[design.stem].update(screen_parts(report))
+    if "screen" in rungs:
+        rungs = [*rungs, "screen:lm", "screen:probes"]
     (args.out / "table.json").write_text(json.dumps(table, indent=2))
-    print(f"\n{'design':10}" + "".join(f"{r:>12}" for r in rungs))
+    print(f"\n{'design':10}" + "".join(f"{r:>14}" for r in rungs))
     for name, row in table.items():
-        print(f"{name:10}" + "".join(f"{row.get(r):>12.4f}" if row.get(r) is not None else f"{'failed':>12}"
+        print(f"{name:10}" + "".join(f"{row.get(r):>14.4f}" if row.get(r) is not None else f"{'-':>14}"
                                      for r in rungs))
+    print("(screen: score, higher is better; screen:lm: minus bpb; screen:probes: mean probe value; "
+          "micro, tiny: minus validation loss; '-': failed or not run)")
     print()
     for i, a in enumerate(rungs):
         for b in rungs[i + 1:]:
