@@ -84,10 +84,12 @@ def test_noisy_recall_hides_noise_tokens_from_scoring():
 def test_trainer_learns_a_probe_and_scores_it_reproducibly(gpt):
     cls, config = gpt
     cfg = ProbeConfig(steps=25, batch_size=4, test_size=16, seq_len=32)
-    first = train_probe(cls, config, PROBES["selective_copying"], cfg, seed=0)
-    again = train_probe(cls, config, PROBES["selective_copying"], cfg, seed=0)
+    probe = PROBES["in_context_recall"]
+    first = train_probe(cls, config, probe, cfg, seed=0)
+    again = train_probe(cls, config, probe, cfg, seed=0)
     assert first.accuracy == again.accuracy and first.final_loss == again.final_loss
-    assert first.final_loss < math.log(PROBES["selective_copying"].vocab_size)  # it learnt something
+    # it learnt at least that answers are value tokens (8 of the 16): below the uniform loss
+    assert first.final_loss < math.log(probe.vocab_size) - 0.3
     assert 0 <= first.accuracy <= 1 and first.stderr >= 0 and first.n_sequences == 16
 
 
