@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "verifier.core.checker.cli",
     "verifier.core.train.cli",
     "verifier.core.export.cli",
+    "verifier.core.screen.cli",
 )
 
 

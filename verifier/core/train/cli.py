@@ -26,7 +26,7 @@ from .signals import install_sigterm_as_interrupt
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="train and evaluate a design at one rung of the ladder")
     p.add_argument("design", nargs="?", help="seed name, design JSON, unit folder or gab.py")
-    p.add_argument("--rung", default="micro", help="micro, tiny, 14M, 31M, 70M, 125M, 350M or test (default micro)")
+    p.add_argument("--rung", default="micro", help="screen, micro, tiny, 14M, 31M, 70M, 125M, 350M or test (default micro)")
     p.add_argument("--out", required=True, type=Path, help="folder for report.json, weights and checkpoints")
     p.add_argument("--data-dir", type=Path, default=_env_path("GENESYS_DATA_DIR"),
                    help="data directory (default: $GENESYS_DATA_DIR)")

@@ -104,6 +104,12 @@ class Rung:
     # per subtask, so at the CPU rungs it would otherwise cost 67x a plain task (85% of the requests).
     eval_limits: dict[str, int | None] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # "train": train and evaluate (fitness from lm-eval); "screen": the cheap first stage, a short
+    # language-model run plus synthetic probes, scored by verifier.core.screen (docs/VERIFIER.md).
+    kind: str = "train"
+    # Measured seed-to-seed standard deviation per score component (and of the score), with how
+    # and when it was measured; empty until measured.
+    noise: dict[str, Any] = field(default_factory=dict)
 
     def limit_for(self, task: str) -> int | None:
         """Examples (per subtask) this rung evaluates of `task`."""
@@ -166,6 +172,7 @@ class Rung:
             "eval_limit": self.eval_limit, "eval_limits": dict(self.eval_limits), "val_tokens": self.val_tokens,
             "step_time_limit_s": self.step_time_limit_s, "size_tolerance": self.size_tolerance,
             "device": self.device, "est_seconds": self.est_seconds, "timeout_s": self.timeout_s,
+            "kind": self.kind, "noise": dict(self.noise),
         }
 
 
@@ -202,9 +209,34 @@ TEST = Rung(
     notes="for tests: a full verify in seconds",
 )
 
+# The screen: the loop's first rung. A short language-model run (a quarter of micro's tokens at
+# the test rung's shape) and the synthetic probes (verifier.core.probes); its fitness is the
+# screen score (verifier.core.screen.score). Budget: 4x micro's.
+SCREEN_TASKS = ("piqa_local", "arc_easy_local", "hellaswag_local")
+# Seed-to-seed standard deviation of each raw screen number (probe accuracy, bpb) and of the score:
+# the GPT seed screened with --seed 42, 1 and 2 on 2026-12-05 (sample std of 3; the score with
+# reference_bpb 2.555). Components use it as a floor on their stderr.
+SCREEN_NOISE: dict[str, Any] = {
+    "probe_in_context_recall": 0.0053, "probe_fuzzy_recall": 0.0094, "probe_noisy_recall": 0.0083,
+    "probe_selective_copying": 0.0169, "probe_compression": 0.0007, "probe_memorization": 0.0877,
+    "lm_bpb": 0.0080, "score": 0.0146,
+    "measured": "2026-12-05: gpt seed, verify --rung screen with --seed 42, 1, 2 (sample std of 3)",
+}
+SCREEN = Rung(
+    name="screen", d_model=64, n_block=3, nominal_params=2**16, tokens_per_param=1.0,
+    lr=3e-3, context_length=128, batch_tokens=8 * 128, tasks=SCREEN_TASKS, eval_seconds=150.0,
+    eval_limit=20, val_tokens=2**13, reference_tokens_per_s=4000.0, slow_factor=100.0, device="cpu",
+    kind="screen", size_tolerance=0.3,  # the seeds span 103k-170k parameters at 64x2: room for all
+    notes="65k tokens at about 64x3 plus six probes: minutes per design on 2 CPU cores",
+    # reference_bpb: the GPT seed's screen bpb (mean of seeds 42, 1, 2; 2026-12-05), the zero of lm_bpb.
+    extra={"probes": {}, "reference_bpb": 2.555},  # probes: overrides of verifier.core.probes.ProbeConfig
+    noise=SCREEN_NOISE,
+)
+
 LADDER: dict[str, Rung] = {
     rung.name: rung
     for rung in (
+        SCREEN,
         MICRO,
         TINY,
         _gpu("14M", 128, 6, 14e6, 50, 1e-3, 3.68e6),
@@ -218,7 +250,7 @@ EXTRA_RUNGS: dict[str, Rung] = {TEST.name: TEST}
 
 
 def get_rung(name: str) -> Rung:
-    """A rung by name ("micro", "tiny", "14M" ... "350M", or "test"); names are case-insensitive."""
+    """A rung by name ("screen", "micro", "tiny", "14M" ... "350M", or "test"); names are case-insensitive."""
     for table in (LADDER, EXTRA_RUNGS):
         for key, rung in table.items():
             if key.lower() == name.lower():

@@ -73,6 +73,8 @@ class VerifyConfig:
     keep_checkpoint: bool = False
     show_bar: bool | None = None
     data: DataConfig | None = None  # None: from the data directory's manifest
+    probe_config: dict[str, Any] | None = None  # screen rung: overrides of verifier.core.probes.ProbeConfig
+    probes: tuple[str, ...] | None = None  # screen rung: which probes (None: all)
 
 
 def _split_overrides(overrides: dict[str, Any]) -> tuple[dict, dict, dict]:
@@ -300,7 +302,7 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
     report.val_loss = held_out.loss
     report.val_bpb, report.val_bytes_per_token = held_out.bpb, held_out.bytes_per_token
     report.val_perplexity = math.exp(report.val_loss) if report.val_loss < 50 else math.inf
-    if cfg.save_weights:
+    if cfg.save_weights and rung.kind != "screen":
         save_weights(out_dir / WEIGHTS_NAME, model, {"design_hash": report.design_hash, "rung": rung.name,
                                                     "d_model": str(size.d_model), "n_block": str(size.n_block)})
         report.weights = WEIGHTS_NAME
@@ -328,6 +330,10 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
         fitness = rung_fitness(report.eval)
         report.fitness = fitness if math.isfinite(fitness) else None
         clock.lap("eval")
+    if rung.kind == "screen":
+        n_val = min(len(val), max(1, rung.val_tokens // seq_len))
+        _screen(report, gab_cls, gab_config, rung, cfg, tokenizer, stream.val[: n_val * seq_len], emit)
+        clock.lap("probes")
     report.status = "done"
     if not cfg.keep_checkpoint:
         (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
@@ -362,6 +368,22 @@ def prepare_token_cache(data_dir: Path | None, **overrides: Any) -> str:
     except Exception as exc:  # noqa: BLE001 - the design run reports the same problem in its report
         return f"{type(exc).__name__}: {exc}"
     return ""
+
+
+def _screen(report: VerificationReport, gab_cls: type, gab_config: dict, rung: Rung, cfg: VerifyConfig,
+            tokenizer: Any, val_tokens: np.ndarray, emit: Progress) -> None:
+    """The screen rung's probes and score (verifier.core.screen); a failed probe fails the run."""
+    from ..probes import ProbeFailure
+    from ..screen.phase import screen_phase
+
+    emit({"event": "phase", "phase": "probes", "message": "synthetic capability probes"})
+    try:
+        screen_phase(report, gab_cls, gab_config, rung, cfg.seed, tokenizer, val_tokens, emit,
+                     probe_overrides=cfg.probe_config, probe_names=cfg.probes)
+    except ProbeFailure as exc:
+        _fail(report, exc.category, f"probe {exc.probe}: {exc}", exc.step)
+    except KeyError as exc:  # an unknown probe name
+        _fail(report, "runtime_error", str(exc))
 
 
 def eval_limits_for(rung: Rung, cfg: VerifyConfig) -> tuple[int | None, dict[str, int | None]]:

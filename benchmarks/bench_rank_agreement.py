@@ -1,0 +1,238 @@
+"""Does the cheap bottom of the ladder rank designs the way the rungs above do?
+
+    python benchmarks/bench_rank_agreement.py --out DIR [--gp N] [--tiny] [--rungs screen,micro]
+
+Designs: the five seeds plus N designs made by the GP operators (verifier/core/gau/operators.py)
+from a fixed RNG seed. Each design is verified at the screen (score, higher is better), at micro
+(validation loss, `--no-eval`) and, with --tiny, at tiny; every run is a child process whose
+report is cached under DIR/<rung>/<design>/report.json, so the benchmark resumes where it stopped
+(`--no-run micro,tiny` only reads those rungs' cached reports, e.g. ones copied from another run).
+
+Prints Spearman's rho with a bootstrap 95% interval (over designs) for screen vs micro, screen vs
+tiny and micro vs tiny (losses negated, so a positive rho means agreement), and for the seeds each
+rung's ranking against the published ordering of these architectures at 125M-1.3B (PUBLISHED
+below, with its sources).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from verifier.core.screen.child import run_child  # noqa: E402
+from verifier.core.screen.run import rescore  # noqa: E402
+from verifier.core.train.report import VerificationReport  # noqa: E402
+
+SEEDS = ("gpt", "mamba2", "retnet", "rwkv6", "ttt")
+
+# Published ordering of the seed architectures at 125M or more, best first. No single table trains
+# all five on the same data, so it is stitched from pairwise comparisons, each from one table:
+# - Mamba-2 paper (Dao & Gu 2024, arXiv 2405.21060), Table 10 (Pile, same data and tokenizer):
+#   Pile ppl Mamba-2-370M 8.21 vs Pythia-410M 9.95 (a GPT-style Transformer); 130M: 10.48 vs 29.64.
+# - GLA paper (Yang et al. 2023, arXiv 2312.06635), Table 2 (340M, 15B SlimPajama tokens):
+#   Wiki ppl Transformer++ 28.39, Mamba 28.39, RetNet 32.33 (1.3B/100B: 16.85, 17.06, 18.64).
+# - RWKV-6 paper (Peng et al. 2024, arXiv 2404.05892), Table 4 (English benchmarks): LAMBADA ppl
+#   Finch-1.6B 4.67 vs Pythia-1.4B 6.22 (avg acc 65.7 vs 61.9); Mamba-1.4B 5.05 (65.8), a tie with
+#   Finch on accuracy. Different training data (RWKV World v2 vs the Pile).
+# - TTT paper (Sun et al. 2024, arXiv 2407.04620), Fig. 11 and Table 1 (Pile, 2k context, 125M-1.3B):
+#   TTT-Linear matches or beats the Transformer (11.09 ppl at 125M), close to Mamba.
+# The total order below (best first) follows the pairs; mamba2 vs rwkv6 and rwkv6 vs ttt are not
+# settled by any table, so rho against the total order is indicative; the pair count is the check.
+PUBLISHED = ("mamba2", "rwkv6", "ttt", "gpt", "retnet")
+PUBLISHED_PAIRS = (
+    ("mamba2", "gpt", "Mamba-2 Table 10"), ("gpt", "retnet", "GLA Table 2"),
+    ("mamba2", "retnet", "GLA Table 2 (Mamba)"), ("rwkv6", "gpt", "RWKV-6 Table 4 (Pythia)"),
+    ("ttt", "gpt", "TTT Fig. 11"),
+)
+
+
+# ---- statistics ---------------------------------------------------------------------------------
+
+def ranks(values: list[float]) -> list[float]:
+    """Average ranks (1 = smallest), ties sharing their mean rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman's rho (Pearson correlation of average ranks); NaN with fewer than 3 points or no spread."""
+    if len(x) < 3:
+        return math.nan
+    rx, ry = ranks(x), ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    vx = sum((a - mx) ** 2 for a in rx)
+    vy = sum((b - my) ** 2 for b in ry)
+    return cov / math.sqrt(vx * vy) if vx > 0 and vy > 0 else math.nan
+
+
+def bootstrap_interval(x: list[float], y: list[float], iters: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile 95% interval of rho over designs resampled with replacement."""
+    rng = random.Random(seed)
+    n = len(x)
+    values = []
+    for _ in range(iters):
+        idx = [rng.randrange(n) for _ in range(n)]
+        r = spearman([x[i] for i in idx], [y[i] for i in idx])
+        if math.isfinite(r):
+            values.append(r)
+    if not values:
+        return math.nan, math.nan
+    values.sort()
+    return values[int(0.025 * (len(values) - 1))], values[int(0.975 * (len(values) - 1))]
+
+
+# ---- designs ------------------------------------------------------------------------------------
+
+def make_designs(out: Path, n_gp: int, rng_seed: int) -> list[Path]:
+    """The seeds and `n_gp` GP designs (mutations and crossovers of seeds) as JSON files."""
+    from verifier.core.gau.operators import OperatorError, crossover, random_mutation
+    from verifier.core.seeds import load_seed
+
+    folder = out / "designs"
+    folder.mkdir(parents=True, exist_ok=True)
+    seeds = {name: load_seed(name) for name in SEEDS}
+    paths = []
+    for name, tree in seeds.items():
+        path = folder / f"{name}.json"
+        if not path.exists():
+            path.write_text(tree.to_json())
+        paths.append(path)
+    rng = random.Random(rng_seed)
+    made, attempts = 0, 0
+    while made < n_gp and attempts < 20 * max(1, n_gp):
+        attempts += 1
+        path = folder / f"gp{made:02d}.json"
+        if path.exists():
+            paths.append(path)
+            made += 1
+            continue
+        a, b = rng.sample(SEEDS, 2)
+        try:
+            if rng.random() < 0.5:
+                tree = random_mutation(seeds[a], list(seeds.values()), rng)
+            else:
+                tree = crossover(seeds[a], seeds[b], rng)
+        except (OperatorError, ValueError):
+            continue
+        path.write_text(tree.to_json())
+        paths.append(path)
+        made += 1
+    return paths
+
+
+# ---- runs ---------------------------------------------------------------------------------------
+
+def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[str],
+             run: bool = True) -> VerificationReport | None:
+    """The cached report of `design` at `rung`, running it first when there is none (and `run`)."""
+    folder = out / rung / design.stem
+    report_path = folder / "report.json"
+    if not report_path.exists() and run:
+        argv = ["verify", str(design), "--rung", rung, "--out", str(folder), "--quiet", "--device", "cpu", *extra]
+        if rung != "screen":
+            argv.append("--no-eval")
+        child = run_child(argv, folder / "log.txt", timeout_s)
+        (folder / "child.json").write_text(json.dumps(child.__dict__))
+        print(f"  {design.stem} @ {rung}: {child.cpu_s:.0f} CPU-s, {child.wall_s:.0f} s wall", flush=True)
+    try:
+        return VerificationReport.read(report_path)
+    except (OSError, ValueError):
+        return None
+
+
+def metric(report: VerificationReport | None, rung: str) -> float | None:
+    """Higher is better: the screen score (recomputed from raw components), or minus val loss."""
+    if report is None or not report.ok:
+        return None
+    if rung == "screen":
+        return rescore(report.components)[1]
+    return -report.val_loss if report.val_loss is not None else None
+
+
+def screen_parts(report: VerificationReport | None) -> dict[str, float | None]:
+    """The screen's two halves on their own: minus its bpb, and the mean probe value."""
+    if report is None or not report.ok:
+        return {"screen:lm": None, "screen:probes": None}
+    components = rescore(report.components)[0]
+    bpb = components.get("lm_bpb", {}).get("bpb")
+    probes = [c["value"] for n, c in components.items() if n.startswith("probe_") and c["value"] is not None]
+    return {"screen:lm": -bpb if bpb is not None else None,
+            "screen:probes": sum(probes) / len(probes) if probes else None}
+
+
+def agreement(table: dict[str, dict[str, float | None]], a: str, b: str) -> str:
+    names = [n for n, row in table.items() if row.get(a) is not None and row.get(b) is not None]
+    x = [float(table[n][a]) for n in names]  # type: ignore[arg-type]
+    y = [float(table[n][b]) for n in names]  # type: ignore[arg-type]
+    rho = spearman(x, y)
+    lo, hi = bootstrap_interval(x, y) if len(names) >= 3 else (math.nan, math.nan)
+    return f"rho({a}, {b}) = {rho:+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]  n = {len(names)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="cache folder (resumable)")
+    p.add_argument("--gp", type=int, default=0, help="GP-operator designs to add to the seeds")
+    p.add_argument("--rng-seed", type=int, default=0)
+    p.add_argument("--tiny", action="store_true", help="also run the tiny rung")
+    p.add_argument("--rungs", default=None, help="comma-separated rungs (default screen,micro[,tiny])")
+    p.add_argument("--timeout", type=float, default=3600.0, help="wall seconds per run")
+    p.add_argument("--set", action="append", default=[], help="passed to every verify run")
+    p.add_argument("--no-run", default="", help="comma-separated rungs read from the cache only (never run)")
+    args = p.parse_args(argv)
+    rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
+    extra = [x for item in args.set for x in ("--set", item)]
+    cached_only = {r for r in args.no_run.split(",") if r}
+    designs = make_designs(args.out, args.gp, args.rng_seed)
+    table: dict[str, dict[str, float | None]] = {}
+    for rung in rungs:
+        for design in designs:
+            report = run_rung(design, rung, args.out, args.timeout, extra, run=rung not in cached_only)
+            table.setdefault(design.stem, {})[rung] = metric(report, rung)
+            if rung == "screen":
+                table[design.stem].update(screen_parts(report))
+    if "screen" in rungs:
+        rungs = [*rungs, "screen:lm", "screen:probes"]
+    (args.out / "table.json").write_text(json.dumps(table, indent=2))
+    print(f"\n{'design':10}" + "".join(f"{r:>14}" for r in rungs))
+    for name, row in table.items():
+        print(f"{name:10}" + "".join(f"{row.get(r):>14.4f}" if row.get(r) is not None else f"{'-':>14}"
+                                     for r in rungs))
+    print("(screen: score, higher is better; screen:lm: minus bpb; screen:probes: mean probe value; "
+          "micro, tiny: minus validation loss; '-': failed or not run)")
+    print()
+    for i, a in enumerate(rungs):
+        for b in rungs[i + 1:]:
+            print(agreement(table, a, b))
+    published = {n: float(len(PUBLISHED) - i) for i, n in enumerate(PUBLISHED)}
+    print(f"\npublished ordering (best first): {', '.join(PUBLISHED)}")
+    for rung in rungs:
+        names = [n for n in PUBLISHED if table.get(n, {}).get(rung) is not None]
+        rho = spearman([published[n] for n in names], [float(table[n][rung]) for n in names])  # type: ignore[arg-type]
+        pairs = [(w, b_, s) for w, b_, s in PUBLISHED_PAIRS
+                 if table.get(w, {}).get(rung) is not None and table.get(b_, {}).get(rung) is not None]
+        agree = sum(1 for w, b_, _ in pairs if table[w][rung] > table[b_][rung])  # type: ignore[operator]
+        print(f"{rung:7} vs published: rho = {rho:+.3f} (n = {len(names)}); pairs agreeing {agree}/{len(pairs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
