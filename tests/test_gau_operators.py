@@ -69,4 +69,4 @@ def test_graft_that_breaks_composition_is_refused():
     donor.units["GatedMLP"].args["mlp_multiple_of"] = 32
     with pytest.raises(OperatorError, match="disagree"):
         # Grafting the donor's MLP under a new name would give two defaults for one key.
-        mutate(gpt, "RMSNorm", donor, "GatedMLP")
+        mutate(gpt, "RMSNorm", donor, "GatedMLP", like_for_like=False)
