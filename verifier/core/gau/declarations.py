@@ -52,22 +52,20 @@ def declaration_of(tree: GAUTree, name: str) -> UnitDecl:
     return tree.declares.get(name) or UnitDecl(name, "", ["X"], ["Y"])
 
 
-def sync_declarations(tree: GAUTree) -> GAUTree:
-    """Make every unit's code declare exactly its children (with the tree's declarations) and drop
-    declarations of units no longer reachable. Code already consistent is left as written."""
+def sync_declarations(tree: GAUTree, fresh: frozenset[str] | set[str] = frozenset()) -> GAUTree:
+    """Make every unit's code declare exactly its children and drop declarations of units no longer
+    reachable. A child in `fresh` (a newcomer) is declared as the tree declares it; a child the code
+    already declares keeps its own words (one unit may be described differently by two parents).
+    Code already consistent is left as written."""
     reachable = set(tree.reachable())
     tree.declares = {n: d for n, d in tree.declares.items() if n in reachable}
     for node in tree.units.values():
-        wanted = [declaration_of(tree, c) for c in node.children]
-        current = children_declarations(node.code)
-        if [(d.unitname, d.requirements, list(d.inputs), list(d.outputs)) for d in current] == [
-            (d.unitname, d.requirements, list(d.inputs), list(d.outputs)) for d in wanted
-        ]:
+        current = {d.unitname: d for d in children_declarations(node.code)}
+        wanted = [
+            current[c] if c in current and c not in fresh else declaration_of(tree, c) for c in node.children
+        ]
+        if set(current) == set(node.children) and all(current[d.unitname] == d for d in wanted):
             continue
-        if {d.unitname for d in current} == set(node.children) and all(
-            d == declaration_of(tree, d.unitname) for d in current
-        ):
-            continue  # same declarations in another order
         node.code = rewrite_declarations(node.code, wanted)
     return tree
 

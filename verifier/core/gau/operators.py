@@ -54,7 +54,7 @@ def compatible(target: UnitDecl, donor: UnitDecl) -> bool:
 def _finish(tree: GAUTree, name: str, operator: str, details: dict) -> GAUTree:
     tree.name = name
     tree.metadata = {**tree.metadata, "operator": operator, **details}
-    sync_declarations(tree)
+    sync_declarations(tree, fresh={str(details.get("newcomer", ""))} - {""})
     store_roles(tree)
     problems = tree.validate()
     if problems:
@@ -97,8 +97,8 @@ def mutate(
         raise OperatorError(f"{donor_tree.name}.{donor_unit} is a {donor_role}; it cannot stand in for "
                             f"{tree.name}.{target_unit}, a {target_role}")
     child = _restore_shared_units(tree, tree.replace_subtree(target_unit, donor_tree, donor_unit))
-    _declare_newcomer(tree, target_unit, child, offer)
-    details = {"target": target_unit, "donor": f"{donor_tree.name}.{donor_unit}",
+    newcomer = _declare_newcomer(tree, target_unit, child, offer)
+    details = {"target": target_unit, "donor": f"{donor_tree.name}.{donor_unit}", "newcomer": newcomer,
                "target_role": target_role, "donor_role": donor_role}
     return _finish(child, name or f"{tree.name}~{donor_unit}", "mutation", details)
 
@@ -116,13 +116,14 @@ def _restore_shared_units(before: GAUTree, after: GAUTree) -> GAUTree:
     return after
 
 
-def _declare_newcomer(tree: GAUTree, target: str, child: GAUTree, offer: UnitDecl) -> None:
+def _declare_newcomer(tree: GAUTree, target: str, child: GAUTree, offer: UnitDecl) -> str:
     """The unit now in `target`'s slot is declared with its own requirements and Z keys, not with
     those of the unit it replaced."""
     parent = tree.parents_of(target)[0]
     slot = tree.units[parent].children.index(target)
     newcomer = child.units[parent].children[slot]
     child.declares[newcomer] = UnitDecl(newcomer, offer.requirements, list(offer.inputs), list(offer.outputs))
+    return newcomer
 
 
 def swappable_units(tree: GAUTree) -> list[str]:

@@ -165,8 +165,8 @@ def infer_role(tree: GAUTree, unit: str, _seen: frozenset[str] = frozenset()) ->
         reasons.append(f"name says {by_name}")
     decl = tree.declares.get(unit)
     by_decl = text_role(decl.requirements) if decl else None
-    if by_decl:
-        scores[by_decl] += 2
+    if by_decl:  # the parent's words for the slot: weaker than the unit's own name and code
+        scores[by_decl] += 1
         reasons.append(f"declaration says {by_decl}")
     if node is not None:
         by_doc = text_role(class_docstring(node.code, unit).split("\n\n")[0])
