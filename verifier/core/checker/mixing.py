@@ -5,6 +5,11 @@ other stage passes it, yet the model can only ever predict the next token from t
 the tokens before t are changed (every one of them) and the output at t must move, for every tested
 t > 0; an output that does not move at all (exact zero difference) means no unit reads earlier
 positions. Runs inside the sandboxed child, in eval mode like causality, on the model `init` built.
+
+Mixing is a property of the architecture, not of the initial weights: a token mixer whose output
+projection starts at zero (a common init) reads earlier positions as soon as it trains. So a position
+that looks deaf at init is probed again with every parameter nudged by a little noise (buffers such
+as causal masks untouched), and only a position deaf at both points fails. The weights are restored.
 """
 
 from __future__ import annotations
@@ -22,23 +27,54 @@ def mixing_positions(seq_len: int) -> list[int]:
     return sorted(t for t in wanted if 0 < t < seq_len)
 
 
+NOISE = 0.02  # added to every parameter for the second probe
+
+
+def deaf_positions(checks, ids: torch.Tensor, positions: list[int]) -> list[int]:
+    """Positions t whose logits do not move at all when every token before t changes."""
+    V = checks.cfg.vocab_size
+    base = checks._eval_logits(ids)
+    deaf = []
+    for t in positions:
+        perturbed = ids.clone()
+        shift = torch.randint(1, V, perturbed[:, :t].shape, generator=checks.generator)
+        perturbed[:, :t] = (perturbed[:, :t] + shift) % V  # every earlier token changes
+        moved = (checks._eval_logits(perturbed)[:, t] - base[:, t]).abs().max()
+        if float(moved) == 0.0:
+            deaf.append(t)
+    return deaf
+
+
+def _nudged_parameters(model: torch.nn.Module, generator: torch.Generator):
+    """Context: every floating parameter plus N(0, NOISE^2) noise, restored afterwards."""
+
+    class Nudge:
+        def __enter__(self):
+            self.saved = [(p, p.detach().clone()) for p in model.parameters() if p.is_floating_point()]
+            with torch.no_grad():
+                for p, _ in self.saved:
+                    p.add_(torch.randn(p.shape, generator=generator).to(p.dtype) * NOISE)
+
+        def __exit__(self, *exc):
+            with torch.no_grad():
+                for p, value in self.saved:
+                    p.copy_(value)
+            return False
+
+    return Nudge()
+
+
 def check_mixing(checks) -> bool:
     """`checks` is the child's RuntimeChecks after `init`: its model, batches and reporting."""
     assert checks.model is not None
     checks.model.eval()
     ids = checks.batch(checks.cfg.causality_batch)
-    V = checks.cfg.vocab_size
+    positions = mixing_positions(ids.shape[1])
     try:
-        base = checks._eval_logits(ids)
-        deaf: list[int] = []
-        positions = mixing_positions(ids.shape[1])
-        for t in positions:
-            perturbed = ids.clone()
-            shift = torch.randint(1, V, perturbed[:, :t].shape, generator=checks.generator)
-            perturbed[:, :t] = (perturbed[:, :t] + shift) % V  # every earlier token changes
-            moved = (checks._eval_logits(perturbed)[:, t] - base[:, t]).abs().max()
-            if float(moved) == 0.0:
-                deaf.append(t)
+        deaf = deaf_positions(checks, ids, positions)
+        if deaf:
+            with _nudged_parameters(checks.model, checks.generator):
+                deaf = deaf_positions(checks, ids, deaf)
     except Exception as exc:
         checks.exception(exc, FORWARD_ERROR, STAGE)
         return False
@@ -50,7 +86,8 @@ def check_mixing(checks) -> bool:
         NO_MIXING,
         ERROR,
         f"the block does not mix information across positions: the output at position(s) {shown} "
-        "is exactly the same when every earlier token changes, so the model predicts each next token "
+        "is exactly the same when every earlier token changes (at init and with the weights nudged), "
+        "so the model predicts each next token "
         "from the current token alone (a token mixer was lost, e.g. swapped for a per-position MLP)",
         STAGE,
     )
