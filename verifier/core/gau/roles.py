@@ -64,7 +64,7 @@ _WORDS: tuple[tuple[str, str], ...] = (
 # Code that reads other positions of the sequence (strong) or only the previous one (weak).
 _SEQUENCE_CODE = re.compile(
     r"scaled_dot_product_attention|\bcumsum\b|\bcumprod\b|\bconv1d\b|\bConv1d\b|\btril\b|\btriu\b"
-    r"|\bsoftmax\b[^\n]*\n?[^\n]*@|@\s*\w+\.transpose\(-2,\s*-1\)|\bassociative_scan\b"
+    r"|@\s*\w+\.transpose\(-2,\s*-1\)|\bassociative_scan\b"
     r"|for \w+ in range\([^)]*(?:seq|len|L\b|length|chunk)"
 )
 _SHIFT_CODE = re.compile(r"\broll\(|\[:,\s*:-1\]|time_shift|token_shift|F\.pad\(")
