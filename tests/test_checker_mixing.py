@@ -55,3 +55,15 @@ def test_placeholders_skip_the_mixing_stage(config):
     report = run_checks(tree, config, focus_unit="RetNetMLP")
     assert report.stages["mixing"].skipped
     assert report.passed, report.format_text()
+
+
+def test_nudged_parameters_are_restored_exactly():
+    import torch
+
+    from verifier.core.checker.mixing import nudged_parameters
+
+    layer = torch.nn.Linear(4, 4)
+    before = [p.detach().clone() for p in layer.parameters()]
+    with nudged_parameters(layer, torch.Generator().manual_seed(0)):
+        assert not torch.equal(layer.weight, before[0])
+    assert all(torch.equal(p, b) for p, b in zip(layer.parameters(), before, strict=True))

@@ -14,6 +14,9 @@ as causal masks untouched), and only a position deaf at both points fails. The w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from .categories import ERROR, FORWARD_ERROR, NO_MIXING
@@ -45,23 +48,19 @@ def deaf_positions(checks, ids: torch.Tensor, positions: list[int]) -> list[int]
     return deaf
 
 
-def _nudged_parameters(model: torch.nn.Module, generator: torch.Generator):
-    """Context: every floating parameter plus N(0, NOISE^2) noise, restored afterwards."""
-
-    class Nudge:
-        def __enter__(self):
-            self.saved = [(p, p.detach().clone()) for p in model.parameters() if p.is_floating_point()]
-            with torch.no_grad():
-                for p, _ in self.saved:
-                    p.add_(torch.randn(p.shape, generator=generator).to(p.dtype) * NOISE)
-
-        def __exit__(self, *exc):
-            with torch.no_grad():
-                for p, value in self.saved:
-                    p.copy_(value)
-            return False
-
-    return Nudge()
+@contextmanager
+def nudged_parameters(model: torch.nn.Module, generator: torch.Generator) -> Iterator[None]:
+    """Every floating parameter plus N(0, NOISE^2) noise inside the block, restored afterwards."""
+    saved = [(p, p.detach().clone()) for p in model.parameters() if p.is_floating_point()]
+    try:
+        with torch.no_grad():
+            for p, _ in saved:
+                p.add_(torch.randn(p.shape, generator=generator).to(p.dtype) * NOISE)
+        yield
+    finally:
+        with torch.no_grad():
+            for p, value in saved:
+                p.copy_(value)
 
 
 def check_mixing(checks) -> bool:
@@ -73,7 +72,7 @@ def check_mixing(checks) -> bool:
     try:
         deaf = deaf_positions(checks, ids, positions)
         if deaf:
-            with _nudged_parameters(checks.model, checks.generator):
+            with nudged_parameters(checks.model, checks.generator):
                 deaf = deaf_positions(checks, ids, deaf)
     except Exception as exc:
         checks.exception(exc, FORWARD_ERROR, STAGE)
@@ -86,9 +85,10 @@ def check_mixing(checks) -> bool:
         NO_MIXING,
         ERROR,
         f"the block does not mix information across positions: the output at position(s) {shown} "
-        "is exactly the same when every earlier token changes (at init and with the weights nudged), "
-        "so the model predicts each next token "
-        "from the current token alone (a token mixer was lost, e.g. swapped for a per-position MLP)",
+        "is exactly the same when every earlier token changes (at init and with the weights nudged): "
+        "either no unit reads earlier positions (e.g. a token mixer swapped for a per-position MLP) or "
+        "what it reads is too small to change the output in float32 (e.g. a mixer fed a vanishing, "
+        "unnormalised input), so the model predicts each next token from the current token alone",
         STAGE,
     )
     return False
