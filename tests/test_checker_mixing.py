@@ -46,6 +46,10 @@ def test_a_seed_mixes(config):
     assert report.passed, report.format_text()
     assert report.stages["mixing"].passed
     assert report.figures["mixing_deaf_positions"] == 0
+    # Measured in the sandbox: the block and its convolution read earlier positions; the norms, the
+    # MLP and the rotary table do not. TTTLinear reads the convolution's output, which has already
+    # moved at t, so this probe cannot judge it (it is not listed, not listed as deaf either).
+    assert set(report.figures["mixing_units"]) == {"TTT", "Conv"}
 
 
 def test_placeholders_skip_the_mixing_stage(config):

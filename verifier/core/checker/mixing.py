@@ -10,6 +10,11 @@ Mixing is a property of the architecture, not of the initial weights: a token mi
 projection starts at zero (a common init) reads earlier positions as soon as it trains. So a position
 that looks deaf at init is probed again with every parameter nudged by a little noise (buffers such
 as causal masks untouched), and only a position deaf at both points fails. The weights are restored.
+
+On the way it measures which units mix positions (figure `mixing_units`): a unit call whose inputs at
+t are unchanged while its output at t moves reads earlier positions. A unit fed by one that already
+mixed cannot be judged this way and is not listed. This is the runtime side of the roles in
+`gau/roles.py`, measured where generated code may run.
 """
 
 from __future__ import annotations
@@ -63,6 +68,27 @@ def nudged_parameters(model: torch.nn.Module, generator: torch.Generator) -> Ite
                 p.copy_(value)
 
 
+def mixing_units(checks, ids: torch.Tensor, t: int) -> list[str]:
+    """Units (class names, first call first) whose output at t moves when only earlier tokens change
+    while their own inputs at t stay the same: the units that read earlier positions."""
+    perturbed = ids.clone()
+    shift = torch.randint(1, checks.cfg.vocab_size, perturbed[:, :t].shape, generator=checks.generator)
+    perturbed[:, :t] = (perturbed[:, :t] + shift) % checks.cfg.vocab_size
+    names: list[str] = []
+    for (name, in_a, out_a), (_, in_b, out_b) in zip(
+        checks._trace_units(ids), checks._trace_units(perturbed), strict=False
+    ):
+        pairs_in = list(zip(in_a, in_b, strict=False))
+        pairs_out = list(zip(out_a, out_b, strict=False))
+        if any(x.shape != y.shape for x, y in pairs_in + pairs_out) or not pairs_out:
+            continue
+        if all(torch.equal(x[:, t], y[:, t]) for x, y in pairs_in) and not all(
+            torch.equal(x[:, t], y[:, t]) for x, y in pairs_out
+        ) and name not in names:
+            names.append(name)
+    return names
+
+
 def check_mixing(checks) -> bool:
     """`checks` is the child's RuntimeChecks after `init`: its model, batches and reporting."""
     assert checks.model is not None
@@ -79,6 +105,10 @@ def check_mixing(checks) -> bool:
         return False
     checks.figure(mixing_positions_tested=len(positions), mixing_deaf_positions=len(deaf))
     if not deaf:
+        try:
+            checks.figure(mixing_units=mixing_units(checks, ids, ids.shape[1] // 2))
+        except Exception:  # informative only: a design that breaks the hooks still mixes
+            pass
         return True
     shown = ", ".join(str(t) for t in deaf)
     checks.finding(
