@@ -9,6 +9,7 @@ import pytest
 
 from designer.core.checking import CheckerUnavailable, load_checker
 from designer.core.config import DesignerConfig
+from designer.core.gp_designer import gp_design
 from designer.core.pipeline import design
 from verifier.core.gau.composer import compose
 from verifier.core.seeds import load_seed
@@ -74,3 +75,17 @@ def test_modes_must_match_the_parents(monkeypatch):
     with pytest.raises(ValueError, match="unknown mode"):
         design([], "dream", config)
 
+
+
+def test_gp_designs_swap_like_for_like_and_declare_what_they_use():
+    from verifier.core.gau.declarations import inconsistent_declarations
+    from verifier.core.gau.roles import role_problems
+
+    rng = random.Random(11)
+    for mode, parents in [("mutation", ["retnet"]), ("crossover", ["gpt", "ttt"]), ("scratch", [])] * 3:
+        result = gp_design([load_seed(p) for p in parents], mode, rng=rng, check=False)
+        assert result.tree is not None, result.failure
+        meta = result.tree.metadata
+        assert meta["target_role"] == meta["donor_role"], meta
+        assert role_problems(result.tree) == [] and inconsistent_declarations(result.tree) == []
+        assert set(meta["roles"]) == set(result.tree.implemented())

@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from verifier.core.gau.operators import OperatorError, crossover, random_mutation
+from verifier.core.gau import operators as like_for_like_operators
+from verifier.core.gau.operators import OperatorError
 from verifier.core.gau.tree import GAUTree
 
 from .checking import CheckerUnavailable, CheckFn, run_check
@@ -65,20 +66,23 @@ def _unchecked(result: DesignerResult, reason: str) -> DesignerResult:
     return result
 
 
-def _operate(parents: list[GAUTree], mode: str, pool: list[GAUTree], rng: random.Random) -> GAUTree:
+def _operate(parents: list[GAUTree], mode: str, pool: list[GAUTree], rng: random.Random,
+             operators: Any = like_for_like_operators) -> GAUTree:
+    """The operator choice; `operators` (a module with `crossover` and `random_mutation`) lets a
+    benchmark run an older operator set through the same choice."""
     if mode == "crossover":
         child = parents[0]
         for other in parents[1:]:
-            child = crossover(child, other, rng)
+            child = operators.crossover(child, other, rng)
         child.metadata["parents"] = [p.name for p in parents]
         return child
     if mode == "mutation":
-        return random_mutation(parents[0], pool, rng)
+        return operators.random_mutation(parents[0], pool, rng)
     if not pool:
         raise OperatorError("a design from scratch needs a pool of designs to draw from")
     start = rng.choice(pool)  # GP has no blank page: scratch mutates a random design of the pool
     others = [t for t in pool if t is not start]
-    child = random_mutation(start, others, rng)
+    child = operators.random_mutation(start, others, rng)
     child.metadata["operator"] = "scratch"
     return child
 

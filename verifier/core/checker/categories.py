@@ -13,6 +13,7 @@ INIT_ERROR = "init-error"
 FORWARD_ERROR = "forward-error"
 SHAPE_MISMATCH = "shape-mismatch"
 NON_CAUSAL = "non-causal"
+NO_MIXING = "no-mixing"  # the block never reads earlier positions (checker/mixing.py)
 NO_GRADIENT = "no-gradient"
 NAN_INF = "nan-inf"
 NOT_LEARNING = "not-learning"
@@ -35,6 +36,7 @@ CATEGORIES = (
     FORWARD_ERROR,
     SHAPE_MISMATCH,
     NON_CAUSAL,
+    NO_MIXING,
     NO_GRADIENT,
     NAN_INF,
     NOT_LEARNING,

@@ -184,6 +184,7 @@ def main(argv: list[str]) -> None:
 
 
 def run_stages(checks, calibration, guard, channel: Channel) -> None:
+    from .mixing import check_mixing
     from .training_probe import performance, train
 
     cfg = checks.cfg
@@ -192,6 +193,7 @@ def run_stages(checks, calibration, guard, channel: Channel) -> None:
         ("init", checks.init, True),
         ("forward", checks.forward, True),
         ("causality", checks.causality, False),
+        ("mixing", lambda: check_mixing(checks), False),
         ("gradients", checks.gradients, False),
         ("train", lambda: train(checks, calibration), False),
         ("performance", lambda: performance(checks), False),
@@ -199,7 +201,7 @@ def run_stages(checks, calibration, guard, channel: Channel) -> None:
     blocked = ""
     for name, run, essential in stages:
         reason = blocked
-        if not reason and name in ("train", "performance"):
+        if not reason and name in ("mixing", "train", "performance"):
             if checks.placeholders and not cfg.effectiveness_with_placeholders:
                 reason = "the tree has placeholder units"
             elif cfg.stop_after_error and checks.errors:
