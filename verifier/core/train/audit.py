@@ -56,6 +56,7 @@ def audit_report(data: Any, rung: Rung | None, *, rung_name: str, design_hash: s
     if rung is not None:
         _check_tasks(report, rung)
     _check_components(report.components)
+    _check_screen_raw(report)
     _check_losses(report)
     _check_claims(report)
     return report
@@ -127,6 +128,22 @@ def _check_components(components: Mapping[str, Mapping[str, Any]]) -> None:
                 raise ReportRejected(f"component {name}: {key} = {value} is negative")
 
 
+def _check_screen_raw(report: VerificationReport) -> None:
+    """The screen's raw numbers must be possible: probe accuracies and chance levels in [0, 1], and
+    the language-model component's bpb the report's own val_bpb."""
+    for name, comp in report.components.items():
+        if name.startswith("probe_"):
+            for key in ("accuracy", "chance"):
+                value = _number(comp, key, f"component {name}")
+                if value is not None and not 0.0 <= value <= 1.0:
+                    raise ReportRejected(f"component {name}: {key} = {value} is not in [0, 1]")
+        elif name == "lm_bpb":
+            bpb = _number(comp, "bpb", f"component {name}")
+            if bpb is not None and (bpb <= 0 or (report.val_bpb is not None
+                                                 and not math.isclose(bpb, report.val_bpb, rel_tol=1e-6))):
+                raise ReportRejected(f"component lm_bpb: bpb {bpb} is not the report's val_bpb {report.val_bpb}")
+
+
 def _check_losses(report: VerificationReport) -> None:
     for name in ("val_loss", "val_perplexity", "val_bpb", "val_bytes_per_token", "final_train_loss"):
         value = getattr(report, name)
@@ -153,9 +170,9 @@ def _check_claims(report: VerificationReport) -> None:
             raise ReportRejected(f"claimed score of {task} ({value}) differs from its raw results "
                                  f"({recomputed.get(task)})")
     if report.rung == SCREEN_RUNG:
-        from verifier.core.screen.score import screen_score
+        from verifier.core.screen.run import rescore
 
-        expected: float | None = screen_score(report.components)[0]
+        expected: float | None = rescore(dict(report.components))[1]
     else:
         eq1 = rung_fitness(report.eval)
         expected = eq1 if math.isfinite(eq1) else None

@@ -186,10 +186,11 @@ def compute_rung_fitness(metric: str, eval_results: Mapping[str, Mapping[str, An
     elif metric == "bpb":
         parts = {"val_bpb": Part(-val_bpb)} if val_bpb is not None and _finite(val_bpb) else {}
     elif metric == "screen":
-        from verifier.core.screen.score import screen_score
+        from verifier.core.screen.run import rescore
 
-        comps = components or {}
-        value, stderr = screen_score(comps)
+        # Values and weights are recomputed from the raw numbers with this process's rung (reference
+        # bpb, measured noise): a report's own "value" fields are never taken.
+        comps, value, stderr = rescore(dict(components or {}))
         parts = {name: Part(float(c["value"]), _opt_float(c.get("stderr")), _count(c.get("n")),
                             float(c.get("weight", 1.0) or 0.0))
                  for name, c in comps.items() if _finite(c.get("value"))}
