@@ -15,6 +15,7 @@ from evolution.services.checks import store_check
 from evolution.services.events import record_event
 from evolution.services.units import link_units
 from verifier.core.gau.composer import compose, tree_outline
+from verifier.core.gau.roles import store_roles
 from verifier.core.gau.tree import GAUTree, TreeError
 
 
@@ -71,6 +72,8 @@ def create_design(
     parent_rows = _resolve_parents(parents)
     composed, outline, tree_hash, failure = "", "", "", fields.pop("failure", "")
     if tree is not None:
+        if "roles" not in tree.metadata:  # every stored design knows its units' roles (GP, LLM, upload, seed)
+            tree = store_roles(tree.copy())
         tree_hash = tree.content_hash()
         outline = tree_outline(tree)
         try:
