@@ -12,6 +12,7 @@ from django.test import override_settings
 from evolution.demo import fake_report
 from evolution.models import Annotation, Decision, Design, Event, Job, Unit, Upload, Verification
 from evolution.services import work
+from evolution.services.verifications import record_report
 
 pytest_plugins = ["web_fixtures"]
 
@@ -23,7 +24,7 @@ def test_design_list_is_paginated_and_light(client, history):
     assert data["count"] == len(history) and len(data["results"]) == min(50, len(history))
     first = data["results"][0]
     assert set(first) == {"id", "name", "slug", "url", "generation", "parents", "status", "verdict", "is_seed",
-                          "origin_kind", "fitness", "confidence", "created_at"}
+                          "origin_kind", "fitness", "fitness_std", "confidence", "created_at"}
     page = client.get("/api/designs/", {"page_size": 5, "page": 2}).json()
     assert page["count"] == len(history)
 
@@ -169,6 +170,35 @@ def test_schema_and_swagger_page(client, db):
                  "/api/verifications/{id}/report/", "/api/annotations/", "/api/decisions/", "/api/events/"):
         assert path in paths, path
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_fitness_intervals_and_metric_are_exposed_read_only(client, api_client_for, researcher, seeds):
+    gpt = next(d for d in seeds if d.name == "gpt")
+    v = Verification.objects.create(design=gpt, rung="micro", rung_index=0)
+    record_report(v, fake_report("micro", 0.1, random.Random(0), design_hash=gpt.tree_hash))
+    v.refresh_from_db()
+    gpt.refresh_from_db()
+    assert v.status == "done" and v.fitness_stderr is not None and gpt.fitness_std is not None
+    listed = next(d for d in client.get("/api/designs/").json()["results"] if d["name"] == "gpt")
+    assert listed["fitness_std"] == gpt.fitness_std
+    brief = client.get(f"/api/designs/{gpt.slug}/").json()["verifications"][0]
+    assert (brief["fitness_stderr"], brief["fitness_metric"]) == (v.fitness_stderr, v.fitness_metric) == (
+        v.fitness_stderr, "likelihood")
+    row = client.get("/api/verifications/", {"design": gpt.slug}).json()["results"][0]
+    assert (row["fitness"], row["fitness_stderr"], row["fitness_metric"]) == (v.fitness, v.fitness_stderr, "likelihood")
+    assert client.get(f"/api/verifications/{v.id}/").json()["fitness_metric"] == "likelihood"
+    schema = json.loads(client.get("/api/schema/", HTTP_ACCEPT="application/json").content)["components"]["schemas"]
+    for name, fields in (("DesignList", ("fitness_std",)), ("DesignDetail", ("fitness_std",)),
+                         ("Verification", ("fitness_stderr", "fitness_metric")),
+                         ("VerificationBrief", ("fitness_stderr", "fitness_metric"))):
+        for field in fields:
+            assert schema[name]["properties"][field]["readOnly"] is True, (name, field)
+
+
+def test_the_openapi_schema_is_valid(client, db):
+    from drf_spectacular.validation import validate_schema
+
+    validate_schema(json.loads(client.get("/api/schema/", HTTP_ACCEPT="application/json").content))
 
 
 def test_swagger_page_loads_no_cdn_assets(client, db):

@@ -17,7 +17,8 @@ class DesignListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Design
         fields = ["id", "name", "slug", "url", "generation", "parents", "status", "verdict", "is_seed",
-                  "origin_kind", "fitness", "confidence", "created_at"]
+                  "origin_kind", "fitness", "fitness_std", "confidence", "created_at"]
+        read_only_fields = ["fitness", "fitness_std", "confidence"]
 
     def get_parents(self, obj: Design) -> list[int]:
         return [link.parent_id for link in obj.parent_links.all()]
@@ -35,7 +36,9 @@ class DesignUnitSerializer(serializers.Serializer):
 class VerificationBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Verification
-        fields = ["id", "rung", "seed", "status", "fitness", "metrics", "gpu_seconds", "finished_at"]
+        fields = ["id", "rung", "seed", "status", "fitness", "fitness_stderr", "fitness_metric", "metrics",
+                  "gpu_seconds", "finished_at"]
+        read_only_fields = ["fitness", "fitness_stderr", "fitness_metric"]
 
 
 class DesignDetailSerializer(DesignListSerializer):
@@ -122,8 +125,9 @@ class VerificationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Verification
-        fields = ["id", "design", "rung", "rung_index", "seed", "status", "fitness", "metrics", "gpu_seconds", "error",
-                  "requested_by", "created_at", "started_at", "finished_at"]
+        fields = ["id", "design", "rung", "rung_index", "seed", "status", "fitness", "fitness_stderr", "fitness_metric",
+                  "metrics", "gpu_seconds", "error", "requested_by", "created_at", "started_at", "finished_at"]
+        read_only_fields = ["fitness", "fitness_stderr", "fitness_metric"]
 
 
 class VerificationDetailSerializer(VerificationSerializer):

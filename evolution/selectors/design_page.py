@@ -15,6 +15,7 @@ from evolution.core.diagram import unit_diagram
 from evolution.core.highlight import highlight_lines
 from evolution.core.ladder import RungInfo, chance_accuracy, ladder
 from evolution.models import Design, DesignUnit, EvolutionRun, Verification
+from evolution.selectors.capabilities import GPT_SEED, capability_profiles
 from evolution.selectors.designs import annotations_of, children_of, decisions_of, parents_of
 from evolution.selectors.fitness import design_fitness
 from evolution.selectors.runs import PromotionInfo, promotion_info
@@ -214,9 +215,6 @@ def headline_params(verifications: list[VerificationView], figures: dict[str, li
     return None, ""
 
 
-GPT_SEED = "gpt"
-
-
 def bpb_vs_gpt(design: Design, verifications: list[VerificationView]) -> list[dict[str, Any]]:
     """Per verified rung: this design's validation bits per byte beside the GPT seed's at the same
     rung (with both shapes, so a reader sees whether the sizes match)."""
@@ -251,6 +249,10 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
     figures = reports.figures(latest.report) if latest else {"scalars": [], "series": []}
     parents = parents_of(design)
     params, params_note = headline_params(verifications, figures)
+    capabilities = capability_profiles(design, parents)
+    charts = chart_data(verifications, figures["series"],
+                        parent_curves(design, parents, [v.row.rung for v in verifications if v.curves]))
+    charts["capabilities"] = capabilities["chart"]
     return {
         "design": design,
         "parents": parents,
@@ -272,8 +274,8 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
         "task_table": task_table(verifications),
         "fitness_made": design_fitness(design),
         "bpb_rows": bpb_vs_gpt(design, verifications),
-        "charts": chart_data(verifications, figures["series"],
-                             parent_curves(design, parents, [v.row.rung for v in verifications if v.curves])),
+        "charts": charts,
+        "capabilities": capabilities,
         "references": references(design),
         "params": params,
         "params_note": params_note,

@@ -14,7 +14,7 @@ from evolution.models import Annotation, Decision, Design, DesignParent, Verific
 # What lists and tables show: loading a design's tree, code and reports for a row of a table is
 # most of the cost of a list of a thousand designs.
 LIST_FIELDS = ("id", "name", "slug", "generation", "status", "verdict", "is_seed", "origin_kind", "fitness",
-               "confidence", "created_at", "mode")
+               "fitness_std", "confidence", "created_at", "mode")
 
 # Unverified designs (no fitness) go last either way, on SQLite and PostgreSQL alike.
 BEST_FIRST = F("fitness").desc(nulls_last=True)

@@ -25,6 +25,7 @@ from evolution.services import loop as loop_service
 from evolution.services.runs import ensure_active_run
 from evolution.views.common import page
 from genesys_site.permissions import PROMOTE, action_required
+from verifier.core.train.fitness import DEFAULT_METRIC
 
 # The scalar settings, read off LoopSettings so a setting added there appears in the form.
 INT_FIELDS = tuple(f.name for f in dataclass_fields(LoopSettings) if f.type in ("int", int))
@@ -43,6 +44,15 @@ FIELDS: dict[str, tuple[str, str]] = {
     "max_backlog": ("Max backlog", "designers wait while this many checked designs await a first verification"),
     "max_attempts": ("Max attempts", "a job whose worker died is retried this often"),
     "stale_after_s": ("Stale after (s)", "no heartbeat for this long: the worker is presumed dead"),
+}
+
+# The run's rung fitness (verifier.core.train.fitness), one line each on what it measures. The screen
+# rung always uses its own score; a change applies to verifications recorded after it.
+FITNESS_METRICS: dict[str, str] = {
+    DEFAULT_METRIC: "accuracy at the GPU rungs, likelihood at the CPU rungs (where accuracy is at chance)",
+    "accuracy": "Equation 1 of the paper: mean task accuracy above chance; noise at small scale",
+    "likelihood": "mean per-byte log-probability of the correct answer: ranks designs at small scale (DataDecide)",
+    "bpb": "minus the held-out bits per byte: tokenizer-independent language modelling, no tasks",
 }
 
 
@@ -65,6 +75,8 @@ def controls_context(run: EvolutionRun | None, values: dict[str, str] | None = N
         "fields": [{"name": n, "label": FIELDS.get(n, (n.replace("_", " ").capitalize(), ""))[0],
                     "help": FIELDS.get(n, ("", ""))[1], "value": shown.get(n, "")} for n in INT_FIELDS + FLOAT_FIELDS],
         "designer_value": shown.get("designer", settings.designer),
+        "fitness_metrics": [{"name": name, "help": text} for name, text in FITNESS_METRICS.items()],
+        "fitness_metric_value": shown.get("fitness_metric", settings.fitness_metric),
         "mix": [{"key": k, "name": f"mix.{k}", "value": shown.get(f"mix.{k}", "")} for k in MIX_KEYS],
         "timeouts": [{"rung": r, "name": f"timeout.{r}", "value": shown.get(f"timeout.{r}", ""),
                       "default": _num(round(settings.default_timeout(r)))}  # empty: from the rung's cost estimate
@@ -78,7 +90,7 @@ def error_fields(error: str, names) -> set[str]:
     """The inputs a refusal is about, to mark them: messages start with the field's name or say "of <rung>"."""
     if not error:
         return set()
-    marked = {n for n in names if n in INT_FIELDS + FLOAT_FIELDS and error.startswith(n)}
+    marked = {n for n in names if n in (*INT_FIELDS, *FLOAT_FIELDS, "fitness_metric") and error.startswith(n)}
     if error.startswith("mix"):
         marked.add("mix")
     for n in names:
@@ -97,6 +109,7 @@ def _values(settings: LoopSettings, budgets: dict[str, int], run: EvolutionRun |
     out = {n: str(getattr(settings, n)) for n in INT_FIELDS}
     out.update({n: _num(getattr(settings, n)) for n in FLOAT_FIELDS})
     out["designer"] = settings.designer
+    out["fitness_metric"] = settings.fitness_metric
     out.update({f"mix.{k}": _num(settings.mix.get(k, 0.0)) for k in MIX_KEYS})
     out.update({f"timeout.{r}": _num(v) for r, v in settings.verify_timeout_s.items()})
     out.update({f"budget.{r}": str(n) for r, n in budgets.items()})
@@ -129,6 +142,8 @@ def parse_changes(post, run: EvolutionRun | None) -> dict[str, Any]:
                 changes[name] = value
     if "designer" in post and post["designer"] != settings.designer:
         changes["designer"] = post["designer"]
+    if "fitness_metric" in post and post["fitness_metric"] != settings.fitness_metric:
+        changes["fitness_metric"] = post["fitness_metric"]
     mix = dict(settings.mix)
     for key in MIX_KEYS:
         if f"mix.{key}" in post:

@@ -1,4 +1,4 @@
-/* The design page: loss curves and per-task scores (Plotly), and line numbers that pin an
+/* The design page: loss curves, per-task scores and the capability profile (Plotly), and line numbers that pin an
    annotation to a unit's line. Everything else on the page is server-rendered. */
 (function () {
   "use strict";
@@ -68,6 +68,28 @@
     Plotly.newPlot(el, traces, { ...base, barmode: "group", yaxis: { title: { text: "accuracy" }, rangemode: "tozero" } }, config);
   }
 
+  // The capability profile: probe scores above chance, (acc - chance) / (1 - chance), grouped by
+  // probe, one series per design (this design, its parents, the GPT seed), ± one stderr.
+  function capabilityChart() {
+    const el = document.getElementById("capability-chart");
+    const series = charts.capabilities || [];
+    if (!el || !window.Plotly || !series.length) return;
+    const COLORS = { "this design": "#1f77b4", "GPT seed": "#59636e" };
+    const PARENTS = ["#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"];
+    let parent = 0;
+    const traces = series.map((s) => {
+      const color = COLORS[s.role] || PARENTS[parent++ % PARENTS.length];
+      const custom = s.accuracy.map((a, i) => [a, s.chance[i]]);
+      return { type: "bar", name: s.name + " (" + s.role + ")", x: s.probes, y: s.values, marker: { color },
+        customdata: custom, error_y: { type: "data", array: s.stderr.map((e) => e || 0), visible: true },
+        hovertemplate: "%{y:.3f} above chance<br>accuracy %{customdata[0]:.3f}, chance %{customdata[1]:.3f}<extra>" +
+          s.name.replace(/[<>]/g, "") + "</extra>" };
+    });
+    Plotly.newPlot(el, traces, { ...base, barmode: "group",
+      yaxis: { title: { text: "(acc − chance) / (1 − chance)" }, zeroline: true, zerolinecolor: "#59636e" },
+      shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0, line: { color: "#59636e", dash: "dot" } }] }, config);
+  }
+
   function checkChart() {
     const el = document.getElementById("check-series");
     if (!el || !window.Plotly || !(charts.check_series || []).length) return;
@@ -87,6 +109,6 @@
     form.elements.text.placeholder = "Note on " + a.dataset.unit + ", line " + a.dataset.line;
   });
 
-  function draw() { lossChart(); scoreChart(); checkChart(); }
+  function draw() { lossChart(); scoreChart(); capabilityChart(); checkChart(); }
   if (document.readyState === "complete") draw(); else window.addEventListener("load", draw);
 })();
