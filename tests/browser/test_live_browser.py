@@ -109,7 +109,7 @@ def test_the_dashboard_chart_updates_when_a_verification_finishes(studio, page, 
 
     design = a_checked_design()
     verification = Verification.objects.create(design=design, rung="14M", rung_index=2, run=studio["run"])
-    record_report(verification, fake_report("14M", 0.3, random.Random(1)))  # a new best
+    record_report(verification, fake_report("14M", 0.6, random.Random(1), design_hash=design.tree_hash))  # a new best
     fitness = Verification.objects.get(id=verification.id).fitness
 
     expect(chart).to_have_attribute("data-points", str(before + 1), timeout=20_000)
@@ -180,9 +180,9 @@ def test_a_design_page_follows_its_verification(studio, page, shoot):
     page.locator("#verification").scroll_into_view_if_needed()
     shoot(page, "live-design-progress")
 
-    record_report(verification, fake_report("14M", 0.05, random.Random(2)))
+    record_report(verification, fake_report("14M", 0.05, random.Random(2), design_hash=design.tree_hash))
     jobs.finish(job)
-    fitness = Verification.objects.get(id=verification.id).fitness
+    fitness = Design.objects.get(id=design.id).fitness  # F: the mean of its rung z-scores
     expect(page.locator("#verification .badge.done")).to_have_text("done", timeout=20_000)
     expect(page.locator("#fitness")).to_have_text(f"{fitness:.3f}")
     expect(box).to_have_count(0)

@@ -143,10 +143,10 @@ def test_seed_a_design_by_upload(studio, page, shoot, tmp_path):
     run_check_jobs()
     page.reload()
     expect(page.locator("#upload-status")).to_have_text("accepted")
-    page.click("text=GPT browser upload")
-    page.wait_for_url(re.compile(r".*/designs/gpt-browser-upload/"))
-    expect(page.locator("#checker")).to_contain_text("passed")
     design = Design.objects.get(name="GPT browser upload")
+    page.click(f"a[href='{design.get_absolute_url()}']")
+    page.wait_for_url(re.compile(rf".*{re.escape(design.get_absolute_url())}$"))
+    expect(page.locator("#checker")).to_contain_text("passed")
     assert design.generation == 0 and design.origin_kind == "upload"
     shoot(page, "09-seeded-design")
 
