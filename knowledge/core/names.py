@@ -158,8 +158,15 @@ class NameIndex:
         return len(self.names)
 
     def names_of(self, paper_id: str) -> set[str]:
-        return {form for entries in self.names.values() for pid, forms, _ in entries if pid == paper_id
-                for form in forms}
+        return self.by_paper().get(paper_id, set())
+
+    def by_paper(self) -> dict[str, set[str]]:
+        """paper id -> the surface forms of its names."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for entries in self.names.values():
+            for paper_id, forms, _ in entries:
+                out[paper_id].update(forms)
+        return dict(out)
 
     def find(self, query: str) -> list[NameMatch]:
         """Papers named in `query`, in query order; the longest name wins where names overlap."""
