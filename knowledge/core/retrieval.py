@@ -1,13 +1,13 @@
-"""Hybrid retrieval: dense similarity, BM25F and paper names, fused by weighted reciprocal rank fusion.
+"""Hybrid retrieval: dense similarity and BM25F, fused by weighted reciprocal rank fusion with a prior.
 
 Dense retrieval finds paraphrases ("attention that is linear in sequence length"); BM25F finds rare terms
-("ALiBi", "Nyström") and weighs a word in a title above the same word in a passage; the name index finds
-the paper a query names ("Mamba", "RetNet"). Reciprocal rank fusion (Cormack et al., 2009) combines their
-rankings without calibrating their scores against each other: score = sum over methods of w / (k + rank).
-A small prior for canonical papers (cited often, in the world and inside the knowledge base) breaks
-near-ties in favour of the paper a researcher most likely means: for "state space model selective scan",
-Mamba rather than one of the dozen papers that build on it. The weights were chosen on one half of the
-labelled queries and checked on the other (benchmarks/bench_knowledge.py --tune).
+("ALiBi", "Nyström") and weighs a word in a title (or a paper's short name, "RetNet") above the same word in
+a passage. Reciprocal rank fusion (Cormack et al., 2009) combines rankings without calibrating their scores
+against each other: score = sum over rankings of w / (k + rank). A small prior for canonical papers (cited
+often, in the world and inside the knowledge base) breaks near-ties towards the paper a researcher most
+likely means. Two more rankings exist, off by default: the papers the query names, and the papers the best
+results build on. The weights were chosen on the labelled questions, cross-validated
+(benchmarks/bench_knowledge.py --tune; the numbers are in knowledge/README.md).
 """
 
 from __future__ import annotations
@@ -272,8 +272,9 @@ class Retriever:
     ) -> list[Hit]:
         """The `k` best chunks for `query`; `max_per_paper` spreads them over papers.
 
-        "dense" ranks by embeddings alone; "bm25" (keywords) fuses BM25F with the papers the query names;
-        "hybrid" fuses all three, with the canonical-paper prior."""
+        "dense" ranks by embeddings alone; "bm25" (keywords) by BM25F (papers' short names are in its title
+        field; the `name` ranking joins with `fusion.name`); "hybrid" fuses them with the canonical-paper
+        prior (and the cited-by-results ranking where `fusion.cited` > 0). `fusion` overrides the defaults."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}")
         validate(filters)
