@@ -8,14 +8,15 @@ from its title and abstract, never from a hand-made list:
   "Mamba", "Big Bird: Transformers for Longer Sequences" -> "Big Bird";
 - an acronym in parentheses in the title: "... Attention Unit (GAU)";
 - the paper id when the title or abstract spells it as a word with a capital or a digit
-  ("retnet" -> "RetNet", "s5" -> "S5");
-- what the abstract says it proposes: "we propose SelfExtend", "we present Samba", and an acronym
-  defined there: "Dual Chunk Attention (DCA)".
+  ("retnet" -> "RetNet", "s5" -> "S5"), or the id without its version ("rwkv4" -> "RWKV");
+- weaker: what the abstract says it proposes ("we propose SelfExtend", "Dual Chunk Attention (DCA)") and
+  the first word of a title's head ("Hyena Hierarchy" -> "Hyena").
 
-A name claimed by more than two papers is a topic, not a name ("SSMs", "LLMs"), and is dropped. A name
-that is also an ordinary word ("BASED", "ETC", "FIRE", "Mega") only matches when the query spells it with
-the same capitals; the others match in any case, with spaces and hyphens ignored ("flash attention",
-"Transformer-XL").
+A name that more than two papers claim as strongly, or a weak name that two papers claim or four papers use,
+is a topic ("SSMs", "LLM"), and is dropped. A name that is also an ordinary word ("BASED", "ETC", "FIRE")
+matches only when the query spells it with the same capitals, and a capitalised plain word ("Dual",
+"Context") is never a name; the others match in any case, with spaces and hyphens ignored ("flash
+attention", "Transformer-XL").
 """
 
 from __future__ import annotations
