@@ -8,6 +8,12 @@ quality (recall@5, MRR) per method on the labelled set tests/data/knowledge_quer
     .venv/bin/python benchmarks/bench_knowledge.py --store var/kb-bench --keep   # keep it for reuse
     .venv/bin/python benchmarks/bench_knowledge.py --store var/kb-bench          # reuse: import is a no-op
     .venv/bin/python benchmarks/bench_knowledge.py --abstracts-only   # ~300 chunks, a minute
+    .venv/bin/python benchmarks/bench_knowledge.py --abstracts-only --store var/kb-abs --keep --tune
+
+--tune chooses the fusion weights (dense, bm25, name, prior, cited) and the BM25F title weight by grid
+search on the odd-numbered queries and reports them on the even-numbered ones, and the other way round
+(two-fold cross-validation: the held-out numbers estimate what the procedure gives on new questions); then it
+chooses on all queries, which is what ships (knowledge/core/retrieval.py: Fusion, FIELD_WEIGHTS).
 
 Embedding the full text takes tens of minutes on two CPU cores; progress goes to stderr.
 """
@@ -28,8 +34,22 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from knowledge.core import KnowledgeBase  # noqa: E402
-from knowledge.core.evaluation import evaluate, load_queries  # noqa: E402
-from knowledge.core.retrieval import METHODS  # noqa: E402
+from knowledge.core.evaluation import (  # noqa: E402
+    LabelledQuery,
+    distinct_papers,
+    evaluate,
+    load_queries,
+    score_ranking,
+)
+from knowledge.core.retrieval import (  # noqa: E402
+    DEFAULT_FUSION,
+    FIELD_WEIGHTS,
+    METHODS,
+    Fusion,
+    KeywordIndex,
+    Rankings,
+    fuse,
+)
 
 QUERIES = REPO / "tests" / "data" / "knowledge_queries.json"
 
@@ -61,6 +81,76 @@ def progress_printer(label: str):
     return progress
 
 
+def rank_of(kb: KnowledgeBase, query: str, paper_id: str, method: str, depth: int = 50) -> int | None:
+    """Rank of `paper_id` among the distinct papers of a search (None: not within `depth` chunks)."""
+    papers = distinct_papers([h.paper_id for h in kb.search(query, k=depth, method=method, rerank=False)])
+    return papers.index(paper_id) + 1 if paper_id in papers else None
+
+
+#: The grid of --tune: few values per knob, so that two halves of ~47 queries cannot be overfitted much.
+TITLE_WEIGHTS = (3.0, 5.0, 8.0)
+GRID = {"dense": (0.25, 0.5, 1.0), "bm25": (1.0, 1.5, 2.0), "name": (0.0, 0.25, 0.5, 1.0),
+        "prior": (0.0, 0.25, 0.5), "cited": (0.0, 0.1, 0.25)}
+
+
+def _papers(rankings: Rankings, fusion: Fusion) -> list[str]:
+    metas = {cid: c.meta or {} for cid, c in rankings.candidates.items()}
+    return distinct_papers([str(metas[cid].get("paper_id", "")) for cid, _ in fuse(rankings, fusion)])
+
+
+def _metrics(pair: tuple[float, float]) -> dict[str, float]:
+    return {"recall@5": round(pair[0], 3), "mrr": round(pair[1], 3)}
+
+
+def _score(cached: dict[str, Rankings], queries: list[LabelledQuery], fusion: Fusion) -> tuple[float, float]:
+    """(recall@5, MRR) of `fusion` over `queries`, from rankings computed once."""
+    recall = mrr = 0.0
+    for query in queries:
+        r, rr = score_ranking(_papers(cached[query.id], fusion), query.relevant, 5)
+        recall, mrr = recall + r, mrr + rr
+    return recall / len(queries), mrr / len(queries)
+
+
+def tune(kb: KnowledgeBase, queries: list[LabelledQuery]) -> dict[str, object]:
+    """Two-fold grid search: choose on the odd-numbered queries, report on the even ones, and back."""
+    import itertools
+
+    retriever = kb.retriever
+    shipped_index = retriever.keywords
+    per_title: dict[float, dict[str, Rankings]] = {}
+    try:
+        for title in TITLE_WEIGHTS:
+            retriever.keywords = KeywordIndex(kb.store, {**FIELD_WEIGHTS, "title": title})
+            per_title[title] = {q.id: retriever.rankings(q.query, 50, every=True) for q in queries}
+    finally:
+        retriever.keywords = shipped_index
+    halves = {"odd": queries[0::2], "even": queries[1::2]}
+    combos = [(t, Fusion(*values)) for t in TITLE_WEIGHTS for values in itertools.product(*GRID.values())]
+    def objective(combo: tuple[float, Fusion], subset: list[LabelledQuery]) -> tuple[float, float]:
+        # recall@5 + MRR: the designer reads five references, a researcher the first few; then the plainer
+        # title weight (closest to 3) on ties.
+        return round(sum(_score(per_title[combo[0]], subset, combo[1])), 6), -abs(combo[0] - 3.0)
+
+    folds: dict[str, object] = {}
+    held_out = []
+    for train, test in (("odd", "even"), ("even", "odd")):
+        title, fusion = max(combos, key=lambda c: objective(c, halves[train]))
+        held_out.append(_score(per_title[title], halves[test], fusion))
+        folds[f"choose_on_{train}"] = {
+            "title_weight": title, "fusion": fusion.__dict__,
+            "train": _metrics(_score(per_title[title], halves[train], fusion)),
+            f"held_out_{test}": _metrics(held_out[-1]),
+        }
+    folds["cross_validated"] = _metrics((sum(r for r, _ in held_out) / 2, sum(m for _, m in held_out) / 2))
+    title, fusion = max(combos, key=lambda c: objective(c, queries))
+    folds["choose_on_all"] = {"title_weight": title, "fusion": fusion.__dict__,
+                              "all": _metrics(_score(per_title[title], queries, fusion))}
+    shipped = FIELD_WEIGHTS["title"]
+    folds["shipped"] = {"title_weight": shipped, "fusion": DEFAULT_FUSION.__dict__, **{
+        half: _metrics(_score(per_title[shipped], qs, DEFAULT_FUSION)) for half, qs in (*halves.items(), ("all", queries))}}
+    return folds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--library", type=Path, default=default_library())
@@ -69,6 +159,7 @@ def main() -> int:
     parser.add_argument("--abstracts-only", action="store_true")
     parser.add_argument("--repeats", type=int, default=3, help="times each query is timed per method")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--tune", action="store_true", help="grid-search fusion and title weights (two-fold)")
     args = parser.parse_args()
 
     store = args.store or Path(tempfile.mkdtemp(prefix="kb-bench-"))
@@ -121,6 +212,10 @@ def main() -> int:
                                "p95_ms": round(percentile(times, 0.95), 1), "n": len(times)}
         results["latency_k5"] = latency
         results["quality"] = {m: evaluate(kb, queries, method=m, k=5).summary() for m in METHODS}
+        results["issue_14_query"] = {
+            m: rank_of(kb, "state space model selective scan", "mamba", m) for m in METHODS}
+        if args.tune:
+            results["tuning"] = tune(kb, queries)
     finally:
         if not args.keep and args.store is None:
             shutil.rmtree(store, ignore_errors=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -59,51 +59,93 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class BM25Index:
-    """Inverted index with Okapi BM25 scoring (k1, b as in Robertson & Zaragoza; Lucene's non-negative idf)."""
+#: A document is plain text, or its fields by name (BM25F: "title", "abstract", "body", ...).
+Document = str | Mapping[str, str]
 
-    def __init__(self, documents: Iterable[str], k1: float = 1.2, b: float = 0.75) -> None:
+
+class BM25Index:
+    """Inverted index with BM25F scoring (k1, b as in Robertson & Zaragoza; Lucene's non-negative idf).
+
+    A document may have fields; a term's frequency is the sum over fields of weight x frequency, each
+    normalised by that field's length (Robertson, Zaragoza & Taylor, 2004), then saturated once. So a
+    title word counts more than the same word in a passage, and repeating it in many fields cannot run
+    away. Plain strings are one field, "text", of weight 1: then this is Okapi BM25.
+    """
+
+    def __init__(
+        self,
+        documents: Iterable[Document],
+        k1: float = 1.2,
+        b: float = 0.75,
+        field_weights: Mapping[str, float] | None = None,
+    ) -> None:
         self.k1 = k1
         self.b = b
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        lengths: list[int] = []
-        for position, text in enumerate(documents):
-            tokens = tokenize(text)
-            lengths.append(len(tokens))
-            for term, count in Counter(tokens).items():
-                entry = postings.get(term)
-                if entry is None:
-                    entry = postings[term] = ([], [])
-                entry[0].append(position)
-                entry[1].append(count)
-        self.size = len(lengths)
-        self.lengths = np.asarray(lengths, dtype=np.float32)
-        self.average_length = float(self.lengths.mean()) if self.size else 0.0
-        self._postings = {
-            term: (np.asarray(docs, dtype=np.int32), np.asarray(counts, dtype=np.float32))
-            for term, (docs, counts) in postings.items()
-        }
+        self.field_weights = dict(field_weights or {})
+        # field -> term -> (positions, counts); field -> lengths
+        postings: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
+        lengths: dict[str, list[int]] = {}
+        size = 0
+        for position, document in enumerate(documents):
+            size += 1
+            fields = {"text": document} if isinstance(document, str) else document
+            for name, text in fields.items():
+                tokens = tokenize(text)
+                field_lengths = lengths.setdefault(name, [])
+                field_lengths.extend([0] * (position - len(field_lengths)))
+                field_lengths.append(len(tokens))
+                field_postings = postings.setdefault(name, {})
+                for term, count in Counter(tokens).items():
+                    entry = field_postings.get(term)
+                    if entry is None:
+                        entry = field_postings[term] = ([], [])
+                    entry[0].append(position)
+                    entry[1].append(count)
+        self.size = size
+        self._fields: dict[str, tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
+        document_frequency: dict[str, set[int]] = {}
+        for name, field_postings in postings.items():
+            field_lengths = lengths[name] + [0] * (size - len(lengths[name]))
+            array = np.asarray(field_lengths, dtype=np.float32)
+            average = float(array.mean()) if size else 0.0
+            norm = 1.0 - b + b * array / max(average, 1e-9)
+            self._fields[name] = (norm, {
+                term: (np.asarray(docs, dtype=np.int32), np.asarray(counts, dtype=np.float32))
+                for term, (docs, counts) in field_postings.items()
+            })
+            for term, (docs, _) in field_postings.items():
+                document_frequency.setdefault(term, set()).update(docs)
+        self._df = {term: len(docs) for term, docs in document_frequency.items()}
+
+    def weight(self, field: str) -> float:
+        return self.field_weights.get(field, 1.0)
 
     def __len__(self) -> int:
         return self.size
 
     def idf(self, term: str) -> float:
-        entry = self._postings.get(term)
-        df = 0 if entry is None else len(entry[0])
+        df = self._df.get(term, 0)
         return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for `query` (zero where no query term occurs)."""
+        """BM25F score of every document for `query` (zero where no query term occurs)."""
         totals = np.zeros(self.size, dtype=np.float32)
         if not self.size:
             return totals
-        norm = self.k1 * (1.0 - self.b + self.b * self.lengths / max(self.average_length, 1e-9))
-        for term, weight in Counter(tokenize(query)).items():
-            entry = self._postings.get(term)
-            if entry is None:
+        for term, repeats in Counter(tokenize(query)).items():
+            if term not in self._df:
                 continue
-            docs, counts = entry
-            totals[docs] += weight * self.idf(term) * counts * (self.k1 + 1.0) / (counts + norm[docs])
+            frequency = np.zeros(self.size, dtype=np.float32)
+            for name, (norm, field_postings) in self._fields.items():
+                entry = field_postings.get(term)
+                weight = self.weight(name)
+                if entry is None or weight <= 0:
+                    continue
+                docs, counts = entry
+                frequency[docs] += weight * counts / norm[docs]
+            hit = np.flatnonzero(frequency)
+            tf = frequency[hit]
+            totals[hit] += repeats * self.idf(term) * tf * (self.k1 + 1.0) / (tf + self.k1)
         return totals
 
     def top(self, query: str, n: int, allowed: Sequence[bool] | np.ndarray | None = None) -> list[tuple[int, float]]:
