@@ -3,8 +3,8 @@ bubblewrap, as a second layer.
 
 `install(...)` runs after everything trusted is imported and before the design's code is loaded:
 from then on Python code in this process cannot start processes, open sockets, or open files
-outside the run folder and the private temporary folder (writable) and the data directory, the
-shared token cache, the package and the interpreter (readable). Modules the guard refuses to import
+outside the run folder (writable; temporary files go to its .sandbox/tmp) and the data directory,
+the shared token cache, the package and the interpreter (readable). Modules the guard refuses to import
 for the first time (subprocess, socket, multiprocessing, ...) are imported here beforehand, since
 lm-eval, datasets and transformers import them lazily; using them is still refused.
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checker.guard import Guard, install_guard
+from .contained import PRIVATE
 from .monitor import Failure
 from .report import VerificationReport
 
@@ -92,7 +93,13 @@ def install(out_dir: Path, data_dir: Path | None, shared_cache: str | None, *, d
     import torch
 
     cuda = device != "cpu" and torch.cuda.is_available()
-    writable = [str(Path(out_dir).resolve()), tempfile.gettempdir()]
+    out = Path(out_dir).resolve()
+    # Temporary files go into the run folder too: /tmp may hold more than this run's (the sandbox's
+    # binds, or the host's /tmp without bubblewrap), so it is not writable under the guard.
+    tmp = out / PRIVATE / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(tmp)
+    writable = [str(out)]
     readable = [str(PACKAGE_DIR), str(PACKAGE_DIR.parent / "__init__.py")]
     readable += [str(Path(p).resolve()) for p in (data_dir, shared_cache) if p]
     programs = (*CUDA_PROGRAMS, os.path.basename(sys.executable)) if cuda else ()
