@@ -21,6 +21,7 @@ import importlib
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,10 @@ TRUSTED = (
     "numpy", "torch", "torch.optim", "torch._dynamo", "torch._inductor", "safetensors.torch", "transformers", "tokenizers", "transformers.modeling_outputs",
     "verifier.core.train.autotune", "verifier.core.train.checkpoint", "verifier.core.train.data",
     "verifier.core.train.trainer", "verifier.core.train.throughput", "verifier.core.compat",
+    "datasets", "fsspec", "torch.utils.collect_env",  # datasets also reads the corpus on a cache miss
 )
 EVALUATION = (
-    "datasets", "lm_eval", "lm_eval.evaluator", "lm_eval.api.metrics", "lm_eval.models.huggingface",
+    "lm_eval", "lm_eval.evaluator", "lm_eval.api.metrics", "lm_eval.models.huggingface",
     "lm_eval.tasks", "verifier.core.train.evaluation", "verifier.core.train.scoring",
     "verifier.core.train.likelihood",
 )
@@ -110,7 +112,9 @@ def install(out_dir: Path, data_dir: Path | None, shared_cache: str | None, *, d
 
     def report(record: dict) -> None:
         where = " in the design's code" if record.get("frames") else ""
-        print(f"sandbox: refused {record['reason']}{where}", file=sys.stderr, flush=True)
+        stack = [f"{f.filename}:{f.lineno}" for f in traceback.extract_stack()[:-1] if "checker/guard.py" not in f.filename]
+        print(f"sandbox: refused {record['reason']}{where} (at {' < '.join(reversed(stack[-4:]))})",
+              file=sys.stderr, flush=True)
 
     return install_guard(writable, readable, on_violation=report, allowed_programs=programs, allowed_events=events)
 
