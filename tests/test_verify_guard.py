@@ -133,3 +133,20 @@ def test_the_screen_and_its_probes_run_under_the_hook(tmp_path, genesys_data_dir
     assert sandbox_warnings(report) == []
     assert len([n for n in report["components"] if n.startswith("probe_")]) == 6
     assert report["fitness"] is not None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@needs_bubblewrap
+def test_an_interrupted_run_resumes_under_the_hook(tmp_path, genesys_data_dir):
+    """The resumed run loads its own checkpoint (torch.load unpickles: let through in the verifier)."""
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    options = ("--rung", "test", "--no-eval", "--train-tokens", "8192", "--set", "checkpoint_every_steps=2")
+    first = verify("gpt", out, genesys_data_dir, cache, *options, "--set", "stop_after_step=3")
+    assert first.returncode == 3, first.stdout + first.stderr[-3000:]
+    assert (out / "checkpoint.pt").exists()
+    second = verify("gpt", out, genesys_data_dir, cache, *options)
+    assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "done" and report["config"]["train"]["resumed_from_step"] == 2
+    assert sandbox_warnings(report) == []
