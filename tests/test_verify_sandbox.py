@@ -66,9 +66,10 @@ def test_a_trojan_that_fires_at_its_300th_call_leaves_nothing_outside_its_folder
     before = {p.name for p in tmp_path.iterdir()}
     # micro: 16 blocks of the tiny design, so 20 steps make 320 forward calls
     done = verify(trojan, out, genesys_data_dir, tmp_path / "cache", "--rung", "micro", "--train-tokens", "40960")
-    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
-    assert report["sandbox"] == "bubblewrap" and report["status"] == "done"
+    assert report["sandbox"] == "bubblewrap" and report["status"] == "failed"
+    assert report["failure"]["category"] == "sandbox-violation"  # the audit hook refused it too
     assert_contained(trojan, out, "trojan_verify_fired.txt", before | {"cache"})
 
 
@@ -83,9 +84,10 @@ def test_a_trojan_waiting_for_cuda_fires_on_a_gpu_host_and_stays_inside(tmp_path
     before = {p.name for p in tmp_path.iterdir()}
     done = verify(trojan, out, genesys_data_dir, tmp_path / "cache", "--rung", "test", "--train-tokens", "4096",
                   "--device", "cuda", "--no-compile")
-    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert report["sandbox"] == "bubblewrap" and "cpu" not in report["device"]
+    assert report["failure"]["category"] == "sandbox-violation"  # the audit hook refused it too
     assert_contained(trojan, out, "trojan_verify_cuda_fired.txt", before | {"cache"})
 
 

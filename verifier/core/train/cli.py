@@ -150,8 +150,15 @@ def run_verify(args: argparse.Namespace) -> int:
     sink = JsonLines(args.progress_jsonl) if args.progress_jsonl else None
     human = sys.stderr if args.progress_jsonl == "-" else sys.stdout
     install_sigterm_as_interrupt()  # a cancelled worker job checkpoints like Ctrl-C
+    from . import guarded
+
+    # The audit hook, for good: after everything trusted is imported, before the design is composed.
+    guard = guarded.install(args.out, args.data_dir, overrides.get("shared_cache_dir"), device=args.device,
+                            evaluate=not overrides.get("skip_eval", False), screen=get_rung(args.rung).kind == "screen")
     try:
-        report = verify_design(tree, args.rung, args.out, args.data_dir, progress=sink, **overrides)
+        report = verify_design(tree, args.rung, args.out, args.data_dir,
+                               progress=guarded.progress_through(sink, guard), **overrides)
+        report = guarded.settle(report, guard, args.out)
     except TypeError as exc:  # an unknown --set key
         print(f"error: {exc}", file=sys.stderr)
         return 2
