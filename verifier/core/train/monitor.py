@@ -33,6 +33,7 @@ FAILURE_CATEGORIES = {
     "sandbox_unavailable": "the sandbox cannot start here, so the design's code did not run",
     "report_invalid": "the sandboxed run's report is missing or does not match the run",
     "killed": "the sandboxed run was killed",
+    "sandbox-violation": "the design tried something the sandbox refuses (a process, a socket, a file outside its folder)",
 }
 
 
