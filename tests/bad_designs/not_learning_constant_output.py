@@ -1,5 +1,6 @@
-# expect: not-learning
-# why: the block erases its input: the model predicts a constant
+# expect: no-mixing
+# why: the block erases its input: the model predicts a constant (it reads no earlier position, which
+# the mixing stage reports first; the train stage would call it not learning)
 import math
 
 import torch

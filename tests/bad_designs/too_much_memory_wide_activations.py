@@ -23,7 +23,7 @@ class Block(GAUBase):
         for _ in range(5):
             H = F.relu(H)
         H = H.view(B, L, 64, D).mean(dim=2)
-        return X + self.proj(H)
+        return X + self.proj(H) + torch.cumsum(X, dim=1) / torch.arange(1, X.shape[1] + 1, device=X.device, dtype=X.dtype).view(1, -1, 1)
 
 
 class GAB(GABBase):

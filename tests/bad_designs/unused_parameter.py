@@ -20,7 +20,7 @@ class Block(GAUBase):
         self.unused = nn.Linear(embed_dim, embed_dim, bias=False, **self.factory_kwargs)
 
     def _forward(self, X, **Z):
-        return X + self.proj(X)
+        return X + self.proj(X) + torch.cumsum(X, dim=1) / torch.arange(1, X.shape[1] + 1, device=X.device, dtype=X.dtype).view(1, -1, 1)
 
 
 class GAB(GABBase):
