@@ -20,7 +20,7 @@ from evolution.services.seeding import seed_designs
 from evolution.services.work import designer_config_for, run_design_job, run_dir
 
 REPLIES = Path(__file__).parent / "data" / "llm_replies"
-KEY_ENV = "GENESYS_TEST_REPLAY_KEY"
+KEY_ENV = "GENESYS_LLM_REPLAY_KEY"  # an allowed key name (designer.models)
 
 
 @pytest.fixture

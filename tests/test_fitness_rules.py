@@ -54,9 +54,16 @@ def test_likelihood_and_bpb_fitness_and_missing_raw_results():
     assert compute_rung_fitness("likelihood", {"piqa_local": {"acc": 0.5}}).value is None
     bpb = compute_rung_fitness("bpb", {}, val_bpb=1.25)
     assert (bpb.value, bpb.stderr) == (-1.25, None)  # lower bpb is better; no within-run stderr
-    screen = compute_rung_fitness("screen", {}, components={
-        "recall": {"value": 0.8, "stderr": 0.1, "weight": 1.0}, "bpb": {"value": -2.0, "stderr": 0.1, "weight": 1.0}})
-    assert screen.value == pytest.approx(-0.6) and set(screen.parts) == {"recall", "bpb"}
+    # The screen's value comes from the raw probe accuracies and bpb, never from claimed values.
+    import json
+    from pathlib import Path
+
+    from verifier.core.screen.run import rescore
+
+    raw = json.loads((Path(__file__).parent / "data" / "screen_report_gpt.json").read_text())["components"]
+    claimed = {name: {**comp, "value": 99.0, "weight": 9.0} for name, comp in raw.items()}
+    screen = compute_rung_fitness("screen", {}, components=claimed)
+    assert screen.value == pytest.approx(rescore(raw)[1]) and set(screen.parts) == set(raw)
 
 
 def test_rung_fitness_round_trips_through_json():

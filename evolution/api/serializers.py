@@ -92,7 +92,7 @@ class UploadSerializer(serializers.ModelSerializer):
     """An upload and where its check stands: checking, then accepted (with the design), rejected
     (with the checker's findings), duplicate, unreadable or failed (with the reason)."""
 
-    design = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    design = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     findings = serializers.SerializerMethodField()
 
     class Meta:
