@@ -241,7 +241,7 @@ def _settled(s: dict) -> bool:
             and all(v["status"] in ("done", "failed") for v in s["verifications"]))
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1500)
 def test_killing_redis_and_the_conductor_loses_nothing(private_redis, tmp_path, genesys_data_dir):
     try:
         import psycopg
@@ -281,7 +281,7 @@ def test_killing_redis_and_the_conductor_loses_nothing(private_redis, tmp_path, 
 
         wait_for(stack, upload_decided, 300, "the upload sent during the outage to be checked")
         upload_after_s = time.time() - back
-        final = wait_for(stack, _settled, 420, "the run to settle after Redis and the conductor came back")
+        final = wait_for(stack, _settled, 900, "the run to settle after Redis and the conductor came back")
         settle_after_s = time.time() - back
 
     made = [d for d in final["designs"] if not d["is_seed"] and d["name"] != pending["name"]]

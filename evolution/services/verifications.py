@@ -220,8 +220,8 @@ def _refresh_design(design: Design) -> Design:
     design.gpu_seconds = float(design.verifications.aggregate(s=Sum("gpu_seconds"))["s"] or 0.0)
     if any(v.status in (Verification.Status.QUEUED, Verification.Status.RUNNING) for v in rows):
         design.status = Design.Status.VERIFYING
-    elif done:
-        design.status = Design.Status.VERIFIED
+    elif done or any(v.status == Verification.Status.DONE for v in rows):
+        design.status = Design.Status.VERIFIED  # a smoke run at `test` verifies too; it only adds no F
     else:
         design.status = Design.Status.FAILED
     design.save(update_fields=["confidence", "fitness", "fitness_std", "gpu_seconds", "status", "updated_at"])
