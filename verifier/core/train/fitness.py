@@ -190,7 +190,7 @@ def compute_rung_fitness(metric: str, eval_results: Mapping[str, Mapping[str, An
 
         # Values and weights are recomputed from the raw numbers with this process's rung (reference
         # bpb, measured noise): a report's own "value" fields are never taken.
-        comps, value, stderr = rescore(dict(components or {}))
+        comps, value, stderr = rescore({name: dict(comp) for name, comp in (components or {}).items()})
         parts = {name: Part(float(c["value"]), _opt_float(c.get("stderr")), _count(c.get("n")),
                             float(c.get("weight", 1.0) or 0.0))
                  for name, c in comps.items() if _finite(c.get("value"))}
