@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import itertools
 import re
 import sys
@@ -307,6 +308,17 @@ def _module_of(obj: object) -> str | None:
     return None
 
 
+def _submodule(dotted: str, root: str) -> types.ModuleType | None:
+    if root not in _IMPORTABLE_ROOTS:
+        return None
+    try:
+        if importlib.util.find_spec(dotted) is None:
+            return None
+        return importlib.import_module(dotted)
+    except Exception:  # noqa: BLE001 - not a submodule (or it does not import): use the attribute
+        return None
+
+
 def escape_through_member(qualified: str, allowed: tuple[str, ...]) -> str | None:
     """Walk `qualified` (e.g. "random._os") through the real, trusted library modules without running
     anything of theirs (module dictionaries only) and say where it leaves the allow-list: a module
@@ -325,7 +337,10 @@ def escape_through_member(qualified: str, allowed: tuple[str, ...]) -> str | Non
         if dotted in sys.modules:
             obj = sys.modules[dotted]
         elif isinstance(obj, types.ModuleType):
-            obj = vars(obj).get(parts[i], None)
+            # A submodule of a trusted library wins over a same-named attribute (`transformers.utils.
+            # logging` is transformers' module, not the stdlib one its package may also bind), so the
+            # verdict does not depend on what this process happened to import before.
+            obj = _submodule(dotted, root) or vars(obj).get(parts[i], None)
         else:
             return None
         if obj is None:
