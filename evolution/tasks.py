@@ -37,4 +37,23 @@ def send(job: Job) -> None:
     """How a job reaches its worker: its kind's task on its kind's queue (registered with
     `evolution.services.jobs.set_sender` when the app starts)."""
     task = {Job.Kind.DESIGN: design_job, Job.Kind.CHECK: check_job, Job.Kind.VERIFY: verify_job}[job.kind]
-    task.apply_async(args=[job.id], queue=job.kind)
+    try:
+        task.apply_async(args=[job.id], queue=job.kind)
+    except Exception:
+        # After the broker went away kombu can keep a broken connection in its pools, and every later
+        # send fails ("'NoneType' object has no attribute 'hostname'"): drop the pools so the next
+        # send (jobs.resend_lost) connects afresh; the caller logs this failure, the job stays queued.
+        _reset_broker_pools()
+        raise
+
+
+def _reset_broker_pools() -> None:
+    from celery import current_app
+
+    for pool in (current_app.producer_pool, current_app.pool):
+        try:
+            pool.force_close_all()
+        except Exception:  # noqa: BLE001 - a pool that cannot close is replaced below anyway
+            pass
+    current_app._pool = None
+    current_app.amqp._producer_pool = None
