@@ -309,7 +309,7 @@ def _module_of(obj: object) -> str | None:
 
 
 def _submodule(dotted: str, root: str) -> types.ModuleType | None:
-    if root not in _IMPORTABLE_ROOTS:
+    if root not in _IMPORTABLE_ROOTS and root not in sys.modules:
         return None
     try:
         if importlib.util.find_spec(dotted) is None:
