@@ -350,7 +350,8 @@ def escape_through_member(qualified: str, allowed: tuple[str, ...]) -> str | Non
             continue
         top = where.split(".")[0].lstrip("_")
         if isinstance(obj, types.ModuleType):
-            if not _module_allowed(where, allowed):
+            on_the_way = i < len(parts) - 1 and where == dotted and _module_allowed(qualified, allowed)
+            if not on_the_way and not _module_allowed(where, allowed):  # a package on the way to an allowed module is fine
                 return f"{dotted} is the module {where}, which is not in the allow-list"
         elif top in ESCAPE_MODULES:
             return f"{dotted} is {where}.{getattr(obj, '__name__', parts[i])}, which is forbidden"
