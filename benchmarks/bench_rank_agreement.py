@@ -53,34 +53,20 @@ PUBLISHED_PAIRS = (
     ("ttt", "gpt", "TTT Fig. 11"),
 )
 
+from evolution.core.ranks import average_ranks  # noqa: E402
+from evolution.core.ranks import spearman as rank_spearman  # noqa: E402
 
 # ---- statistics ---------------------------------------------------------------------------------
 
 def ranks(values: list[float]) -> list[float]:
-    """Average ranks (1 = smallest), ties sharing their mean rank."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return out
+    """Average ranks (1 = smallest), ties sharing their mean rank (evolution.core.ranks)."""
+    return average_ranks(values)
 
 
 def spearman(x: list[float], y: list[float]) -> float:
-    """Spearman's rho (Pearson correlation of average ranks); NaN with fewer than 3 points or no spread."""
-    if len(x) < 3:
-        return math.nan
-    rx, ry = ranks(x), ranks(y)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    vx = sum((a - mx) ** 2 for a in rx)
-    vy = sum((b - my) ** 2 for b in ry)
-    return cov / math.sqrt(vx * vy) if vx > 0 and vy > 0 else math.nan
+    """Spearman's rho as the dashboard computes it (evolution.core.ranks); NaN where it is undefined."""
+    rho = rank_spearman(x, y)
+    return math.nan if rho is None else rho
 
 
 def bootstrap_interval(x: list[float], y: list[float], iters: int = 2000, seed: int = 0) -> tuple[float, float]:
