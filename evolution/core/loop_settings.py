@@ -38,11 +38,12 @@ class LoopSettings:
     max_attempts: int = 3  # a job whose worker died is retried this many times, then failed
     stale_after_s: float = 120.0  # a running job with no heartbeat for this long lost its worker
     fitness_metric: str = "default"  # verifier.core.train.fitness: default | accuracy | likelihood | bpb
+    fitness_feedback: bool = True  # off: parents are drawn uniformly, ignoring fitness (ablation)
 
     def selection(self) -> SelectionSettings:
         return SelectionSettings(
             top_fraction=self.top_fraction, explore_prob=self.explore_prob, mix=dict(self.mix),
-            reverify_fraction=self.reverify_fraction,
+            reverify_fraction=self.reverify_fraction, use_fitness=self.fitness_feedback,
         )
 
     @staticmethod
@@ -103,6 +104,8 @@ class LoopSettings:
                 raise SettingsError(f"the timeout of {rung} must be a positive number of seconds, got {seconds!r}")
         if self.fitness_metric not in (DEFAULT_METRIC, *METRICS):
             raise SettingsError(f"fitness_metric must be {DEFAULT_METRIC} or one of {', '.join(METRICS)}")
+        if not isinstance(self.fitness_feedback, bool):
+            raise SettingsError(f"fitness_feedback must be true or false, got {self.fitness_feedback!r}")
         if not isinstance(self.stale_after_s, (int, float)) or self.stale_after_s < 10:
             raise SettingsError("stale_after_s must be at least 10 seconds")
         return self

@@ -70,6 +70,7 @@ class SelectionSettings:
     close_call_z: float = 1.0  # within this many standard errors of the good cutoff: a close call
     max_seeds: int = 3  # runs of one design at one rung (the first and its re-verifications)
     reverify_fraction: float = 0.25  # share of a rung's budget that re-verification may use
+    use_fitness: bool = True  # False: parents drawn uniformly (the "no experiment feedback" ablation)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ def select_parents(
         return ParentChoice("scratch", [], "scratch design")
     count = 1 if mode == "mutation" else 2
     eligible = _eligible(designs)
+    if not settings.use_fitness:
+        return _uniform_parents(eligible, mode, count, rng)
     quads = quadrants(eligible, rungs, settings, thompson_draw(eligible, rng))
     if not quads:
         raise LookupError("no design can be a parent: every design is vetoed or unimplemented")
@@ -197,6 +200,17 @@ def select_parents(
             return ParentChoice("mutation", chosen[:1], reason + "; crossover needs two designs")
         chosen = [chosen[0], rng.choice(others)]
     return ParentChoice(mode, chosen, reason)
+
+
+def _uniform_parents(eligible: list[DesignState], mode: str, count: int, rng: random.Random) -> ParentChoice:
+    """Without experiment feedback: parents drawn uniformly from the eligible designs, fitness unread."""
+    pool = sorted(d.id for d in eligible)
+    if not pool:
+        raise LookupError("no design can be a parent: every design is vetoed or unimplemented")
+    reason = f"ablation: uniform over the {len(pool)} eligible designs, fitness ignored"
+    if len(pool) < count:
+        return ParentChoice("mutation", pool[:1], reason + "; crossover needs two designs")
+    return ParentChoice(mode, rng.sample(pool, k=count), reason)
 
 
 @dataclass

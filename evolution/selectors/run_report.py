@@ -6,9 +6,12 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from evolution.models import CheckRun, Design, EvolutionRun, Job, Verification
+from evolution.selectors.run_metrics import run_metrics
 
 
-def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
+def run_report(run: EvolutionRun, bucket_minutes: int = 5, first_n: int | None = None) -> dict[str, Any]:
+    """The counts below plus the run's metrics (`evolution.selectors.run_metrics`): population fitness
+    curves and Table 2's metrics per rung, error rates per stage and category, designers."""
     designs = list(Design.objects.real().filter(run=run).values("status", "origin_kind", "created_at", "failure"))
     verifications = list(
         Verification.objects.real().filter(run=run).values("rung", "status", "fitness", "finished_at", "error")
@@ -39,6 +42,7 @@ def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
         "fitness_over_time": over_time,
         "failures": dict(failures),
         "jobs": dict(Counter(f"{j['kind']}:{j['status']}" for j in jobs)),
+        "metrics": run_metrics(run, bucket_minutes, first_n),
     }
 
 
