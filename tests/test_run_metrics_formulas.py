@@ -112,6 +112,8 @@ def test_a_clear_difference_exceeds_the_noise_and_no_difference_does_not():
     assert verdict.difference == pytest.approx(mb.final_mean - ma.final_mean)
     same = rm.compare("final_mean", ma.final_mean, ma.final_mean, a.metrics["final_mean"], c.metrics["final_mean"])
     assert same.exceeds_noise is False and same.label == "within the noise"
+    few = rm.compare("final_mean", ma.final_mean, mb.final_mean, a.metrics["final_mean"], b.metrics["final_mean"], n=4)
+    assert few.exceeds_noise is None and few.interval is None  # four designs: the bootstrap is too coarse
     nothing = rm.compare("sharpe", None, None, [None] * 300, [None] * 300)
     assert nothing.exceeds_noise is None and nothing.label == "not enough data"
 

@@ -86,7 +86,7 @@ def test_comparison_metrics_settings_diff_and_verdicts(metric_runs):
     assert rows["final_mean"]["values"] == [pytest.approx(-1.1), pytest.approx(-1.6)]
     verdict = rows["final_mean"]["verdicts"][1]
     assert verdict["difference"] == pytest.approx(-0.5)
-    assert verdict["label"] in ("exceeds the noise", "within the noise", "not enough data")
+    assert verdict["label"] == "not enough data"  # two designs per run: too few for a verdict
     assert rows["final_mean"]["verdicts"][0] is None
     assert c["settings_diff"] == [{"setting": "fitness_feedback", "values": [True, False]}]
     rates = {r["metric"]: r for r in c["rates"]}

@@ -47,6 +47,7 @@ LABELS = {
 }
 DEFAULT_RESAMPLES = 400
 LEVEL = 0.95
+MIN_VERDICT_N = 5  # fewer designs (or outcomes) per run than this: no verdict, the bootstrap is too coarse
 
 
 # ---- curves -----------------------------------------------------------------------------------------
@@ -240,11 +241,13 @@ class Verdict:
 
 
 def compare(metric: str, a: float | None, b: float | None, a_draws: Sequence[float | None],
-            b_draws: Sequence[float | None], level: float = LEVEL) -> Verdict:
+            b_draws: Sequence[float | None], level: float = LEVEL, n: int | None = None) -> Verdict:
     """Whether b differs from a beyond the noise: the percentile interval of the paired resampled
-    differences excludes 0. Resamples where either side is undefined are left out."""
+    differences excludes 0. Resamples where either side is undefined are left out; with fewer than
+    MIN_VERDICT_N designs behind the numbers (`n`, the smaller run's) there is no verdict."""
     diffs = [y - x for x, y in zip(a_draws, b_draws, strict=False) if x is not None and y is not None]
-    interval = percentile_interval(diffs, level) if len(diffs) >= 20 else None
+    enough = len(diffs) >= 20 and (n is None or n >= MIN_VERDICT_N)
+    interval = percentile_interval(diffs, level) if enough else None
     difference = b - a if a is not None and b is not None else None
     exceeds = None if interval is None or difference is None else not (interval[0] <= 0.0 <= interval[1])
     return Verdict(metric, a, b, difference, interval, exceeds)

@@ -56,7 +56,8 @@ def _valid_outcomes(run: EvolutionRun) -> list[bool]:
 def _rate_row(name: str, per_run: list[list[bool]], seeds: list[str], resamples: int) -> dict[str, Any]:
     values = [rm.share(sum(o), len(o)) for o in per_run]
     draws = [rm.rate_draws(o, resamples, random.Random(s)) for o, s in zip(per_run, seeds, strict=True)]
-    verdicts = [None] + [rm.compare(name, values[0], values[i], draws[0], draws[i]).to_dict()
+    verdicts = [None] + [rm.compare(name, values[0], values[i], draws[0], draws[i],
+                                    n=min(len(per_run[0]), len(per_run[i]))).to_dict()
                          for i in range(1, len(per_run))]
     counts = [[sum(o), len(o)] for o in per_run]
     return {"metric": name, "label": rm.LABELS[name], "values": values, "counts": counts, "verdicts": verdicts,
@@ -74,7 +75,8 @@ def compare_runs(runs: list[EvolutionRun], resamples: int = rm.DEFAULT_RESAMPLES
         for name in rm.METRIC_NAMES:
             values = [m["metrics"][name] for m in per_run]
             verdicts = [None] + [rm.compare(name, values[0], values[i], per_run[0]["_draws"][name],
-                                            per_run[i]["_draws"][name]).to_dict() for i in range(1, len(runs))]
+                                            per_run[i]["_draws"][name], n=first_n).to_dict()
+                                 for i in range(1, len(runs))]
             intervals = [m["intervals"][name] for m in per_run]
             rows.append({"metric": name, "label": rm.LABELS[name], "values": values, "verdicts": verdicts,
                          "intervals": intervals,

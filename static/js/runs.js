@@ -29,6 +29,11 @@
 
   function done(el) { el.dataset.ready = "1"; }
 
+  function designAxis(xs) {
+    const last = xs.length ? xs[xs.length - 1] : 0;
+    return { title: { text: "designs made by the run" }, rangemode: "tozero", dtick: last <= 20 ? 1 : null };
+  }
+
   // ---- the run page ---------------------------------------------------------------------------------
   function runTraces(r, mode) {
     const color = COLORS[0];
@@ -57,7 +62,7 @@
       const mode = el.dataset.x || "design";
       const layout = Object.assign({}, base, {
         xaxis: mode === "time" ? { title: { text: "finished (UTC)" }, type: "date" }
-          : { title: { text: "designs made by the run" }, rangemode: "tozero" },
+          : designAxis(r.by_design.x),
         yaxis: { title: { text: r.rung + " fitness (" + r.metric + ")" }, tickformat: ".3f" },
       });
       Plotly.react(el, runTraces(r, mode), layout, config).then(() => done(el));
@@ -106,7 +111,7 @@
           line: { color, width: 1.2, dash: "dash" }, hovertemplate: "best %{y:.4f}<extra>" + name + "</extra>" });
       });
       const layout = Object.assign({}, base, {
-        xaxis: { title: { text: "designs made by the run" }, rangemode: "tozero" },
+        xaxis: designAxis(rung.runs[0].by_design.x),
         yaxis: { title: { text: rung.rung + " fitness (" + rung.metric + ")" }, tickformat: ".3f" },
       });
       Plotly.react(el, traces, layout, config).then(() => done(el));
