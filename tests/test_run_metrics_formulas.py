@@ -130,3 +130,28 @@ def test_rates_designers_and_buckets():
     assert rm.bucket_index(299.0, 300) == 0 and rm.bucket_index(300.0, 300) == 1 and rm.bucket_index(-5, 300) == 0
     with pytest.raises(ValueError):
         rm.bucket_index(1.0, 0)
+
+
+@pytest.mark.parametrize("initial", [(), (0.5, -1.0)])
+def test_each_bootstrap_row_is_the_formula_of_that_resample(initial):
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    rows = [rng.normal(size=12), np.full(12, 2.0), np.arange(12.0) * 2, rng.integers(0, 3, size=12).astype(float)]
+    drawn = np.vstack(rows)
+    metrics, means = rm._block_metrics(drawn, initial)
+    for i, row in enumerate(rows):
+        expected = rm.curve_metrics(row.tolist(), initial)
+        assert means[i].tolist() == pytest.approx(rm.cumulative_mean(row.tolist(), initial))
+        for name in rm.METRIC_NAMES:
+            want, got = getattr(expected, name), metrics[name][i]
+            assert (got is None) == (want is None), (i, name, got, want)
+            if want is not None:
+                assert got == pytest.approx(want, abs=1e-9), (i, name)
+
+
+def test_bootstrap_of_nothing_and_of_one_design():
+    empty = rm.bootstrap([], [], initial=[1.0, 3.0], resamples=5)
+    assert empty.metrics["final_mean"] == [2.0] * 5 and empty.band_low == [2.0]
+    one = rm.bootstrap([4.0], [None], resamples=30)
+    assert set(one.metrics["final_mean"]) == {4.0} and one.metrics["sharpe"] == [None] * 30

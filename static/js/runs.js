@@ -80,15 +80,18 @@
     const errors = document.getElementById("errors-chart");
     if (errors) {
       const rows = data.errors.over_time;
-      const x = rows.map((b) => b.minute);
+      const width = data.errors.bucket_minutes;
+      const x = rows.map((b) => b.minute + width / 2); // each bucket drawn at its middle
       const traces = ["design", "check", "verify"].map((stage, i) => ({
         x, y: rows.map((b) => b[stage].rate), name: stage + " error rate", mode: "lines+markers", yaxis: "y2",
         line: { color: COLORS[i], width: 2 }, connectgaps: false }));
       const cats = Array.from(new Set(rows.flatMap((b) => Object.keys(b.categories)))).sort();
-      cats.forEach((c, i) => traces.push({ type: "bar", x, y: rows.map((b) => b.categories[c] || 0), name: c,
-        marker: { color: rgba(COLORS[(i + 3) % COLORS.length], 0.55) } }));
-      Plotly.react(errors, traces, Object.assign({}, base, { barmode: "stack",
-        xaxis: { title: { text: "minutes since the run started" } }, yaxis: { title: { text: "failures" }, rangemode: "tozero" },
+      cats.forEach((c, i) => traces.push({ type: "bar", x, width: width * 0.9, y: rows.map((b) => b.categories[c] || 0),
+        name: c, marker: { color: rgba(COLORS[(i + 3) % COLORS.length], 0.55) } }));
+      Plotly.react(errors, traces, Object.assign({}, base, { barmode: "stack", margin: { l: 56, r: 56, t: 8, b: 44 },
+        legend: { orientation: "h", y: -0.32 },
+        xaxis: { title: { text: "minutes since the run started" }, rangemode: "tozero" },
+        yaxis: { title: { text: "failures" }, rangemode: "tozero" },
         yaxis2: { title: { text: "error rate" }, overlaying: "y", side: "right", range: [0, 1.05] },
         annotations: rows.length ? [] : [{ text: "Nothing has finished yet", showarrow: false, xref: "paper", yref: "paper",
           x: 0.5, y: 0.5, font: { color: "#8a949e" } }] }), config).then(() => done(errors));
