@@ -92,7 +92,7 @@
         legend: { orientation: "h", y: -0.32 },
         xaxis: { title: { text: "minutes since the run started" }, rangemode: "tozero" },
         yaxis: { title: { text: "failures" }, rangemode: "tozero" },
-        yaxis2: { title: { text: "error rate" }, overlaying: "y", side: "right", range: [0, 1.05] },
+        yaxis2: { title: { text: "error rate" }, overlaying: "y", side: "right", range: [0, 1.05], dtick: 0.25, tickformat: ".0%" },
         annotations: rows.length ? [] : [{ text: "Nothing has finished yet", showarrow: false, xref: "paper", yref: "paper",
           x: 0.5, y: 0.5, font: { color: "#8a949e" } }] }), config).then(() => done(errors));
     }
