@@ -250,6 +250,10 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
 
         os.environ["HF_DATASETS_CACHE"] = str(Path(data_dir) / "hf_datasets")
         datasets.config.HF_DATASETS_CACHE = Path(data_dir) / "hf_datasets"
+    # lm-eval bootstraps perplexity stderrs in a fork()ed multiprocessing.Pool: a fork of this
+    # threaded process (torch's pools, the progress writer) can deadlock in the child (seen: the
+    # e2e check hung there for good). In-process bootstrapping of 100 draws takes milliseconds.
+    os.environ["DISABLE_MULTIPROC"] = "1"
     import lm_eval  # lazy: only evaluation needs it
 
     for name in ("lm-eval", "lm_eval"):
