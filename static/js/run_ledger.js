@@ -19,7 +19,7 @@
       margin: { t: 10, r: 50, b: 40, l: 50 }, legend: { orientation: "h" },
       xaxis: { title: { text: "hours since the run started" } },
       yaxis: { title: { text: "cumulative cost" }, rangemode: "tozero" },
-      yaxis2: { title: { text: "best F" }, overlaying: "y", side: "right" },
+      yaxis2: { title: { text: "best F" }, overlaying: "y", side: "right", showgrid: false, zeroline: false },
     }, { displaylogo: false, responsive: true });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw); else draw();
