@@ -36,6 +36,7 @@ def test_run_totals_by_role_and_by_rung():
     assert run["dollars"] == pytest.approx(0.5 + 1.5 + 1.0 + 0.25)
     assert (run["tokens_in"], run["tokens_out"]) == (4000, 1100)
     assert run["gpu_s"] == pytest.approx(1800 + 3600)  # CPU rungs' training time is not GPU time
+    assert run["cpu_rung_s"] == pytest.approx(100 + 100 + 90)
     assert run["cpu_s"] == pytest.approx(4 + 1 + 2 + 180 + 150 + 900 + 1000 + 100)
     assert run["wall_s"] == pytest.approx(60 + 110 + 105 + 1900 + 3700 + 95)
     roles = {r["role"]: r for r in out["by_role"]}

@@ -3,8 +3,9 @@
 Costs are what was measured where the work happened: the designer's LLM tokens and dollars per agent
 role, the CPU time of the design job (its checks, the GP operators) and of separate checks, each
 verification's CPU time, device time and wall time. A rung's device says what its measured training
-time is: GPU-seconds at a GPU rung, CPU time at a CPU rung (the CPU time is then counted once, from
-the job's measurement).
+time is: GPU-seconds at a GPU rung, seconds on the CPU at a CPU rung (`cpu_rung_s`, kept apart from
+the measured CPU-seconds: the training runs behind bubblewrap, whose children this process's rusage
+does not see; the checker reports its child's CPU time itself, see `evolution.core.cpu_time`).
 
 A branch is a lineage subtree: a design of the run whose parents are all outside it (seeds, uploads,
 other runs) and its descendants in the run. A crossover child of two branches is counted in both,
@@ -60,6 +61,7 @@ class Totals:
     check_cpu_s: float = 0.0
     verify_cpu_s: float = 0.0
     gpu_s: float = 0.0
+    cpu_rung_s: float = 0.0  # training time at CPU rungs (from the reports)
     wall_s: float = 0.0  # designer wall + verification wall
 
     def add_design(self, d: DesignCost) -> None:
@@ -73,6 +75,7 @@ class Totals:
     def add_verification(self, v: VerificationCost) -> None:
         self.verify_cpu_s += v.cpu_s
         self.gpu_s += v.train_s if v.device != "cpu" else 0.0
+        self.cpu_rung_s += v.train_s if v.device == "cpu" else 0.0
         self.wall_s += v.wall_s
 
     @property
@@ -83,7 +86,8 @@ class Totals:
         return {"tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "dollars": round(self.dollars, 6),
                 "design_cpu_s": round(self.design_cpu_s, 3), "check_cpu_s": round(self.check_cpu_s, 3),
                 "verify_cpu_s": round(self.verify_cpu_s, 3), "cpu_s": round(self.cpu_s, 3),
-                "gpu_s": round(self.gpu_s, 3), "gpu_hours": round(self.gpu_s / 3600, 6), "wall_s": round(self.wall_s, 3)}
+                "gpu_s": round(self.gpu_s, 3), "gpu_hours": round(self.gpu_s / 3600, 6),
+                "cpu_rung_s": round(self.cpu_rung_s, 3), "wall_s": round(self.wall_s, 3)}
 
 
 def branch_roots(designs: list[DesignCost]) -> list[int]:
@@ -190,7 +194,7 @@ def ledger(designs: list[DesignCost], verifications: list[VerificationCost], *, 
 
 def _merge(total: Totals, part: Totals) -> None:
     for name in ("tokens_in", "tokens_out", "dollars", "design_cpu_s", "check_cpu_s", "verify_cpu_s", "gpu_s",
-                 "wall_s"):
+                 "cpu_rung_s", "wall_s"):
         setattr(total, name, getattr(total, name) + getattr(part, name))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from designer.core.checking import CheckerUnavailable, checker_available, run_check
-from evolution.core.cpu_time import cpu_meter
+from evolution.core.cpu_time import cpu_meter, reported_child_cpu
 from evolution.models import CheckRun, Design
 from verifier.core.gau.tree import GAUTree
 
@@ -24,7 +24,7 @@ def run_checker(tree: GAUTree) -> dict[str, Any]:
     time the check took here and in its sandboxed child (the cost ledger's checker CPU)."""
     with cpu_meter() as spent:
         report = run_check(tree).report
-    return {**report, "cpu_seconds": round(spent["cpu_seconds"], 3)}
+    return {**report, "cpu_seconds": round(spent["cpu_seconds"] + reported_child_cpu(report), 3)}
 
 
 def store_check(report: dict[str, Any], design: Design | None = None, user=None, tree_hash: str = "") -> CheckRun:

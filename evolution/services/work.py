@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings as django_settings
 from django.db import OperationalError, connection, transaction
 
-from evolution.core.cpu_time import cpu_meter
+from evolution.core.cpu_time import checks_cpu, cpu_meter
 from evolution.core.selection import select_parents
 from evolution.core.verify_runner import run_verification
 from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
@@ -128,7 +128,8 @@ def _design(job: Job) -> None:
         result = design(trees, mode, config, pool=pool, rng=rng, on_event=lambda kind, data: jobs.heartbeat(job))
     with transaction.atomic():
         created = create_design_from_result(result, parents)
-        Design.objects.filter(id=created.id).update(run=run, cpu_seconds=spent["cpu_seconds"])
+        checks = [result.check_report, *(entry.get("check") for entry in result.trace if isinstance(entry, dict))]
+        Design.objects.filter(id=created.id).update(run=run, cpu_seconds=spent["cpu_seconds"] + checks_cpu(checks))
         if job.params.get("request"):
             DesignRequest.objects.filter(id=job.params["request"]).update(status="done", result=created)
         jobs.finish(job, design=created, summary={"mode": mode, "status": created.status, "reason": reason})
