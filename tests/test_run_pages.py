@@ -155,3 +155,49 @@ def test_an_empty_run_exports_empty_tables_with_their_columns(client, seeds):
     assert back.num_rows == 0 and "fitness" in back.column_names
     assert str(back.schema.field("fitness").type) == "double"
     assert client.get(f"/runs/{empty.pk}/").status_code == 200
+
+
+def test_the_api_starts_runs_and_refuses_bad_ones(api_client_for, researcher, viewer, seeds):
+    api = api_client_for(researcher, token=True)
+    response = api.post("/api/runs/", {"name": "api-run", "preset": "no_feedback", "diff": {"explore_prob": 0.4},
+                                       "budgets": {"micro": 5}}, format="json")
+    assert response.status_code == 201
+    made = EvolutionRun.objects.get(id=response.json()["id"])
+    assert made.settings["fitness_feedback"] is False and made.budgets == {"micro": 5}
+    listed = {r["name"]: r for r in api.get("/api/runs/").json()}
+    assert listed["api-run"]["preset"] == "Without experiment feedback"
+    assert listed["api-run"]["diff"] == {"fitness_feedback": False, "explore_prob": 0.4}
+    for bad, message in [({"name": "b", "preset": "nope"}, "preset"), ({"name": "b", "diff": [1]}, "diff"),
+                         ({"name": "b", "diff": {"top_fraction": 7}}, "top_fraction must be between 0 and 1"),
+                         ({"name": "b", "budgets": {"nowhere": 1}}, "unknown rung"),
+                         ({"name": "api-run"}, "taken")]:
+        response = api.post("/api/runs/", bad, format="json")
+        assert response.status_code == 400 and message in json.dumps(response.json()), bad
+    assert api_client_for(viewer, token=True).post("/api/runs/", {"name": "v"}, format="json").status_code == 403
+    analytics = api.get(f"/api/runs/{made.pk}/analytics/").json()
+    assert set(analytics) == {"run", "cost", "lineage"} and analytics["cost"]["run"]["dollars"] == 0
+    assert api.get("/api/runs/999999/analytics/").status_code == 404
+
+
+def test_the_design_job_of_a_base_run_breeds_only_from_seeds(history):
+    """Through the job's own choice (`work._choose`): the run's settings, the database's designs."""
+    import random
+
+    from evolution.models import Job
+    from evolution.services.work import _choose
+
+    base = start_run("base-choice", "base", {"mix": {"mutation": 1.0, "crossover": 1.0}})
+    full = start_run("full-choice", "full", {"mix": {"mutation": 1.0, "crossover": 1.0},
+                                             "explore_prob": 0.0})
+    # The history's designed half belongs to both runs' population (no run): mostly non-seeds.
+    assert Design.objects.filter(is_seed=False, run__isnull=True).count() > Design.objects.filter(is_seed=True).count()
+    seeds = set(Design.objects.filter(is_seed=True).values_list("id", flat=True))
+    rng = random.Random(11)
+    picked = {"base": set(), "full": set()}
+    for name, run in (("base", base), ("full", full)):
+        job = Job(run=run, kind="design", params={})
+        for _ in range(40):
+            _, parents, _ = _choose(job, run, rng)
+            picked[name].update(p.id for p in parents)
+    assert picked["base"] and picked["base"] <= seeds
+    assert picked["full"] - seeds  # the full run does breed from designed parents

@@ -133,8 +133,10 @@ ABLATION_FIELDS = ("fitness_feedback", "literature", "seed_parents_only")
 
 def preset_settings(preset: str, diff: dict[str, Any] | None = None) -> LoopSettings:
     """The settings of a new run: the defaults, the preset's switches, then any other diff on top."""
-    if preset not in PRESETS:
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise SettingsError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if diff is not None and not isinstance(diff, dict):
+        raise SettingsError("the settings diff must map setting names to values")
     return LoopSettings().updated({**PRESETS[preset][1], **(diff or {})})
 
 

@@ -34,8 +34,9 @@ def start_run(name: str, preset: str = "full", diff: dict[str, Any] | None = Non
     if user is not None:
         require(user, PROMOTE)
     name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise SettingsError("name must be 1 to 100 characters")
+    if not name or len(name) > 100 or "\x00" in name:
+        raise SettingsError("name must be 1 to 100 characters (no NUL)")
+    notes = (notes or "").replace("\x00", "")
     settings = preset_settings(preset, diff)
     chosen = _valid_budgets(budgets) if budgets else default_budgets()
     try:
