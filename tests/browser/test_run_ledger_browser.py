@@ -84,3 +84,31 @@ def test_the_ledger_and_a_chart_download(live_server, transactional_db, page, sh
     shoot(page, "20-run-ledger-390", full_page=True)
     assert overflow <= 0, f"a section is {overflow}px wider than a phone"
     assert page.errors == []
+
+
+def test_the_run_list_and_a_units_lineage(live_server, transactional_db, page, shoot):
+    run = make_run()
+    ensure_user("rita", PASSWORD, "researcher")
+    page.goto(f"{live_server.url}/accounts/login/?next=/runs/")
+    page.fill("input[name=username]", "rita")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#run-table")).to_contain_text("seed_parents_only=True")
+    page.fill("#start-run input[name=name]", "no-lit-from-the-browser")
+    page.check("#start-run input[value=no_literature]")
+    page.fill("#start-run textarea[name=diff]", '{"explore_prob": 0.3}')
+    shoot(page, "21-runs-1440")
+    page.click("#start-run button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Run no-lit-from-the-browser")
+    expect(page.locator("main")).to_contain_text("Without literature")
+    expect(page.locator("main")).to_contain_text("explore_prob=0.3")
+    page.goto(f"{live_server.url}/runs/{run.pk}/")
+    page.locator("#lineage-units a").first.click()
+    expect(page.locator("#unit-lineage")).to_contain_text("Carried by")
+    page.locator("#unit-lineage").scroll_into_view_if_needed()
+    shoot(page, "22-unit-lineage-1440")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.locator("#unit-lineage").scroll_into_view_if_needed()
+    shoot(page, "22-unit-lineage-390")
+    assert page.errors == []
