@@ -24,8 +24,11 @@ def _diff(text: str) -> dict[str, Any]:
     text = (text or "").strip()
     if not text:
         return {}
+    def no_constants(name: str) -> None:  # JSON (and PostgreSQL's jsonb) has no NaN or infinity
+        raise SettingsError(f"settings diff must hold finite numbers, got {name}")
+
     try:
-        diff = json.loads(text)
+        diff = json.loads(text, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         raise SettingsError(f"settings diff must be a JSON object: {exc.msg}") from None
     if not isinstance(diff, dict):
