@@ -14,7 +14,7 @@ from django.db import transaction
 
 from evolution.core import reports
 from evolution.core.clip import clip
-from evolution.core.intake import MAX_UPLOAD_BYTES, IntakeError, read_design
+from evolution.core.intake import MAX_UPLOAD_BYTES, IntakeError, read_design, source_text
 from evolution.models import Design, Job, Upload
 from evolution.services import jobs
 from evolution.services.checks import CheckerUnavailable, checker_available, run_checker, store_check
@@ -38,12 +38,13 @@ def submit_design(user, *, filename: str = "", data: bytes | None = None, text: 
         raise CheckerUnavailable("the design checker is not installed on this server")
     raw = data if data is not None else text.encode()
     source = filename or ("pasted.json" if text.lstrip().startswith("{") else "pasted.py")
+    text_sent = source_text(source, raw)
     try:
         tree, kind = read_design(source, raw)
     except IntakeError as exc:
         return Upload.objects.create(
             author=user, filename=filename, source_kind=_kind_guess(source), name=name[:NAME_MAX],
-            status=Upload.Status.UNREADABLE, error=str(exc),
+            status=Upload.Status.UNREADABLE, error=str(exc), source=text_sent, error_line=exc.line,
         )
     if name.strip():
         tree.name = name.strip()
@@ -51,13 +52,14 @@ def submit_design(user, *, filename: str = "", data: bytes | None = None, text: 
         return Upload.objects.create(
             author=user, filename=filename, source_kind=kind, name=tree.name[:NAME_MAX],
             status=Upload.Status.UNREADABLE, error=f"the design's name is longer than {NAME_MAX} characters",
+            source=text_sent,
         )
     twin = _twin(tree)
     if twin is not None:
         return _duplicate(user, filename, kind, tree, twin)
     with transaction.atomic():
         upload = Upload.objects.create(author=user, filename=filename, source_kind=kind, name=tree.name,
-                                       status=Upload.Status.CHECKING, tree=tree.to_dict())
+                                       status=Upload.Status.CHECKING, tree=tree.to_dict(), source=text_sent)
         record_event("upload.checking", {"upload": upload.id, "name": tree.name}, actor=user)
         jobs.create_job(ensure_active_run(), Job.Kind.CHECK, params={"upload": upload.id})
     return upload
