@@ -42,6 +42,10 @@ class SeedForm(forms.Form):
     # whether it is a GAB module or a JSON design).
     filename = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
 
+    def clean_text(self) -> str:
+        """Browsers send a textarea's lines ending in CRLF; the text is kept as it was written (LF)."""
+        return (self.cleaned_data.get("text") or "").replace("\r\n", "\n")
+
     def clean(self):
         data = super().clean()
         if bool(data.get("file")) == bool((data.get("text") or "").strip()):
