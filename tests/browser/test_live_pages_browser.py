@@ -4,6 +4,7 @@ opens the note form under its line, scrolled into view and focused; an unreadabl
 its text with the error's line and is edited and checked again. Screenshots at 1440 and 390 px go
 to /work/shots/live/ (and artifacts/screenshots/)."""
 
+# ruff: noqa: F811 - the live-server fixtures are imported from test_live_browser and used as arguments
 from __future__ import annotations
 
 import random
@@ -119,7 +120,7 @@ def test_a_line_number_opens_the_note_form_under_the_line_in_view_and_focused(st
     expect(form).to_be_in_viewport()
     assert page.evaluate("() => document.activeElement.name") == "text"
     assert page.evaluate("() => !!document.activeElement.closest('tr.pin-row')")
-    assert page.evaluate(f"() => document.querySelector('tr.pin-row').previousElementSibling.id") == f"u-{unit}-L3"
+    assert page.evaluate("() => document.querySelector('tr.pin-row').previousElementSibling.id") == f"u-{unit}-L3"
     expect(form.locator("select[name=unit_name]")).to_have_value(unit)
     expect(form.locator("input[name=line]")).to_have_value("3")
     both_widths(page, shoot, "design-pin-to-line", show="tr.pin-row")
