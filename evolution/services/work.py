@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from evolution.core.cpu_time import checks_cpu, cpu_meter
+from evolution.core.progress import THROTTLED, progress_payload
 from evolution.core.selection import select_parents
 from evolution.core.verify_runner import run_verification
 from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
@@ -238,16 +240,24 @@ class _Follower:
         self.job, self.verification = job, verification
         self.last_event = 0.0
         self.last_poll = time.monotonic()
+        self.phase, self.phase_since = "", ""
 
     def on_progress(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
+        payload = progress_payload(event)
+        if not payload:
+            return
+        kind = payload.get("kind")
         now = time.monotonic()
-        if kind == "step" and now - self.last_event < PROGRESS_EVERY_S:
+        if kind in THROTTLED and now - self.last_event < PROGRESS_EVERY_S:
             return
         self.last_event = now
-        payload = {k: event.get(k) for k in ("step", "total_steps", "loss", "tokens_per_s", "mfu", "eta_s",
-                                             "phase", "message") if event.get(k) is not None}
-        payload.update(verification=self.verification.id, rung=self.verification.rung, kind=kind)
+        if payload.get("phase") and payload["phase"] != self.phase:
+            self.phase, self.phase_since = payload["phase"], timezone.now().isoformat()
+        if self.phase:  # every event says which stage the run is in, and since when
+            payload.setdefault("phase", self.phase)
+            payload["phase_since"] = self.phase_since
+        payload.update(verification=self.verification.id, rung=self.verification.rung,
+                       started_at=self.verification.started_at.isoformat() if self.verification.started_at else None)
         jobs.heartbeat(self.job, payload)
         record_event("verification.progress", payload, design=self.verification.design)
 

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..model import GenesysLM
+from .eval_progress import EvalProgress
 from .ladder import STOCK_TASK
 from .likelihood import likelihood_rows
 
@@ -251,7 +252,8 @@ def make_harness(lm: GenesysLM, tokenizer: Any, engine: str = "fast", batch_size
 def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], data_dir: Path | None,
              cache_dir: Path, limit: int | None = None, batch_size: int = 16, device: torch.device | None = None,
              bootstrap_iters: int = 100, seed: int = 1234, max_length: int | None = None,
-             limits: Mapping[str, int | None] | None = None, engine: str = "fast") -> dict[str, dict[str, Any]]:
+             limits: Mapping[str, int | None] | None = None, engine: str = "fast",
+             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
     """Run lm-eval on `tasks` (zero-shot) and return a summary per task.
 
     `limit` is the number of examples per task (per subtask of a group); `limits` overrides it for
@@ -260,7 +262,8 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
     default: the training context, but at least 256 tokens so the short contexts of the CPU rungs
     can still score every answer. `engine`: "fast" (exact fast scoring) or "hflm" (lm-eval's HFLM
     as it is). Each row: acc, acc_norm, perplexities with their stderr, `samples`, `limit`, and for
-    multiple-choice tasks `logprob_per_byte`, `margin` (with `_stderr`) and `docs` (likelihood.py)."""
+    multiple-choice tasks `logprob_per_byte`, `margin` (with `_stderr`) and `docs` (likelihood.py).
+    `progress` hears "eval" events: requests scored / asked per task (fast engine; eval_progress.py)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown evaluation engine {engine!r}; engines are {', '.join(ENGINES)}")
     tasks_dir = local_tasks_dir(data_dir)
@@ -296,6 +299,8 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
     else:
         manager = _recording_task_manager()(**({"include_path": include} if include else {}))
     harness = make_harness(lm, tokenizer, engine, batch_size=batch_size, max_length=max_length, device=device)
+    if progress is not None and engine == "fast":
+        harness.progress = EvalProgress(progress)
     stock = dict(zip(tasks, names, strict=True))
     summary: dict[str, dict[str, Any]] = {}
     for task_limit, batch in limit_batches(tasks, limit, limits):
