@@ -1,4 +1,4 @@
-"""The evolution pages: tree, design, diff, leaderboard, units, seeding, the dashboard with its run controls,
+"""The evolution pages: tree, designs list, design, diff, leaderboard, units, seeding, the dashboard with its run controls,
 and the researcher actions."""
 
 from django.urls import path
@@ -8,6 +8,7 @@ from evolution.views import (
     assets,
     dashboard,
     design,
+    designs,
     diff,
     exports,
     leaderboard,
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", tree.tree_page, name="tree"),
     path("tree/graph.json", tree.tree_graph, name="tree-graph"),
     path("tree/results/", tree.tree_results, name="tree-results"),
+    path("designs/", designs.design_list_page, name="designs"),
     path("designs/<slug:slug>/", design.design_detail, name="design"),
     path("designs/<slug:slug>/diff/", diff.design_diff, name="diff"),
     path("designs/<slug:slug>/code.py", design.design_code, name="design-code"),
