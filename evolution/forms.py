@@ -35,9 +35,16 @@ class ParentForm(forms.Form):
 
 class SeedForm(forms.Form):
     file = forms.FileField(required=False, help_text="design .json, single-file GAB .py, or .zip of unit files")
-    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+    text = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
                            help_text="or paste a design JSON or a GAB module")
     name = forms.CharField(required=False, max_length=200, help_text="name in the tree (default: the design's own)")
+    # Sent again with edited text: the file name the text came from (it names the design and says
+    # whether it is a GAB module or a JSON design).
+    filename = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
+
+    def clean_text(self) -> str:
+        """Browsers send a textarea's lines ending in CRLF; the text is kept as it was written (LF)."""
+        return (self.cleaned_data.get("text") or "").replace("\r\n", "\n")
 
     def clean(self):
         data = super().clean()

@@ -130,12 +130,25 @@ def test_the_ladder_shows_rungs_outside_the_run_that_have_results(run, seeds, cl
 
 
 @pytest.mark.django_db
-def test_verifying_counts_designs_with_a_verification_queued_or_running(run, history):
-    verified = [d for d in history if d.status == "verified"][:2]
+def test_verifying_counts_running_designs_and_queued_ones_apart(run, history, viewer, client_for):
+    verified = [d for d in history if d.status == "verified"][:3]
     Verification.objects.create(design=verified[0], rung="31M", rung_index=3, status="running")
     Verification.objects.create(design=verified[1], rung="31M", rung_index=3, status="queued")
+    Verification.objects.create(design=verified[1], rung="70M", rung_index=4, status="queued")  # one design, twice
+    Verification.objects.create(design=verified[2], rung="31M", rung_index=3, status="running")
+    Verification.objects.create(design=verified[2], rung="70M", rung_index=4, status="queued")  # running counts
     Design.objects.filter(pk__in=[d.pk for d in verified]).update(status="verified")  # climbing, still verified
-    assert q.run_summary(run)["verifying"] == 2
+    summary = q.run_summary(run)
+    assert (summary["verifying"], summary["verify_queued"]) == (2, 1)
+    html = client_for(viewer).get(DASHBOARD).content.decode()
+    assert '<div class="value" id="dash-verifying">2 <span class="small muted" id="dash-verify-queued">+ 1 queued</span>' in html
+
+
+@pytest.mark.django_db
+def test_verifying_is_zero_with_only_queued_verifications(run, history):
+    Verification.objects.create(design=history[0], rung="31M", rung_index=3, status="queued")
+    summary = q.run_summary(run)
+    assert (summary["verifying"], summary["verify_queued"]) == (0, 1)
 
 
 @pytest.mark.django_db

@@ -175,7 +175,8 @@ def test_a_rejected_upload_can_be_edited_and_checked_again(client_for, researche
     upload = Upload.objects.get()
     detail = client.get(reverse("evolution:upload", args=[upload.pk])).content.decode()
     again = f'{reverse("evolution:seed")}?from={upload.pk}'
-    assert f'href="{again}"' in detail and "Edit and check again" in detail
+    assert 'id="recheck-form"' in detail and "Edit and check again" in detail  # inline, with the text as sent
+    assert f'action="{reverse("evolution:seed")}"' in detail and "&quot;root&quot;" in detail
     form = client.get(again).content.decode()
     assert "&quot;root&quot;" in form and 'value="leaky"' in form
     from evolution.services.roles import ensure_user
@@ -243,3 +244,68 @@ def test_an_upload_whose_check_keeps_losing_its_worker_fails_with_the_reason(res
     upload.refresh_from_db()
     assert upload.status == "failed" and "stopped answering" in upload.error
     assert Event.objects.filter(kind="upload.checked", payload__status="failed").count() == 1
+
+
+# ---- an unreadable .py: its text, the error located, and an edit that is sent again -----------------
+
+GOOD_GAB = "tests/good_designs/prenorm_index_zero.py"
+
+
+def broken_gab(line: int = 5) -> str:
+    from pathlib import Path
+
+    lines = Path(GOOD_GAB).read_text().splitlines()
+    lines.insert(line - 1, "def oops(:")  # a syntax error on `line`
+    return "\n".join(lines) + "\n"
+
+
+def test_an_unreadable_py_upload_shows_its_text_with_the_error_located(client_for, researcher):
+    client = client_for(researcher)
+    text = broken_gab(5)
+    response = client.post(reverse("evolution:seed"), {"file": SimpleUploadedFile("mine.py", text.encode())})
+    upload = Upload.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("evolution:upload", args=[upload.pk])
+    assert (upload.status, upload.error_line, upload.source) == ("unreadable", 5, text)
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-error-line="5"' in page and page.count("data-error-line=") == 1
+    assert 'href="#src-L5">(line 5)</a>' in page and "invalid syntax" in page
+    assert 'id="recheck-form"' in page and 'name="filename" value="mine.py"' in page
+    assert "def oops(:\n" in page.split('id="recheck-form"')[1]  # the whole text, in the form
+
+
+def test_the_edited_text_is_checked_again_and_the_first_upload_is_kept(client_for, researcher, seeds):
+    client = client_for(researcher)
+    client.post(reverse("evolution:seed"), {"file": SimpleUploadedFile("mine.py", broken_gab(5).encode())})
+    first = Upload.objects.get()
+    fixed = first.source.replace("def oops(:\n", "")
+    response = client.post(reverse("evolution:seed"), {"text": fixed, "filename": "mine.py", "name": ""})
+    second = Upload.objects.exclude(pk=first.pk).get()
+    assert response.status_code == 302 and second.status == "checking" and second.source == fixed
+    assert second.filename == "mine.py" and second.name == "mine"  # named from the file, as the first would be
+    assert Upload.objects.get(pk=first.pk).status == "unreadable"  # nothing lost
+
+
+def test_an_edit_that_is_still_broken_comes_back_with_the_new_error_located(client_for, researcher):
+    client = client_for(researcher)
+    still = broken_gab(9)
+    response = client.post(reverse("evolution:seed"), {"text": still, "filename": "mine.py"})
+    page = response.content.decode()
+    assert response.status_code == 400 and 'data-error-line="9"' in page
+    assert 'name="filename" value="mine.py"' in page and "def oops(:\n</textarea>" not in page
+    assert "def oops(:" in page.split("<textarea")[1]  # the text, as sent
+
+
+def test_a_syntax_error_at_the_end_marks_the_last_line(client_for, researcher):
+    client = client_for(researcher)
+    text = "class GAB(:\n    pass"
+    client.post(reverse("evolution:seed"), {"file": SimpleUploadedFile("end.py", text.encode())})
+    upload = Upload.objects.get()
+    page = client.get(reverse("evolution:upload", args=[upload.pk])).content.decode()
+    assert upload.status == "unreadable" and page.count("data-error-line=") == 1
+
+
+def test_a_zip_is_not_kept_as_text(client_for, researcher):
+    client_for(researcher).post(reverse("evolution:seed"), {
+        "file": SimpleUploadedFile("x.zip", b"PK\x03\x04 not really a zip")})
+    upload = Upload.objects.get()
+    assert upload.status == "unreadable" and upload.source == "" and upload.error_line is None

@@ -97,7 +97,8 @@ class UploadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Upload
-        fields = ["id", "name", "filename", "source_kind", "status", "error", "design", "findings", "created_at"]
+        fields = ["id", "name", "filename", "source_kind", "status", "error", "error_line", "design", "findings",
+                  "created_at"]
 
     def get_findings(self, obj: Upload) -> list[dict]:
         from evolution.core import reports

@@ -24,7 +24,12 @@ JSON, GAB, ZIP = "json", "gab", "zip"
 
 
 class IntakeError(ValueError):
-    """The upload cannot be read as a design; the message says why, for the person who sent it."""
+    """The upload cannot be read as a design; the message says why, for the person who sent it, and
+    `line` where in the text (a syntax error), when that is known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
 
 
 def kind_of(filename: str, data: bytes) -> str:
@@ -54,11 +59,29 @@ def read_design(filename: str, data: bytes) -> tuple[GAUTree, str]:
     except UnicodeDecodeError as exc:
         raise IntakeError(f"the upload is not UTF-8 text: {exc}") from exc
     except (TreeError, SyntaxError) as exc:
-        raise IntakeError(str(exc)) from exc
+        line = getattr(exc, "lineno", None)
+        raise IntakeError(str(exc), line if isinstance(line, int) and line > 0 else None) from exc
     problems = tree.validate()
     if problems:
         raise IntakeError("the design is not a valid GAU tree: " + "; ".join(problems))
     return tree, kind
+
+
+def source_text(filename: str, data: bytes) -> str:
+    """The upload as text, to show and edit again ("" for an archive or bytes that are not UTF-8)."""
+    if len(data) > MAX_UPLOAD_BYTES or kind_of_quietly(filename, data) == ZIP:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+def kind_of_quietly(filename: str, data: bytes) -> str:
+    try:
+        return kind_of(filename, data)
+    except IntakeError:
+        return ""
 
 
 def _read_gab(text: str, stem: str) -> GAUTree:

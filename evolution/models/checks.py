@@ -14,6 +14,7 @@ class CheckRun(models.Model):
     passed = models.BooleanField()
     report = models.JSONField(default=dict, help_text="CheckReport.to_dict()")
     sandbox = models.CharField(max_length=100, blank=True, help_text="how the code was isolated")
+    cpu_seconds = models.FloatField(default=0.0, help_text="CPU time of the check (0: run inside a design job)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -44,6 +45,10 @@ class Upload(models.Model):
     name = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     error = models.TextField(blank=True)
+    # The text as sent (not for zip archives), so an upload that could not be read can be shown with
+    # its error located and sent again after an edit; `error_line` is where the reader stopped.
+    source = models.TextField(blank=True)
+    error_line = models.PositiveIntegerField(null=True, blank=True)
     tree = models.JSONField(null=True, blank=True)
     check_run = models.OneToOneField(CheckRun, null=True, blank=True, on_delete=models.SET_NULL)
     design = models.ForeignKey("Design", null=True, blank=True, on_delete=models.SET_NULL, related_name="uploads")

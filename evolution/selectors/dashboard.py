@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
+from evolution.core.clip import clip
 from evolution.core.ladder import is_ladder_rung, ladder, rung_index
 from evolution.core.loop_settings import LoopSettings
 from evolution.core.ranks import MIN_N, spearman
@@ -290,15 +291,29 @@ def describe(event: Event) -> str:
     if kind.startswith("job."):
         what = kind.split(".")[1]
         extra = p.get("category") or p.get("reason") or p.get("worker") or ""
-        return f"{p.get('kind', '')} job #{p.get('job')} {what}{': ' + str(extra)[:120] if extra else ''}"
+        return f"{p.get('kind', '')} job #{p.get('job')} {what}{': ' + clip(extra, 200) if extra else ''}"
+    if kind.startswith("upload."):
+        return _describe_upload(kind, p)
     if kind == "run.state_changed":
         return f"run {p.get('from')} → {p.get('to')}"
     if kind == "run.settings_changed":
         changes = p.get("changes") or {}
-        return "settings changed: " + ", ".join(f"{k} = {v}" for k, v in changes.items())[:300]
+        return "settings changed: " + clip(", ".join(f"{k} = {v}" for k, v in changes.items()), 300)
     if kind == "annotation.created":
-        return "annotated" + (f": {str(p.get('text'))[:120]}" if p.get("text") else "")
+        return "annotated" + (f": {clip(p.get('text'), 200)}" if p.get("text") else "")
     return kind
+
+
+def _describe_upload(kind: str, p: dict[str, Any]) -> str:
+    """An upload's name, what became of it and why: `upload.checked` (any verdict) or `upload.<verdict>`."""
+    status = str(p.get("status") or kind.split(".", 1)[1])
+    name = f"{p['name']} " if p.get("name") else ""
+    reason = p.get("reason") or p.get("error") or ""
+    if status == "checking":
+        return f"upload {name}is being checked"
+    verdict = {"accepted": "accepted", "rejected": "rejected by the checker", "unreadable": "could not be read",
+               "duplicate": "is a duplicate", "failed": "could not be checked"}.get(status, status)
+    return f"upload {name}{verdict}" + (f": {clip(reason, 300)}" if reason else "")
 
 
 def _f(value) -> str:
@@ -313,13 +328,14 @@ def run_summary(run: EvolutionRun | None) -> dict[str, Any]:
             .order_by("-confidence", "-fitness").values("name", "slug", "fitness", "fitness_std", "confidence").first())
     if best is not None:
         best["half_width"] = Z_95 * best["fitness_std"] if best["fitness_std"] is not None else None
-    # Designs with a verification queued or running, whatever their status (a verified design
-    # climbing to the next rung is being verified too).
-    verifying = (Verification.objects.filter(status__in=(Verification.Status.QUEUED, Verification.Status.RUNNING))
-                 .values("design_id").distinct().count())
+    # Designs with a verification running now, whatever their status (a verified design climbing to
+    # the next rung is being verified too); those only waiting for a worker are counted apart.
+    running = set(Verification.objects.filter(status=Verification.Status.RUNNING).values_list("design_id", flat=True))
+    waiting = set(Verification.objects.filter(status=Verification.Status.QUEUED).values_list("design_id", flat=True))
     return {
         "designs": sum(counts.values()), "by_status": counts,
-        "verified": counts.get(Design.Status.VERIFIED, 0), "verifying": verifying,
+        "verified": counts.get(Design.Status.VERIFIED, 0), "verifying": len(running),
+        "verify_queued": len(waiting - running),
         "best": best, "settings": LoopSettings.from_dict(run.settings if run else None),
     }
 

@@ -30,6 +30,29 @@ def _free(field: str, base: str) -> str:
     return f"{base}-{i}"
 
 
+def _renamed(text: str, requested: str, chosen: str) -> str:
+    """A summary that is just the requested name (a GP designer's title) names the design as stored:
+    "gpt~RWKV6Attention" became "gpt~RWKV6Attention-2" when the first name was taken."""
+    return chosen if requested != chosen and text.strip() == requested else text
+
+
+def _retitled(fields: dict[str, Any], requested: str, chosen: str) -> dict[str, Any]:
+    """The same for a proposal whose title is the requested name."""
+    proposal = fields.get("proposal")
+    if isinstance(proposal, dict) and requested != chosen and str(proposal.get("title", "")).strip() == requested:
+        return {**fields, "proposal": {**proposal, "title": chosen}}
+    return fields
+
+
+def _named_tree(tree: GAUTree | None, chosen: str) -> dict | None:
+    """The stored tree carries the design's stored name (the name is not part of the content hash)."""
+    if tree is None:
+        return None
+    data = tree.to_dict()
+    data["name"] = chosen
+    return data
+
+
 def _resolve_parents(parents: Sequence[Design | str | int]) -> list[Design]:
     out: list[Design] = []
     for p in parents:
@@ -86,17 +109,18 @@ def create_design(
     base = (name or (tree.name if tree else "") or "design").strip()[:190]
 
     for _attempt in range(5):
+        name_taken = _free("name", base)
         try:
             with transaction.atomic():
                 design = Design.objects.create(
-                    name=_free("name", base),
+                    name=name_taken,
                     slug=_free("slug", slugify(base)[:200] or "design"),
                     generation=generation,
                     origin_kind=origin_kind,
                     origin=origin or {},
                     mode=mode,
-                    summary=summary,
-                    tree=tree.to_dict() if tree else None,
+                    summary=_renamed(summary, base, name_taken),
+                    tree=_named_tree(tree, name_taken),
                     tree_hash=tree_hash,
                     root_unit=tree.root if tree else "",
                     outline=outline,
@@ -105,7 +129,7 @@ def create_design(
                     is_seed=is_seed,
                     failure=failure,
                     created_by=user,
-                    **fields,
+                    **_retitled(fields, base, name_taken),
                 )
                 break
         except IntegrityError:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from evolution.core.intake import MAX_UPLOAD_BYTES, IntakeError, read_design
+from evolution.core import reports
+from evolution.core.clip import clip
+from evolution.core.intake import MAX_UPLOAD_BYTES, IntakeError, read_design, source_text
 from evolution.models import Design, Job, Upload
 from evolution.services import jobs
 from evolution.services.checks import CheckerUnavailable, checker_available, run_checker, store_check
@@ -36,12 +38,13 @@ def submit_design(user, *, filename: str = "", data: bytes | None = None, text: 
         raise CheckerUnavailable("the design checker is not installed on this server")
     raw = data if data is not None else text.encode()
     source = filename or ("pasted.json" if text.lstrip().startswith("{") else "pasted.py")
+    text_sent = source_text(source, raw)
     try:
         tree, kind = read_design(source, raw)
     except IntakeError as exc:
         return Upload.objects.create(
             author=user, filename=filename, source_kind=_kind_guess(source), name=name[:NAME_MAX],
-            status=Upload.Status.UNREADABLE, error=str(exc),
+            status=Upload.Status.UNREADABLE, error=str(exc), source=text_sent, error_line=exc.line,
         )
     if name.strip():
         tree.name = name.strip()
@@ -49,13 +52,14 @@ def submit_design(user, *, filename: str = "", data: bytes | None = None, text: 
         return Upload.objects.create(
             author=user, filename=filename, source_kind=kind, name=tree.name[:NAME_MAX],
             status=Upload.Status.UNREADABLE, error=f"the design's name is longer than {NAME_MAX} characters",
+            source=text_sent,
         )
     twin = _twin(tree)
     if twin is not None:
         return _duplicate(user, filename, kind, tree, twin)
     with transaction.atomic():
         upload = Upload.objects.create(author=user, filename=filename, source_kind=kind, name=tree.name,
-                                       status=Upload.Status.CHECKING, tree=tree.to_dict())
+                                       status=Upload.Status.CHECKING, tree=tree.to_dict(), source=text_sent)
         record_event("upload.checking", {"upload": upload.id, "name": tree.name}, actor=user)
         jobs.create_job(ensure_active_run(), Job.Kind.CHECK, params={"upload": upload.id})
     return upload
@@ -83,7 +87,7 @@ def check_upload(upload_id: int) -> Upload:
         check = store_check(report, user=upload.author, tree_hash=tree_hash)
         upload.check_run = check
         if not check.passed:
-            return _decide(upload, Upload.Status.REJECTED, "the checker found errors")
+            return _decide(upload, Upload.Status.REJECTED, rejection_reason(report))
         twin = _twin(tree)  # another upload of the same design may have been accepted meanwhile
         if twin is not None:
             upload.design = twin
@@ -114,9 +118,23 @@ def _decide(upload: Upload, status: str, error: str) -> Upload:
         upload.status, upload.error = status, error
         upload.save(update_fields=["status", "error", "check_run", "design"])
         record_event("upload.checked", {"upload": upload.id, "name": upload.name, "status": status,
-                                        "passed": status == Upload.Status.ACCEPTED, "error": error[:500]},
+                                        "passed": status == Upload.Status.ACCEPTED, "error": error[:500],
+                                        "reason": clip(error, 500)},
                      design=upload.design if status == Upload.Status.ACCEPTED else None, actor=upload.author)
     return upload
+
+
+def rejection_reason(report: dict | None) -> str:
+    """Why the checker said no, in one sentence: its error findings (the first three), where they are."""
+    errors = [f for f in reports.findings(report) if f["severity"] == "error"]
+    if not errors:
+        return "the checker did not pass the design"
+    shown = []
+    for f in errors[:3]:
+        where = f" ({f['unit']}{', line ' + str(f['line']) if f.get('line') else ''})" if f.get("unit") else ""
+        shown.append(f"{f['message']}{where}")
+    more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
+    return f"the checker found {len(errors)} error{'s' if len(errors) != 1 else ''}: " + "; ".join(shown) + more
 
 
 def _twin(tree: GAUTree) -> Design | None:

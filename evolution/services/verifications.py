@@ -109,7 +109,8 @@ def start_verification(verification: Verification, user=None) -> Verification:
         verification.status = Verification.Status.RUNNING
         verification.started_at = timezone.now()
         verification.save(update_fields=["status", "started_at"])
-        record_event("verification.running", {"verification": verification.id, "rung": verification.rung},
+        record_event("verification.running", {"verification": verification.id, "rung": verification.rung,
+                                              "started_at": verification.started_at.isoformat()},
                      design=verification.design, actor=user)
     return verification
 

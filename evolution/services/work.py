@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
+from evolution.core.cpu_time import checks_cpu, cpu_meter
+from evolution.core.progress import THROTTLED, progress_payload
 from evolution.core.selection import select_parents
 from evolution.core.verify_runner import run_verification
 from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
@@ -100,12 +103,15 @@ def _choose(job: Job, run: EvolutionRun, rng: random.Random) -> tuple[str, list[
 
 def designer_config_for(run: EvolutionRun) -> DesignerConfig:
     """The designer settings saved on the designer page (models, providers, limits, ablation), as
-    `manage.py design` uses them; the run's `designer` setting may force the GP designer."""
+    `manage.py design` uses them; the run's `designer` setting may force the GP designer, and its
+    `literature` switch (an ablation) keeps the knowledge engine from the proposer."""
     from designer.services import designer_config
 
     config = designer_config()
-    if run_settings(run).designer == "gp":
+    settings = run_settings(run)
+    if settings.designer == "gp":
         config.use_gp = True
+    config.literature = settings.literature
     return config
 
 
@@ -120,10 +126,12 @@ def _design(job: Job) -> None:
     pool = [GAUTree.from_dict(d.tree) for d in pool_rows]
     config = designer_config_for(run)
     jobs.heartbeat(job, {"mode": mode, "parents": [p.name for p in parents], "reason": reason})
-    result = design(trees, mode, config, pool=pool, rng=rng, on_event=lambda kind, data: jobs.heartbeat(job))
+    with cpu_meter() as spent:
+        result = design(trees, mode, config, pool=pool, rng=rng, on_event=lambda kind, data: jobs.heartbeat(job))
     with transaction.atomic():
         created = create_design_from_result(result, parents)
-        Design.objects.filter(id=created.id).update(run=run)
+        checks = [result.check_report, *(entry.get("check") for entry in result.trace if isinstance(entry, dict))]
+        Design.objects.filter(id=created.id).update(run=run, cpu_seconds=spent["cpu_seconds"] + checks_cpu(checks))
         if job.params.get("request"):
             DesignRequest.objects.filter(id=job.params["request"]).update(status="done", result=created)
         jobs.finish(job, design=created, summary={"mode": mode, "status": created.status, "reason": reason})
@@ -193,11 +201,15 @@ def _verify(job: Job) -> None:
     write_text(design_json, GAUTree.from_dict(design.tree).to_json())  # the run folder is the sandbox's
     data_dir = Path(django_settings.GENESYS_DATA_DIR) if django_settings.GENESYS_DATA_DIR else None
     follower = _Follower(job, verification)
-    outcome = run_verification(
-        design_json, verification.rung, out, data_dir=data_dir,
-        timeout_s=run_settings(run).timeout_for(verification.rung), extra_args=["--seed", str(verification.seed)],
-        on_progress=follower.on_progress, should_stop=follower.should_stop,
-    )
+    with cpu_meter() as spent:
+        outcome = run_verification(
+            design_json, verification.rung, out, data_dir=data_dir,
+            timeout_s=run_settings(run).timeout_for(verification.rung), extra_args=["--seed", str(verification.seed)],
+            on_progress=follower.on_progress, should_stop=follower.should_stop,
+        )
+    # Kept on the object too: record_report saves the whole row. A resumed verification adds up.
+    verification.cpu_seconds = (verification.cpu_seconds or 0.0) + spent["cpu_seconds"]
+    Verification.objects.filter(id=verification.id).update(cpu_seconds=verification.cpu_seconds)
     if outcome.status == "interrupted":
         with transaction.atomic():
             Verification.objects.filter(id=verification.id).update(status=Verification.Status.QUEUED)
@@ -228,16 +240,24 @@ class _Follower:
         self.job, self.verification = job, verification
         self.last_event = 0.0
         self.last_poll = time.monotonic()
+        self.phase, self.phase_since = "", ""
 
     def on_progress(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
+        payload = progress_payload(event)
+        if not payload:
+            return
+        kind = payload.get("kind")
         now = time.monotonic()
-        if kind == "step" and now - self.last_event < PROGRESS_EVERY_S:
+        if kind in THROTTLED and now - self.last_event < PROGRESS_EVERY_S:
             return
         self.last_event = now
-        payload = {k: event.get(k) for k in ("step", "total_steps", "loss", "tokens_per_s", "mfu", "eta_s",
-                                             "phase", "message") if event.get(k) is not None}
-        payload.update(verification=self.verification.id, rung=self.verification.rung, kind=kind)
+        if payload.get("phase") and payload["phase"] != self.phase:
+            self.phase, self.phase_since = payload["phase"], timezone.now().isoformat()
+        if self.phase:  # every event says which stage the run is in, and since when
+            payload.setdefault("phase", self.phase)
+            payload["phase_since"] = self.phase_since
+        payload.update(verification=self.verification.id, rung=self.verification.rung,
+                       started_at=self.verification.started_at.isoformat() if self.verification.started_at else None)
         jobs.heartbeat(self.job, payload)
         record_event("verification.progress", payload, design=self.verification.design)
 

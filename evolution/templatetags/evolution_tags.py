@@ -141,3 +141,11 @@ def site_is_private() -> bool:
 @register.filter
 def role(user):
     return role_of(user)
+
+
+@register.filter(name="clip")
+def clip_filter(text, limit=120):
+    """`text` shortened to `limit` characters at a word boundary (never mid-word), with "…"."""
+    from evolution.core.clip import clip
+
+    return clip(text, int(limit))

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from evolution.core import reports
 from evolution.forms import SeedForm
 from evolution.models import Upload
-from evolution.selectors.uploads import check_job_of
+from evolution.selectors.uploads import check_job_of, source_lines
 from evolution.services.checks import CheckerUnavailable, checker_available
 from evolution.services.intake import submit_design
 from evolution.views.common import page
@@ -32,7 +32,7 @@ def seed_page(request):
             try:
                 result = submit_design(
                     request.user,
-                    filename=upload.name if upload else "",
+                    filename=upload.name if upload else (form.cleaned_data.get("filename") or ""),
                     data=upload.read() if upload else None,
                     text=form.cleaned_data.get("text") or "",
                     name=form.cleaned_data.get("name") or "",
@@ -56,6 +56,7 @@ def seed_page(request):
     uploads = Upload.objects.filter(author=request.user).select_related("design", "check_run")[:20]
     return page(request, "evolution/seed.html", {
         "form": form, "uploads": uploads, "checker_ready": checker_available(), "unreadable": unreadable,
+        "lines": source_lines(unreadable) if unreadable is not None else [],
     }, status=status)
 
 
@@ -63,8 +64,10 @@ def _resubmit(request) -> dict:
     """?from=<upload id>: the form filled with an earlier upload of this user's, to fix and send again."""
     upload_id = int_param(request.GET, "from", lo=1)
     upload = Upload.objects.filter(author=request.user, pk=upload_id).first() if upload_id else None
-    if upload is None or not upload.tree:
+    if upload is None or not (upload.source or upload.tree):
         return {}
+    if upload.source:  # the text as sent, so an edit changes only what the author changes
+        return {"text": upload.source, "name": upload.name, "filename": upload.filename}
     return {"text": json.dumps(upload.tree, indent=2), "name": upload.name}
 
 
@@ -75,7 +78,11 @@ def upload_detail(request, pk: int):
     if upload.author_id != request.user.id and not request.user.is_superuser:
         return page(request, "evolution/upload.html", {"upload": None}, status=404)
     report = upload.check_run.report if upload.check_run else None
+    editable = upload.source and upload.status != Upload.Status.ACCEPTED
     return page(request, "evolution/upload.html", {
+        "lines": source_lines(upload),
+        "edit_form": SeedForm(initial={"text": upload.source, "name": upload.name, "filename": upload.filename})
+        if editable else None,
         "upload": upload, "check_job": check_job_of(upload) if upload.status == Upload.Status.CHECKING else None, "findings": reports.findings(report), "figures": reports.figures(report),
         "stages": reports.stages(report),
     })

@@ -42,15 +42,44 @@
     return traces;
   }
 
+  /* Axes that stay readable with one point or a short span: Plotly would zoom to the point and label
+     ticks in milliseconds ("15:20:33.1145") or repeat one rounded value. The range is widened to a
+     minimum span around the data, and date ticks never go below seconds. */
+  const DATE_TICKS = [
+    { dtickrange: [null, 60e3], value: "%H:%M:%S" },
+    { dtickrange: [60e3, 86400e3], value: "%H:%M\n%b %-d" },
+    { dtickrange: [86400e3, null], value: "%b %-d\n%Y" },
+  ];
+  function spanAtLeast(values, minSpan) {
+    const v = values.filter((x) => x !== null && x !== undefined && isFinite(x));
+    if (!v.length) return undefined;
+    const lo = Math.min(...v);
+    const hi = Math.max(...v);
+    if (hi - lo >= minSpan) return undefined; // Plotly's autorange is fine
+    const mid = (lo + hi) / 2;
+    return [mid - minSpan / 2, mid + minSpan / 2];
+  }
+  function fitnessAxes() {
+    const rungs = fitness.rungs || [];
+    const ys = rungs.flatMap((s) => (xMode === "generation" ? s.generation.best.concat(s.generation.mean) : s.time.fitness));
+    const yaxis = { title: { text: "fitness" }, zeroline: true, zerolinecolor: "#d8dee4", tickformat: ".3f",
+      range: spanAtLeast(ys, 0.02) };
+    if (xMode === "generation") {
+      return { yaxis, xaxis: { title: { text: "generation" }, dtick: 1, zeroline: false,
+        range: spanAtLeast(rungs.flatMap((s) => s.generation.x), 1) } };
+    }
+    const times = spanAtLeast(rungs.flatMap((s) => s.time.t.map((t) => Date.parse(t))), 3600e3);
+    return { yaxis, xaxis: { title: { text: "finished (UTC)" }, type: "date", tickformatstops: DATE_TICKS,
+      range: times && times.map((t) => new Date(t).toISOString()) } };
+  }
+
   function drawFitness() {
     const el = document.getElementById("fitness-chart");
     if (!el || !window.Plotly) return;
     const layout = {
       margin: { l: 60, r: 12, t: 8, b: 44 }, plot_bgcolor: "#fff", paper_bgcolor: "#fff", hovermode: "closest",
       legend: { orientation: "h", y: -0.18 }, uirevision: xMode,
-      xaxis: xMode === "generation" ? { title: { text: "generation" }, dtick: 1, zeroline: false }
-        : { title: { text: "finished (UTC)" }, type: "date" },
-      yaxis: { title: { text: "fitness" }, zeroline: true, zerolinecolor: "#d8dee4", tickformat: ".3f" },
+      ...fitnessAxes(),
       annotations: (fitness.points ? [] : [{ text: "No verified designs yet", showarrow: false, xref: "paper",
         yref: "paper", x: 0.5, y: 0.5, font: { color: "#8a949e" } }]),
     };

@@ -1,5 +1,5 @@
-/* The design page: loss curves, per-task scores and the capability profile (Plotly), and line numbers that pin an
-   annotation to a unit's line. Everything else on the page is server-rendered. */
+/* The design page: loss curves, per-task scores and the capability profile (Plotly), and line numbers that open
+   the annotation form under a unit's line. Everything else on the page is server-rendered. */
 (function () {
   "use strict";
   const dataEl = document.getElementById("chart-data");
@@ -98,15 +98,69 @@
       yaxis: { title: { text: "loss" } } }, config);
   }
 
-  // A click on a line number pins the annotation form to that unit and line.
-  document.addEventListener("click", (ev) => {
-    const a = ev.target.closest && ev.target.closest("a[data-line]");
+  /* A click on a line number opens the annotation form right under that line, filled with the unit and
+     line, scrolled into view and focused (it used to fill the form at the page's end, out of sight).
+     Cancel, Escape or a successful post put it back where it lives, in the Annotations section. */
+  function unpin() {
+    const row = document.querySelector("tr.pin-row");
+    if (!row) return;
+    const form = row.querySelector("#annotate-form");
+    const home = document.getElementById("annotate-home");
+    if (form && home && !document.querySelector("#annotations #annotate-form")) home.after(form);
+    if (form) form.classList.remove("pinned-form");
+    row.remove();
+    document.querySelectorAll(".code tr.selected").forEach((tr) => tr.classList.remove("selected"));
+  }
+
+  function pin(a) {
     const form = document.getElementById("annotate-form");
-    if (!a || !form) return;
+    const line = a.closest("tr");
+    if (!form || !line) return;
+    unpin();
+    if (!document.getElementById("annotate-home")) {
+      const home = document.createElement("span");
+      home.id = "annotate-home";
+      home.hidden = true;
+      form.before(home);
+    }
     form.elements.unit_name.value = a.dataset.unit;
     form.elements.line.value = a.dataset.line;
-    document.querySelectorAll(".code tr.selected").forEach((tr) => tr.classList.remove("selected"));
     form.elements.text.placeholder = "Note on " + a.dataset.unit + ", line " + a.dataset.line;
+    const row = document.createElement("tr");
+    row.className = "note pin-row";
+    const cell = document.createElement("td");
+    cell.colSpan = 2;
+    const bar = document.createElement("div");
+    bar.className = "pin-bar small";
+    bar.textContent = "Note on " + a.dataset.unit + ", line " + a.dataset.line + " ";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "link";
+    cancel.textContent = "cancel";
+    cancel.addEventListener("click", unpin);
+    bar.append(cancel);
+    cell.append(bar, form);
+    row.append(cell);
+    line.after(row);
+    line.classList.add("selected");
+    form.classList.add("pinned-form");
+    history.replaceState(null, "", "#" + line.id);
+    row.scrollIntoView({ block: "center", behavior: "instant" });
+    form.elements.text.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("click", (ev) => {
+    const a = ev.target.closest && ev.target.closest("a[data-line]");
+    if (!a || !document.getElementById("annotate-form")) return;
+    ev.preventDefault();
+    pin(a);
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && ev.target.closest && ev.target.closest("tr.pin-row")) unpin();
+  });
+  // After a post the Annotations section comes back whole, with its own form: the pinned one goes.
+  document.body.addEventListener("htmx:afterSettle", () => {
+    if (document.querySelector("#annotations #annotate-form")) document.querySelectorAll("tr.pin-row").forEach((r) => r.remove());
   });
 
   function draw() { lossChart(); scoreChart(); capabilityChart(); checkChart(); }

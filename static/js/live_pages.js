@@ -162,7 +162,7 @@
       // A progress event heard while the page was fetched is newer than what the server rendered.
       Object.values(latest).forEach((e) => {
         const box = boxFor(e.payload.verification);
-        const shown = box && Date.parse((box.querySelector("[data-since]") || {}).dataset?.since || "");
+        const shown = box && Date.parse((box.querySelector("[data-field=updated]") || {}).dataset?.since || "");
         if (box && !(shown > Date.parse(e.created_at))) progress(e);
       });
       const section = document.getElementById("verification");
@@ -191,10 +191,29 @@
       if (p.tokens_per_s !== undefined) set("tokens_per_s", rate(p.tokens_per_s));
       if (p.mfu !== undefined && p.mfu !== null) set("mfu", (100 * p.mfu).toFixed(1) + "%");
       if (p.eta_s !== undefined) set("eta", eta(p.eta_s));
-      if (p.phase || p.message) set("phase", [p.phase, p.message].filter(Boolean).join(": "));
+      if (p.phase) { set("phase-name", p.phase); box.dataset.phase = p.phase; }
+      if (p.message) set("phase", p.message);
+      if (p.total) set("eval", p.done + " / " + p.total);
+      if (p.tasks) {
+        const list = box.querySelector('[data-field="tasks"]');
+        if (list) {
+          list.replaceChildren(...Object.entries(p.tasks).map(([name, counts]) => {
+            const li = document.createElement("li");
+            li.dataset.task = name;
+            const tag = document.createElement("span");
+            tag.className = "mono";
+            tag.textContent = name;
+            li.append(tag, " " + counts[0] + "/" + counts[1]);
+            return li;
+          }));
+        }
+      }
       const bar = box.querySelector(".bar > span");
-      if (bar && p.step !== undefined && p.total_steps) bar.style.width = (100 * p.step / p.total_steps).toFixed(1) + "%";
-      const updated = box.querySelector("[data-since]");
+      if (bar && p.phase === "eval" && p.total) bar.style.width = (100 * p.done / p.total).toFixed(1) + "%";
+      else if (bar && p.step !== undefined && p.total_steps) bar.style.width = (100 * p.step / p.total_steps).toFixed(1) + "%";
+      const elapsed = box.querySelector('[data-field="elapsed"]');
+      if (elapsed && p.started_at && !elapsed.dataset.since) elapsed.dataset.since = p.started_at;
+      const updated = box.querySelector('[data-field="updated"]');
       if (updated && e.created_at) updated.dataset.since = e.created_at;
       box.dataset.step = String(p.step === undefined ? "" : p.step);
     }

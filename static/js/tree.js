@@ -79,7 +79,7 @@
     const opacity = [];
     for (let i = 0; i < count; i++) {
       color.push(colorOf(i, mode));
-      size.push(7 + 3.5 * Math.min(n.confidence[i], 6) + (n.is_seed[i] ? 4 : 0));
+      size.push(markerSize(i));
       symbol.push(n.verdict[i] === "vetoed" ? "x" : n.is_seed[i] ? "diamond" : "circle");
       opacity.push(!hit || hit.has(n.id[i]) ? 0.95 : 0.12);
     }
@@ -88,17 +88,92 @@
       marker: { color, size, symbol, opacity, line: { width: 0.5, color: "rgba(40,40,40,0.5)" } } };
   }
 
-  function labelTrace() {
-    // Names next to the highlighted designs, when few enough to read; with no filter, the seeds'
-    // names, so the roots of the tree can be told apart.
+  // ---- labels: names next to markers, placed in pixels so none hides under a marker or another name
+  const LABEL_FONT_PX = 11;
+  const LABEL_FONT = LABEL_FONT_PX + "px 'Open Sans', verdana, arial, sans-serif";
+  const LABEL_GAP = 3; // px between a marker's edge and its name
+  const measure = document.createElement("canvas").getContext("2d");
+  measure.font = LABEL_FONT;
+  let labels = { x: [], y: [], text: [] };
+
+  function markerSize(i) { return 7 + 3.5 * Math.min(n.confidence[i], 6) + (n.is_seed[i] ? 4 : 0); }
+
+  /* Which designs get a name: the highlighted ones when few enough to read (best fitness first, so the
+     best keep theirs when space runs out); with no filter, the seeds, so the roots can be told apart. */
+  function labelCandidates() {
     const seeds = n.id.filter((_, i) => n.is_seed[i]);
     const ids = matches ? (matches.length <= 40 ? matches : []) : (seeds.length <= 40 ? seeds : []);
     const idx = ids.map((id) => indexOf.get(id)).filter((i) => i !== undefined);
-    // Seed names sit above their marker (the WebGL markers are drawn over the text layer).
-    const lift = matches ? 0 : 0.3;
-    return { type: "scatter", mode: "text", x: idx.map((i) => n.x[i]), y: idx.map((i) => n.generation[i] - lift),
-      text: idx.map((i) => n.name[i]), textposition: matches ? "middle right" : "middle center", hoverinfo: "skip", showlegend: false,
-      textfont: { size: 11, color: "#1d232a" } };
+    const f = (i) => (n.fitness[i] === null ? -Infinity : n.fitness[i]);
+    return idx.sort((a, b) => f(b) - f(a) || n.x[a] - n.x[b]);
+  }
+
+  /* Greedy placement in screen pixels: for each name, the first side of its marker (above for seeds,
+     else right, left, above, below) where the text stays inside the plot and overlaps no opaque marker
+     and no name already placed; a name with no free side is left out (hover and the list still have it).
+     The text trace is then drawn at the centres found, converted back to data coordinates. */
+  function placeLabels() {
+    const full = el._fullLayout;
+    const out = { x: [], y: [], text: [], hidden: 0 };
+    if (!full || !full.xaxis || !full.yaxis || !full._size) return out;
+    const sz = full._size;
+    const [x0, x1] = full.xaxis.range;
+    const [y0, y1] = full.yaxis.range;
+    if (x1 === x0 || y1 === y0) return out;
+    const px = (x) => sz.l + ((x - x0) / (x1 - x0)) * sz.w;
+    const py = (y) => sz.t + (1 - (y - y0) / (y1 - y0)) * sz.h;
+    const hit = matches ? new Set(matches) : null;
+    const boxes = []; // opaque markers, then the names placed
+    for (let i = 0; i < count; i++) {
+      if (hit && !hit.has(n.id[i])) continue; // faded markers do not hide text
+      const cx = px(n.x[i]);
+      const cy = py(n.generation[i]);
+      if (cx < sz.l - 20 || cx > sz.l + sz.w + 20 || cy < sz.t - 20 || cy > sz.t + sz.h + 20) continue;
+      const r = markerSize(i) / 2;
+      boxes.push([cx - r, cy - r, cx + r, cy + r]);
+    }
+    const overlaps = (b) => boxes.some((o) => b[0] < o[2] && b[2] > o[0] && b[1] < o[3] && b[3] > o[1]);
+    const inside = (b) => b[0] >= sz.l && b[2] <= sz.l + sz.w && b[1] >= sz.t && b[3] <= sz.t + sz.h;
+    const h = LABEL_FONT_PX + 3;
+    labelCandidates().forEach((i) => {
+      const cx = px(n.x[i]);
+      const cy = py(n.generation[i]);
+      if (cx < sz.l || cx > sz.l + sz.w || cy < sz.t || cy > sz.t + sz.h) return; // zoomed out of view
+      const r = markerSize(i) / 2 + LABEL_GAP;
+      const w = measure.measureText(n.name[i]).width + 2;
+      const sides = {
+        above: [cx - w / 2, cy - r - h, cx + w / 2, cy - r],
+        below: [cx - w / 2, cy + r, cx + w / 2, cy + r + h],
+        right: [cx + r, cy - h / 2, cx + r + w, cy + h / 2],
+        left: [cx - r - w, cy - h / 2, cx - r, cy + h / 2],
+      };
+      const order = matches ? ["right", "left", "above", "below"] : ["above", "right", "left", "below"];
+      const side = order.find((k) => inside(sides[k]) && !overlaps(sides[k]));
+      if (!side) { out.hidden += 1; return; }
+      const b = sides[side];
+      boxes.push(b);
+      // back to data coordinates: the centre of the box, drawn "middle center"
+      out.x.push(x0 + (((b[0] + b[2]) / 2 - sz.l) / sz.w) * (x1 - x0));
+      out.y.push(y0 + (1 - ((b[1] + b[3]) / 2 - sz.t) / sz.h) * (y1 - y0));
+      out.text.push(n.name[i]);
+    });
+    return out;
+  }
+
+  function labelTrace() {
+    return { type: "scatter", mode: "text", x: labels.x, y: labels.y, text: labels.text, textposition: "middle center",
+      hoverinfo: "skip", showlegend: false, cliponaxis: false, textfont: { size: LABEL_FONT_PX, color: "#1d232a" } };
+  }
+
+  function relabel() {
+    labels = placeLabels();
+    el.dataset.labels = String(labels.text.length);
+    el.dataset.labelsHidden = String(labels.hidden || 0);
+    const box = document.getElementById("legend");
+    let note = box && box.querySelector(".label-note");
+    if (box && !note) { note = document.createElement("span"); note.className = "label-note faint"; box.append(note); }
+    if (note) note.textContent = labels.hidden ? labels.hidden + " name" + (labels.hidden === 1 ? "" : "s") + " left out for space: zoom in to read them" : "";
+    return Plotly.restyle(el, { x: [labels.x], y: [labels.y], text: [labels.text] }, [2]);
   }
 
   function focusTrace() {
@@ -108,37 +183,58 @@
       marker: { size: 26, color: "rgba(0,0,0,0)", line: { width: 2.5, color: "#e03a3a" } } };
   }
 
+  const dot = (color) => '<span class="dot" style="background:' + color + '"></span>';
   function legend(mode) {
     const box = document.getElementById("legend");
     if (!box) return;
     let html = "";
     if (mode === "fitness") {
-      html = '<span><span class="dot" style="background:' + viridis(0) + '"></span>' + (clipped ? "≤ " : "") + fmt(fit.length ? fmin : null) +
-        '</span><span style="display:inline-block;width:120px;height:10px;border-radius:5px;background:linear-gradient(90deg,' +
-        [0, 0.25, 0.5, 0.75, 1].map(viridis).join(",") + ')"></span><span><span class="dot" style="background:' +
-        viridis(1) + '"></span>' + (clipped ? "≥ " : "") + fmt(fit.length ? fmax : null) + ' fitness</span><span><span class="dot" style="background:' +
-        NO_FITNESS + '"></span>not verified</span>';
+      const none = "<span>" + dot(NO_FITNESS) + "not verified</span>";
+      if (!fit.length) {
+        html = '<span class="faint">no verified design yet</span>' + none;
+      } else if (fmax <= fmin) {
+        // one verified design, or all alike: one colour, one value, no scale to read
+        const label = fit.length === 1 ? "the one verified design" : "all " + fit.length + " verified designs";
+        html = "<span>" + dot(viridis(0.5)) +
+          "fitness " + fmt(fmin) + " (" + label + ")</span>" + none;
+      } else {
+        html = "<span>" + dot(viridis(0)) + (clipped ? "≤ " : "") + fmt(fmin) + "</span>" +
+          '<span class="ramp" style="background:linear-gradient(90deg,' + [0, 0.25, 0.5, 0.75, 1].map(viridis).join(",") + ')"></span>' +
+          "<span>" + dot(viridis(1)) + (clipped ? "≥ " : "") + fmt(fmax) + " fitness</span>" + none;
+      }
     } else {
       const table = mode === "status" ? STATUS_COLORS : ORIGIN_COLORS;
-      html = Object.entries(table).map(([k, c]) => '<span><span class="dot" style="background:' + c + '"></span>' + k + "</span>").join("");
+      html = Object.entries(table).map(([k, c]) => "<span>" + dot(c) + k + "</span>").join("");
     }
     box.innerHTML = html;
+  }
+
+  /* The y range: generations downwards, with room above generation 0 for the seeds' names however
+     many generations there are (a fixed fraction of a generation is a few pixels in a deep tree). */
+  function yRange() {
+    const seedSize = Math.max(0, ...n.id.map((_, i) => (n.is_seed[i] ? markerSize(i) : 0)));
+    const room = seedSize / 2 + LABEL_GAP + LABEL_FONT_PX + 8; // px above the seeds' centres
+    const plot = Math.max(160, (el.clientHeight || 480) - layout.margin.t - layout.margin.b);
+    const span = maxGen + 0.6;
+    return [span, -Math.max(0.6, (room * span) / (plot - room))];
   }
 
   const layout = {
     margin: { l: 56, r: 16, t: 12, b: 28 }, dragmode: "pan", hovermode: "closest", uirevision: "keep",
     plot_bgcolor: "#fff", paper_bgcolor: "#fff",
     xaxis: { showgrid: false, zeroline: false, showticklabels: false },
-    yaxis: { title: { text: "generation" }, range: [maxGen + 0.6, -0.6], zeroline: false, gridcolor: "#eef1f4", dtick: 1 },
+    yaxis: { title: { text: "generation" }, zeroline: false, gridcolor: "#eef1f4", dtick: 1 },
   };
+  layout.yaxis.range = yRange();
   const config = { scrollZoom: true, displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
 
   function draw() {
     const mode = colorBy ? colorBy.value : "fitness";
-    Plotly.react(el, [edgeTrace(), nodeTrace(mode), labelTrace(), focusTrace()], layout, config);
     legend(mode);
-    el.dataset.ready = "1";
     el.dataset.highlighted = matches ? String(matches.length) : "all";
+    return Promise.resolve(Plotly.react(el, [edgeTrace(), nodeTrace(mode), labelTrace(), focusTrace()], layout, config))
+      .then(relabel)
+      .then(() => { el.dataset.ready = "1"; });
   }
 
   draw();
@@ -146,9 +242,19 @@
     const p = ev.points && ev.points[0];
     if (p && p.curveNumber === 1) window.location.href = "/designs/" + n.slug[p.pointIndex] + "/";
   });
+  // Zooming, panning and resizing move the markers on screen: place the names again.
+  el.on("plotly_relayout", (ev) => { if (!ev || !("annotations" in ev)) relabel(); });
   if (colorBy) colorBy.addEventListener("change", draw);
   const reset = document.getElementById("reset-view");
-  if (reset) reset.addEventListener("click", () => Plotly.relayout(el, { "xaxis.autorange": true, "yaxis.range": [maxGen + 0.6, -0.6] }));
+  if (reset) reset.addEventListener("click", () => Plotly.relayout(el, { "xaxis.autorange": true, "yaxis.range": yRange() }));
+
+  /* A live refresh (live_pages.js) runs this script again on the new graph: the list of matches in the
+     side panel is re-read too, so its count and rows follow the designs highlighted in the plot. */
+  const form = document.getElementById("tree-filters");
+  if (el.dataset.mounted && matches !== null && form && window.htmx && document.getElementById("result-list")) {
+    htmx.ajax("GET", form.getAttribute("hx-get") + location.search, { target: "#results", swap: "innerHTML" });
+  }
+  el.dataset.mounted = "1";
 
   document.body.addEventListener("htmx:afterSwap", () => {
     const list = document.getElementById("result-list");

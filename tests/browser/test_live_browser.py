@@ -221,3 +221,32 @@ def test_new_designs_appear_in_the_tree(studio, page, shoot):
                   "pointIndex: i}]})", index)
     page.wait_for_url("**/designs/livemixer-1/")
     assert not page.errors, page.errors
+
+
+def test_the_tree_results_panel_follows_new_matches(studio, page, shoot):
+    """With a filter on, a new design that matches it is highlighted in the plot and listed in the panel:
+    the count in the panel and the highlighted markers stay the same number."""
+    log_in(page, studio)
+    page.goto(studio["url"] + "/?status=checked")
+    lineage = page.locator("#lineage")
+    expect(lineage).to_have_attribute("data-ready", "1")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    before = Design.objects.filter(status="checked").count()
+    expect(page.locator("#result-list h2")).to_have_text(f"{before} match{'es' if before != 1 else ''}")
+    expect(lineage).to_have_attribute("data-highlighted", str(before))
+
+    parent = Design.objects.get(name="gpt")
+    tree = mutate(GAUTree.from_dict(parent.tree), random.Random(5), "LivePanel-1")
+    tree.name = "LivePanel-1"
+    create_design_from_result(DesignerResult(
+        mode="mutation", parents=["gpt"], status="implemented", tree=tree, name="LivePanel-1",
+        origin={"kind": "gp"}, check_report={"passed": True, "findings": []}, cost=Cost(),
+    ), [parent])
+    assert Design.objects.get(name="LivePanel-1").status == "checked"
+
+    expect(lineage).to_have_attribute("data-highlighted", str(before + 1), timeout=20_000)
+    expect(page.locator("#result-list h2")).to_have_text(f"{before + 1} matches", timeout=20_000)
+    expect(page.locator("#result-list")).to_contain_text("LivePanel-1")
+    assert page.evaluate("() => performance.getEntriesByType('navigation').length") == 1  # no reload
+    shoot(page, "live-tree-results")
+    assert not page.errors, page.errors

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..model import GenesysLM
+from .eval_progress import EvalProgress
 from .ladder import STOCK_TASK
 from .likelihood import likelihood_rows
 
@@ -98,6 +99,31 @@ def install_template_cache() -> None:
     apply_template.genesys_cached = True  # type: ignore[attr-defined]
     apply_template.compiled = compiled  # type: ignore[attr-defined]
     utils.apply_template = apply_template
+
+
+def install_light_env_info() -> None:
+    """Record the environment without starting programs.
+
+    `simple_evaluate` ends with `add_env_info`, torch's `collect_env` (pip, conda, nvidia-smi, gcc, ...
+    as subprocesses: 1.5 s per call on an idle 2-core box, 9 s under load, refused by the sandbox's
+    audit hook anyway) and `git describe`. A verification records its own environment in its
+    report; lm-eval's results keep the versions that matter."""
+    from importlib.metadata import version
+
+    from lm_eval import evaluator
+
+    if getattr(evaluator.add_env_info, "genesys_light", False):
+        return
+
+    def add_env_info(storage: dict[str, Any]) -> None:
+        import transformers
+
+        storage.update(pretty_env_info=f"torch {torch.__version__}", transformers_version=transformers.__version__,
+                       lm_eval_version=version("lm_eval"), upper_git_hash=None)
+
+    add_env_info.genesys_light = True  # type: ignore[attr-defined]
+    evaluator.add_env_info = add_env_info
+    evaluator.get_git_commit_hash = lambda: None
 
 
 def local_tasks_dir(data_dir: Path | None) -> Path | None:
@@ -226,7 +252,8 @@ def make_harness(lm: GenesysLM, tokenizer: Any, engine: str = "fast", batch_size
 def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], data_dir: Path | None,
              cache_dir: Path, limit: int | None = None, batch_size: int = 16, device: torch.device | None = None,
              bootstrap_iters: int = 100, seed: int = 1234, max_length: int | None = None,
-             limits: Mapping[str, int | None] | None = None, engine: str = "fast") -> dict[str, dict[str, Any]]:
+             limits: Mapping[str, int | None] | None = None, engine: str = "fast",
+             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
     """Run lm-eval on `tasks` (zero-shot) and return a summary per task.
 
     `limit` is the number of examples per task (per subtask of a group); `limits` overrides it for
@@ -235,7 +262,8 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
     default: the training context, but at least 256 tokens so the short contexts of the CPU rungs
     can still score every answer. `engine`: "fast" (exact fast scoring) or "hflm" (lm-eval's HFLM
     as it is). Each row: acc, acc_norm, perplexities with their stderr, `samples`, `limit`, and for
-    multiple-choice tasks `logprob_per_byte`, `margin` (with `_stderr`) and `docs` (likelihood.py)."""
+    multiple-choice tasks `logprob_per_byte`, `margin` (with `_stderr`) and `docs` (likelihood.py).
+    `progress` hears "eval" events: requests scored / asked per task (fast engine; eval_progress.py)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown evaluation engine {engine!r}; engines are {', '.join(ENGINES)}")
     tasks_dir = local_tasks_dir(data_dir)
@@ -250,11 +278,16 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
 
         os.environ["HF_DATASETS_CACHE"] = str(Path(data_dir) / "hf_datasets")
         datasets.config.HF_DATASETS_CACHE = Path(data_dir) / "hf_datasets"
+    # lm-eval bootstraps perplexity stderrs in a fork()ed multiprocessing.Pool: a fork of this
+    # threaded process (torch's pools, the progress writer) can deadlock in the child (seen: the
+    # e2e check hung there for good). In-process bootstrapping of 100 draws takes milliseconds.
+    os.environ["DISABLE_MULTIPROC"] = "1"
     import lm_eval  # lazy: only evaluation needs it
 
     for name in ("lm-eval", "lm_eval"):
         logging.getLogger(name).setLevel(logging.WARNING)
     install_template_cache()
+    install_light_env_info()
     device = device or next(lm.parameters()).device
     names = resolve_tasks(tasks, data_dir)
     # The fast engine also loads tasks lean (local index, no few-shot pools); "hflm" is lm-eval as it is.
@@ -266,6 +299,8 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
     else:
         manager = _recording_task_manager()(**({"include_path": include} if include else {}))
     harness = make_harness(lm, tokenizer, engine, batch_size=batch_size, max_length=max_length, device=device)
+    if progress is not None and engine == "fast":
+        harness.progress = EvalProgress(progress)
     stock = dict(zip(tasks, names, strict=True))
     summary: dict[str, dict[str, Any]] = {}
     for task_limit, batch in limit_batches(tasks, limit, limits):

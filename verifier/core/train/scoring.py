@@ -16,13 +16,14 @@ tokenisation, request building, prefix tokens and rolling windows stay lm-eval's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from ..model import GenesysLM
+from .eval_progress import EvalProgress
 
 Request = tuple[Sequence[int], Sequence[int]]  # (context tokens, continuation tokens)
 
@@ -130,25 +131,28 @@ def scored_positions(rows: list[_Row], requests: Sequence[Request], inputs: list
 @torch.no_grad()
 def score_requests(lm: GenesysLM, requests: Sequence[Request], max_length: int, token_budget: int = 4096,
                    device: torch.device | None = None, autocast_dtype: torch.dtype | None = None,
-                   head_chunk: int = 256) -> list[tuple[float, bool]]:
+                   head_chunk: int = 256, on_scored: Callable[[list[int]], None] | None = None,
+                   ) -> list[tuple[float, bool]]:
     """The same (log-probability, is-greedy) pairs as HFLM, computed at the scored positions only.
 
     Two phases: the blocks run on the rows, batched by length, and keep the hidden state of each
     distinct scored prefix; then the tied head and a float32 log-softmax run on those states only.
     `token_budget` bounds rows x padded length per forward pass (halved on out-of-memory);
-    `autocast_dtype` is HFLM's mixed-precision dtype (None: the model's own dtype)."""
+    `autocast_dtype` is HFLM's mixed-precision dtype (None: the model's own dtype); `on_scored` hears
+    the indices of the requests whose model pass is done, batch by batch (progress)."""
     if not requests:
         return []
     device = device or next(lm.parameters()).device
     rows, inputs = plan_rows(requests, max_length)
     positions = scored_positions(rows, requests, inputs)
-    hidden = _prefix_states(lm, rows, positions, token_budget, device, autocast_dtype)
+    hidden = _prefix_states(lm, rows, positions, token_budget, device, autocast_dtype, on_scored)
     lp, greedy = _head_scores(lm, hidden, positions, device, autocast_dtype, head_chunk)
     return [(float(lp[a:b].sum()), bool(greedy[a:b].all())) for a, b in positions.spans]
 
 
 def _prefix_states(lm: GenesysLM, rows: list[_Row], positions: _Positions, token_budget: int,
-                   device: torch.device, autocast_dtype: torch.dtype | None) -> torch.Tensor:
+                   device: torch.device, autocast_dtype: torch.dtype | None,
+                   on_scored: Callable[[list[int]], None] | None = None) -> torch.Tensor:
     """Hidden states [distinct prefixes, d_model], indexed by trie node rank (sorted node ids)."""
     nodes = sorted(positions.sites)
     rank = {node: k for k, node in enumerate(nodes)}
@@ -180,6 +184,8 @@ def _prefix_states(lm: GenesysLM, rows: list[_Row], positions: _Positions, token
             b_idx, p_idx, k_idx = (torch.tensor(col, device=device) for col in zip(*where, strict=True))
             states[k_idx] = hidden[b_idx, p_idx]
         first += len(batch)
+        if on_scored is not None:
+            on_scored([i for row in batch for i in row.requests])
     assert states is not None
     positions.nodes = [rank[n] for n in positions.nodes]
     return states
@@ -220,6 +226,9 @@ def genesys_hflm_class() -> type:
     class GenesysHFLM(HFLM):
         """lm-eval's HFLM with exact fast scoring for GenesysLM (in `self.model.lm`)."""
 
+        progress: EvalProgress | None = None  # set by evaluation.evaluate when someone listens
+        _request_tasks: list[str | None] | None = None  # the task of each request being scored
+
         def _encode_many(self, strings: list[str], add_special_tokens: bool | None = None) -> dict[str, list[int]]:
             """`tok_encode` of each distinct string, in one tokenizer call per set of options."""
             from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
@@ -251,6 +260,7 @@ def genesys_hflm_class() -> type:
                     pairs.append((bool(context), context, continuation))
             plain = self._encode_many([k for has, _, k in pairs if not has], add_special_tokens=False)
             texts = self._encode_many([t for has, c, k in pairs if has for t in (c, c + k)])
+            self._request_tasks = [getattr(req, "task_name", None) for req in requests]
             new_reqs = []
             for (has_context, context, continuation), req in zip(pairs, requests, strict=True):
                 if not has_context:
@@ -263,15 +273,29 @@ def genesys_hflm_class() -> type:
                 new_reqs.append((req.args, ctx, cont))
             return self._loglikelihood_tokens(new_reqs, disable_tqdm=disable_tqdm)
 
-        def _score(self, requests: Sequence[Request]) -> list[tuple[float, bool]]:
+        def _score(self, requests: Sequence[Request], tasks: Sequence[str | None] | None = None,
+                   ) -> list[tuple[float, bool]]:
             budget = self.batch_size_per_gpu * self.max_length if isinstance(self.batch_size_per_gpu, int) \
                 else 16 * self.max_length
-            return score_requests(self.model.lm, requests, self.max_length, token_budget=budget,
-                                  device=self.device, autocast_dtype=self.mixed_precision_dtype)
+            progress = self.progress
+            on_scored = None
+            if progress is not None:
+                names = list(tasks) if tasks is not None and len(tasks) == len(requests) else [None] * len(requests)
+                progress.asked(names)
+
+                def on_scored(indices: list[int]) -> None:
+                    progress.scored(names[i] for i in indices)
+            answers = score_requests(self.model.lm, requests, self.max_length, token_budget=budget,
+                                     device=self.device, autocast_dtype=self.mixed_precision_dtype,
+                                     on_scored=on_scored)
+            if progress is not None:
+                progress.finished()
+            return answers
 
         def _loglikelihood_tokens(self, requests: list, disable_tqdm: bool = False,
                                   override_bs: int | None = None) -> list[tuple[float, bool]]:
-            answers = self._score([(ctx, cont) for _, ctx, cont in requests])
+            tasks, self._request_tasks = self._request_tasks, None
+            answers = self._score([(ctx, cont) for _, ctx, cont in requests], tasks)
             for (request_str, _, _), answer in zip(requests, answers, strict=True):
                 if request_str is not None:
                     self.cache_hook.add_partial("loglikelihood", request_str, answer)
@@ -281,13 +305,16 @@ def genesys_hflm_class() -> type:
             """HFLM's rolling windows (context length 1), all scored in one `score_requests` call."""
             windows: list[Request] = []
             counts = []
-            for (string,) in [req.args for req in requests]:
+            window_tasks: list[str | None] = []
+            for req in requests:
+                (string,) = req.args
                 rolling = [utils.make_disjoint_window(w) for w in utils.get_rolling_token_windows(
                     token_list=self.tok_encode(string), prefix_token=self.prefix_token_id,
                     max_seq_len=self.max_length, context_len=1)]
                 windows.extend(rolling)
                 counts.append(len(rolling))
-            scores = self._score(windows)
+                window_tasks.extend([getattr(req, "task_name", None)] * len(rolling))
+            scores = self._score(windows, window_tasks)
             totals, at = [], 0
             for req, n in zip(requests, counts, strict=True):
                 total = sum(ll for ll, _ in scores[at:at + n])

@@ -319,7 +319,7 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
 
             report.eval = evaluate(model, tokenizer, tasks, data_dir, cache_dir, limit=eval_limit, limits=limits,
                                    batch_size=cfg.eval_batch_size or (64 if device.type == "cuda" else 16),
-                                   device=device, max_length=cfg.eval_max_length)
+                                   device=device, max_length=cfg.eval_max_length, progress=emit)
         except ModuleNotFoundError as exc:  # no evaluation, no fitness: the run is not verified
             clock.lap("eval")
             _fail(report, "eval_unavailable", f"evaluation cannot run: {exc.name} is not installed")
