@@ -172,6 +172,22 @@ def test_cli_verify_streams_progress_as_json_lines(tmp_path, genesys_data_dir, c
     assert status.returncode == 1 and "NO DATA" in status.stderr
 
 
+def test_the_corpus_is_tokenised_once_into_the_shared_cache(tmp_path, genesys_data_dir):
+    """The sandboxed tokenising child (which needs the design file to read the rung) fills the shared
+    cache; the design's child then reads it and tokenises nothing privately."""
+    shared = tmp_path / "shared-cache"
+    env = {**os.environ, "GENESYS_CACHE_DIR": str(shared), "OMP_NUM_THREADS": "2"}
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "verifier.core", "verify", "gpt", "--rung", "test", "--out", str(out),
+           "--data-dir", str(genesys_data_dir), "--no-eval", "--quiet", "--train-tokens", "1024",
+           "--set", f"corpus={SMALL_CORPUS}"]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "tokenising in the sandbox ended" not in done.stderr
+    assert list(shared.glob("tokens/*/meta.json")), "the shared cache holds no tokenised corpus"
+    assert not list((out / ".sandbox").glob("cache/tokens/*/meta.json")), "the design's child tokenised privately"
+
+
 def test_sigterm_handler_leaves_forked_pool_workers_to_exit_quietly():
     """The verify CLI turns SIGTERM into a checkpointing stop; the worker pools lm-eval forks inherit
     the handler, and ending the pool must not print a KeyboardInterrupt traceback per worker."""

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import random
 import re
-import threading
-import time
 
 import pytest
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.db import connections
 from django.test import Client
 from playwright.sync_api import expect
 
@@ -33,46 +29,6 @@ from evolution.services.verifications import record_report, start_verification
 from verifier.core.gau.tree import GAUTree
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def asgi_server():
-    """daphne serving genesys_site.asgi (plus static files) on a free port, in a daemon thread."""
-    from daphne.endpoints import build_endpoint_description_strings
-    from daphne.server import Server  # installs Twisted's asyncio reactor on a loop of its own
-    from twisted.internet import reactor
-
-    from genesys_site.asgi import application
-
-    server = Server(application=ASGIStaticFilesHandler(application), signal_handlers=False,
-                    endpoints=build_endpoint_description_strings(host="127.0.0.1", port=0))
-    thread = threading.Thread(target=server.run, name="daphne", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not getattr(server, "listening_addresses", None):
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("daphne did not start listening")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.listening_addresses[0][1]}"
-    reactor.callFromThread(reactor.stop)
-    thread.join(10)
-
-
-@pytest.fixture
-def shared_connection(transactional_db):
-    """Every thread (daphne's request and consumer threads, this one) uses this test's connection,
-    as Django's live server does for an in-memory SQLite database."""
-    handler = connections._connections
-    conn = connections["default"]
-    conn.inc_thread_sharing()
-
-    class Shared:
-        default = conn
-
-    connections._connections = Shared()
-    yield conn
-    connections._connections = handler
-    conn.dec_thread_sharing()
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 verification's eval phase shows lm-eval's progress per task and a clock that runs; a line number
 opens the note form under its line, scrolled into view and focused; an unreadable .py upload shows
 its text with the error's line and is edited and checked again. Screenshots at 1440 and 390 px go
-to /work/shots/live/ (and artifacts/screenshots/)."""
+to artifacts/screenshots/."""
 
 # ruff: noqa: F811 - the live-server fixtures are imported from test_live_browser and used as arguments
 from __future__ import annotations
 
 import random
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,32 +19,26 @@ from evolution.models import Job, Upload, Verification
 from evolution.services import jobs
 from evolution.services.events import record_event
 from evolution.services.verifications import record_report, start_verification
-from tests.browser.test_live_browser import (  # noqa: F401 - fixtures shared with the other live tests
+from tests.browser.test_live_browser import (  # noqa: F401 - the `studio` fixture is shared
     a_checked_design,
-    asgi_server,
     log_in,
-    shared_connection,
     studio,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SHOTS = Path("/work/shots/live")
 PHONE = {"width": 390, "height": 844}
 
 
 def both_widths(page, shoot, name: str, full_page: bool = False, show: str = "") -> None:
     """The screen at 1440 px, then at 390 px (a phone), with `show` (a selector) in view, kept as
-    artefacts and under /work/shots/live."""
+    artefacts (artifacts/screenshots/)."""
     for width, size in (("1440", {"width": 1440, "height": 900}), ("390", PHONE)):
         page.set_viewport_size(size)
         page.wait_for_timeout(150)
         if show:
             page.locator(show).first.evaluate("(el) => el.scrollIntoView({block: 'center'})")
-        path = shoot(page, f"{name}-{width}", full_page=full_page)
-        if SHOTS.parent.is_dir():
-            SHOTS.mkdir(exist_ok=True)
-            shutil.copy(path, SHOTS / path.name)
+        shoot(page, f"{name}-{width}", full_page=full_page)
     page.set_viewport_size({"width": 1440, "height": 900})
 
 

@@ -85,9 +85,10 @@ def run_contained(args: argparse.Namespace, tree: GAUTree, overrides: dict[str, 
         if not probably_cached(shared_cache, data_dir, overrides):
             shared_cache.mkdir(parents=True, exist_ok=True)
             prepare = run_module([*base, "--prepare-data", "--set", f"cache_dir={shared_cache}"],
-                                 SandboxSpec(read_only=read_only, writable=[shared_cache], env={"HOME": "/tmp"}),
+                                 SandboxSpec(read_only=[*read_only, design], writable=[shared_cache],
+                                             env={"HOME": "/tmp"}),
                                  timeout_s=PREPARE_TIMEOUT_S)
-            if prepare.returncode not in (0, 1):
+            if prepare.returncode != 0:  # the design's child then tokenises privately: slower, not wrong
                 print(f"note: tokenising in the sandbox ended with status {prepare.returncode}: "
                       f"{prepare.stderr[-500:]}", file=sys.stderr)
         if shared_cache.is_dir():
