@@ -141,3 +141,12 @@ def site_is_private() -> bool:
 @register.filter
 def role(user):
     return role_of(user)
+
+
+@register.filter
+def refusal(design, role: str):
+    """Why `design` cannot become a `role` ("seed" or "parent"), or None: the services' own rule, so a
+    page offers exactly the actions the services accept."""
+    from evolution.services.eligibility import refusal as rule
+
+    return rule(design, role)
