@@ -35,8 +35,8 @@ def invalid_with_tree(history) -> Design:
 def test_a_vetoed_design_offers_neither_seed_nor_parent_and_says_why(client_for, researcher, vetoed):
     page = client_for(researcher).get(vetoed.get_absolute_url()).content.decode()
     assert "Add to the seed population" not in page and "Use as a parent…" not in page
-    assert f"Not offered as a seed: {vetoed.name} cannot be a seed: it is vetoed" in page
-    assert f"Not offered as a parent: {vetoed.name} cannot be a parent: it is vetoed" in page
+    assert f"Not offered: {vetoed.name} cannot be a seed: it is vetoed" in page
+    assert f"Not offered: {vetoed.name} cannot be a parent: it is vetoed" in page
 
 
 @pytest.mark.parametrize("action", ["make-seed", "use-as-parent"])
@@ -57,7 +57,7 @@ def test_an_invalid_design_with_a_tree_is_refused_everywhere(client_for, api_cli
                                                             invalid_with_tree, role):
     design = invalid_with_tree
     page = client_for(researcher).get(design.get_absolute_url()).content.decode()
-    assert f"Not offered as a {role}: {design.name} cannot be a {role}: it is invalid" in page
+    assert f"Not offered: {design.name} cannot be a {role}: it is invalid" in page
     api = api_client_for(researcher).post("/api/decisions/", {"design": design.slug, "kind": role}, format="json")
     assert api.status_code == 400 and f"cannot be a {role}: it is invalid" in str(api.json())
     detail = api_client_for(researcher).get(f"/api/designs/{design.slug}/").json()

@@ -169,10 +169,11 @@ def _fixes(blocked: StageVerdict, verify: StageVerdict | None, budgets: Mapping[
            has_screen: bool) -> list[Fix]:
     fixes = []
     setting = SETTING[blocked.stage]
+    resumes = "screening" if has_screen and blocked.stage == VERIFY else "designing"
     bigger = blocked.backlog + max(blocked.max_backlog, 1)
     fixes.append(Fix(
         "raise_backlog", f"Raise the {blocked.stage} backlog limit to {bigger}",
-        f"{setting} {blocked.max_backlog} → {bigger}: the stage before it resumes now; the queue may grow to "
+        f"{setting} {blocked.max_backlog} → {bigger}: {resumes} resumes now; the queue may grow to "
         f"{bigger} designs, about {duration(_hours(bigger, blocked.rate_per_hour))} of work at the current rate.",
         {setting: bigger}))
     if verify is not None:
