@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from evolution.models import Design, DesignRequest, Event, EvolutionRun, Job, Verification
 from evolution.selectors import backpressure as bp
+from evolution.selectors.dashboard import describe
 from evolution.selectors.requests import requests_of
 from evolution.services import decisions, jobs
 from evolution.services.loop import dispatch, run_settings, set_state
@@ -103,7 +104,8 @@ def test_a_failed_request_says_why(run, researcher, seeds):
     jobs.fail(job, "crash", "RuntimeError: the provider went away\nTraceback ...")
     row = requests_of(gpt)[0]
     assert row["state"] == "failed" and row["text"] == "failed: crash: RuntimeError: the provider went away"
-    assert Event.objects.filter(kind="request.failed", design=gpt).exists()
+    event = Event.objects.get(kind="request.failed", design=gpt)
+    assert describe(event) == f"request #{request.id} failed: crash: RuntimeError: the provider went away"
 
 
 def test_a_parent_vetoed_after_the_request_is_refused_when_the_job_runs(run, researcher, seeds):

@@ -84,3 +84,8 @@ def test_a_vetoed_co_parent_is_refused_too(client_for, researcher, vetoed, histo
 def test_the_design_command_refuses_a_vetoed_parent(vetoed):
     with pytest.raises(CommandError, match=f"{vetoed.name} cannot be a parent: it is vetoed"):
         call_command("design", "--parents", vetoed.name, "--gp", "--no-store")
+
+
+def test_the_admin_offers_no_way_around_the_rule(client_for, admin_user, vetoed):
+    response = client_for(admin_user).get(reverse("admin:evolution_design_change", args=[vetoed.id]))
+    assert response.status_code == 200 and 'name="is_seed"' not in response.content.decode()
