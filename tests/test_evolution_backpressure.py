@@ -15,6 +15,7 @@ from evolution.models import Design, DesignRequest, Event, EvolutionRun, Job, Ve
 from evolution.selectors import backpressure as bp
 from evolution.selectors.dashboard import describe
 from evolution.selectors.requests import requests_of
+from evolution.selectors.run_report import run_report
 from evolution.services import decisions, jobs
 from evolution.services.loop import dispatch, run_settings, set_state
 from evolution.services.work import run_design_job
@@ -58,6 +59,12 @@ def test_designing_pauses_and_the_assessment_says_why_and_for_how_long(run):
     assert "26 checked designs await a first verification at micro" in p.reason
     counts = dispatch(run, random.Random(0))
     assert counts["design"] == 0 and counts["verify"] == 1  # the verifier works on; the designers wait
+
+
+def test_the_run_report_says_why_too(run):
+    report = run_report(run)["backpressure"]
+    assert report["designing_paused"] and "26 checked designs" in report["reason"]
+    assert report["stages"][0]["backlog"] == 26 and {f["action"] for f in report["fixes"]} >= {"raise_backlog"}
 
 
 def test_a_vetoed_design_does_not_hold_the_backlog_forever(run):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from typing import Any
 
 from evolution.models import CheckRun, Design, EvolutionRun, Job, Verification
+from evolution.selectors.backpressure import pressure
 
 
 def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
@@ -39,7 +41,17 @@ def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
         "fitness_over_time": over_time,
         "failures": dict(failures),
         "jobs": dict(Counter(f"{j['kind']}:{j['status']}" for j in jobs)),
+        "backpressure": _backpressure(run),
     }
+
+
+def _backpressure(run: EvolutionRun) -> dict:
+    """Whether designing or screening waits now, why, for how long, and the fixes (as on the dashboard)."""
+    p = pressure(run)
+    assert p is not None
+    return {"designing_paused": p.designing_paused, "screening_paused": p.screening_paused, "reason": p.reason,
+            "eta_s": p.eta_s, "stages": [asdict(s) for s in p.stages],
+            "fixes": [{"action": f.action, "title": f.title, "changes": f.changes, "how": f.how} for f in p.fixes]}
 
 
 def _checker_failures(run: EvolutionRun) -> list[str]:
