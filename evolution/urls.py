@@ -12,6 +12,7 @@ from evolution.views import (
     exports,
     leaderboard,
     run_controls,
+    runs,
     seed,
     tree,
     units,
@@ -48,4 +49,7 @@ urlpatterns = [
     path("dashboard/state/", run_controls.set_state, name="run-state"),
     path("dashboard/settings/", run_controls.update_settings, name="run-settings"),
     path("dashboard/pressure/fix/", run_controls.apply_pressure_fix, name="pressure-fix"),
+    path("runs/", runs.runs_page, name="runs"),
+    path("runs/<int:pk>/", runs.run_detail, name="run"),
+    path("runs/<int:pk>/export/<slug:table>.<slug:fmt>", runs.run_export, name="run-export"),
 ]

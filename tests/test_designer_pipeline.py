@@ -27,6 +27,7 @@ from designer.core.checking import CheckerUnavailable, load_checker
 from designer.core.config import ROLES, DesignerConfig, Limits, RoleSettings
 from designer.core.pipeline import design
 from designer.core.proposal import Proposal
+from designer.core.references import NO_LITERATURE
 from designer.core.replay_server import ReplayServer, load_replies, point_config_at
 from designer.core.result import DesignerResult
 from verifier.core.seeds import load_seed
@@ -107,6 +108,36 @@ def test_references_from_the_knowledge_engine_reach_the_proposer(tmp_path):
     assert "origin" in result.to_dict() and "references_note" not in result.origin
     prompt = server.requests[0].text
     assert "Short Convolutions in Feed-Forward Layers" in prompt and "local token mixing in the MLP" in prompt
+
+
+def test_without_literature_the_proposer_is_told_so_and_tokens_are_kept_per_role():
+    config = config_for("claude-opus-4-1", run_budget_dollars=1.0)
+    config.literature = False
+    result, server = run_scenario("budget_stop", ["gpt"], "mutation", "claude-opus-4-1", config=config)
+    assert result.references == [] and result.origin["references_note"] == NO_LITERATURE
+    assert NO_LITERATURE in server.requests[0].text
+    tokens_in, tokens_out, _ = usage_cost("budget_stop", 0, 0)
+    # One call was made (the proposer's); the second reply was never asked for.
+    first = load_replies(REPLIES / "budget_stop")[0].body["usage"]
+    assert result.metrics["tokens_by_role"] == {"proposer": [first["input_tokens"], first["output_tokens"]]}
+    assert tokens_in > first["input_tokens"] or tokens_out > first["output_tokens"]
+
+
+@pytest.mark.slow
+def test_without_literature_a_library_is_not_read(tmp_path):
+    from knowledge.core import KnowledgeBase
+
+    paper = tmp_path / "shortconv.md"
+    paper.write_text("# Short Convolutions in Feed-Forward Layers\n\n## Abstract\n\nA causal depthwise convolution "
+                     "on the gate of a gated MLP.\n")
+    library = KnowledgeBase(tmp_path / "store")
+    library.ingest_path(paper, {"paper_id": "shortconv-2025", "year": 2025})
+    config = config_for("claude-opus-4-1", run_budget_dollars=1.0)
+    config.literature = False
+    result, server = run_scenario("budget_stop", ["gpt"], "mutation", "claude-opus-4-1", config=config,
+                                  knowledge=library)
+    assert result.references == []
+    assert "Short Convolutions in Feed-Forward Layers" not in server.requests[0].text
 
 
 def test_provider_garbage_ends_the_design_with_a_record():

@@ -163,6 +163,13 @@ def test_the_dashboard_explains_and_a_fix_applies(run, client_for, researcher, v
     assert "nothing to fix" in again.content.decode()
 
 
+def test_the_run_page_explains_it_too(run, client_for, viewer):
+    page = client_for(viewer).get(reverse("evolution:run", args=[run.pk])).content.decode()
+    assert "Why designing is paused" in page and "26 checked designs await a first verification at micro" in page
+    EvolutionRun.objects.filter(pk=run.pk).update(is_active=False)  # the conductor runs active runs only
+    assert "Why designing is paused" not in client_for(viewer).get(reverse("evolution:run", args=[run.pk])).content.decode()
+
+
 def test_screen_first_and_add_worker_fixes_change_the_run(run, client_for, researcher):
     client = client_for(researcher)
     client.post(reverse("evolution:pressure-fix"), {"action": "add_verify_worker"})

@@ -84,6 +84,9 @@ def test_the_loops_design_job_runs_with_the_saved_designer_settings(run, monkeyp
     assert design.origin["kind"] == "llm" and design.origin["ablation"] == "no_observer"
     assert set(design.origin["models"].values()) == {"claude-opus-4-1"}
     assert design.status == Design.Status.INVALID and design.cost_dollars == pytest.approx(1.455)  # the saved $1 limit
+    # The cost ledger's inputs: tokens per role as the provider counted them, the job's CPU time.
+    (proposer_in, proposer_out) = design.designer_metrics["tokens_by_role"]["proposer"]
+    assert (proposer_in, proposer_out) == (design.tokens_in, design.tokens_out) and design.cpu_seconds > 0
 
 
 @pytest.mark.slow
@@ -100,3 +103,4 @@ def test_a_reverification_trains_with_its_seed_in_its_own_folder(run, genesys_da
     verification.refresh_from_db()
     assert verification.status == "done", verification.error
     assert verification.report["seed"] == 7 and (run_dir(gpt, "test", 7) / "report.json").exists()
+    assert verification.cpu_seconds > 0  # the trusted `verify` parent's CPU time, at least

@@ -52,6 +52,7 @@ class Agents:
     calls: list[CallRecord] = field(default_factory=list)
     cost: Cost = field(default_factory=Cost)
     cost_by_role: dict[str, float] = field(default_factory=dict)
+    tokens_by_role: dict[str, tuple[int, int]] = field(default_factory=dict)  # role -> (in, out)
 
     def provider(self, role: str) -> Provider:
         if role not in self.providers:
@@ -81,6 +82,8 @@ class Agents:
         budget.charge(completion.dollars)
         self.cost.add(Cost(completion.tokens_in, completion.tokens_out, completion.dollars, completion.latency_s))
         self.cost_by_role[role] = self.cost_by_role.get(role, 0.0) + completion.dollars
+        spent_in, spent_out = self.tokens_by_role.get(role, (0, 0))
+        self.tokens_by_role[role] = (spent_in + completion.tokens_in, spent_out + completion.tokens_out)
         return record
 
     def ask_parsed(self, role: str, messages: list[Message], parse: Callable[[str], T], *,

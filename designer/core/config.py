@@ -100,6 +100,7 @@ class DesignerConfig:
     use_gp: bool = False  # force the no-LLM genetic-programming designer
     theme: str = ""
     knowledge_path: str = ""
+    literature: bool = True  # False: the proposer gets no references (the "no literature" ablation)
     seed: int | None = None
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)  # model -> ($/Mtok in, out)
     check_config: dict[str, Any] = field(default_factory=dict)  # CheckConfig fields for the checker

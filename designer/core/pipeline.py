@@ -28,7 +28,7 @@ from .implementation import ImplementationOutcome, Implementer, UnitByUnitImplem
 from .prompts import PromptSet
 from .proposal import Proposal, ProposalStage
 from .providers import Provider, ProviderError
-from .references import find_references
+from .references import NO_LITERATURE, find_references
 from .result import DesignerResult
 from .whole_design import WholeDesignImplementer
 
@@ -111,8 +111,11 @@ class LLMDesigner:
 
     def _run(self, proposal: Proposal | None) -> None:
         result = self.result
-        refs, note = find_references(self.parents, self.config.theme, knowledge=self.knowledge,
-                                     knowledge_path=self.config.knowledge_path)
+        if self.config.literature:
+            refs, note = find_references(self.parents, self.config.theme, knowledge=self.knowledge,
+                                         knowledge_path=self.config.knowledge_path)
+        else:
+            refs, note = [], NO_LITERATURE
         result.references = refs
         if note:
             result.origin["references_note"] = note
@@ -164,6 +167,7 @@ class LLMDesigner:
             "lines_of_code": sum(lines_of_code(tree.units[u].code) for u in written if tree and u in tree.units),
             "tokens": result.cost.tokens_in + result.cost.tokens_out,
             "dollars_by_role": dict(self.agents.cost_by_role),
+            "tokens_by_role": {role: list(pair) for role, pair in self.agents.tokens_by_role.items()},
             "calls": len(self.agents.calls),
             "unpriced_models": sorted({c.model for c in self.agents.calls if c.dollars == 0 and c.tokens_in}),
         }

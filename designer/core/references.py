@@ -11,6 +11,8 @@ from typing import Any
 
 from verifier.core.gau.tree import GAUTree
 
+NO_LITERATURE = "the literature is switched off for this run (the no-literature ablation)"
+
 
 def parent_texts(parents: list[GAUTree]) -> list[str]:
     """What the engine searches with: each parent's description and its units' specifications."""

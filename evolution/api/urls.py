@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from evolution.api import exports, views
+from evolution.api import exports, runs, views
 
 router = DefaultRouter()
 router.register("designs", views.DesignViewSet, basename="design")
@@ -16,6 +16,8 @@ router.register("uploads", views.UploadViewSet, basename="upload")
 
 urlpatterns = [
     path("lineage/", views.LineageView.as_view(), name="api-lineage"),
+    path("runs/", runs.RunListView.as_view(), name="api-runs"),
+    path("runs/<int:pk>/analytics/", runs.RunAnalyticsView.as_view(), name="api-run-analytics"),
     path("designs/<slug:slug>/rungs/<str:rung>/download/<str:kind>/", exports.VerificationDownloadView.as_view(),
          name="api-verification-download"),
     path("", include(router.urls)),

@@ -3,7 +3,13 @@ web form, the API and the conductor all agree on what a valid change is.
 
 A verification's timeout comes from its rung's cost estimate (`verifier.core.train.ladder.timeout_s`:
 a floor plus a multiple of the estimate, so 350M gets about 32 h against its 10 h estimate);
-`verify_timeout_s` holds only the rungs a researcher set by hand."""
+`verify_timeout_s` holds only the rungs a researcher set by hand.
+
+Ablation presets (`PRESETS`) switch three parts of the search off, as in the paper's ablations: the
+experiment feedback (`fitness_feedback`: parents are drawn ignoring fitness), the literature
+(`literature`: the proposer gets no references from the knowledge engine) and the evolution itself
+(`seed_parents_only`: every parent is a seed, "Base"). A preset is a settings diff; any other diff
+may be applied on top (`preset_settings`), and `preset_of` names the preset a run's settings match."""
 
 from __future__ import annotations
 
@@ -39,11 +45,15 @@ class LoopSettings:
     max_attempts: int = 3  # a job whose worker died is retried this many times, then failed
     stale_after_s: float = 120.0  # a running job with no heartbeat for this long lost its worker
     fitness_metric: str = "default"  # verifier.core.train.fitness: default | accuracy | likelihood | bpb
+    fitness_feedback: bool = True  # off: parents are drawn uniformly, ignoring fitness (ablation)
+    literature: bool = True  # off: the proposer gets no references from the knowledge engine (ablation)
+    seed_parents_only: bool = False  # on: every parent is a seed design ("Base" ablation)
 
     def selection(self) -> SelectionSettings:
         return SelectionSettings(
             top_fraction=self.top_fraction, explore_prob=self.explore_prob, mix=dict(self.mix),
-            reverify_fraction=self.reverify_fraction,
+            reverify_fraction=self.reverify_fraction, use_fitness=self.fitness_feedback,
+            seeds_only=self.seed_parents_only,
         )
 
     @staticmethod
@@ -105,6 +115,43 @@ class LoopSettings:
                 raise SettingsError(f"the timeout of {rung} must be a positive number of seconds, got {seconds!r}")
         if self.fitness_metric not in (DEFAULT_METRIC, *METRICS):
             raise SettingsError(f"fitness_metric must be {DEFAULT_METRIC} or one of {', '.join(METRICS)}")
+        for name in ("fitness_feedback", "literature", "seed_parents_only"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingsError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.stale_after_s, (int, float)) or self.stale_after_s < 10:
             raise SettingsError("stale_after_s must be at least 10 seconds")
         return self
+
+
+# name: (label, the settings it changes). "full" changes nothing.
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "full": ("Full", {}),
+    "no_feedback": ("Without experiment feedback", {"fitness_feedback": False}),
+    "no_literature": ("Without literature", {"literature": False}),
+    "base": ("Base (parents only from the seeds)", {"seed_parents_only": True}),
+}
+ABLATION_FIELDS = ("fitness_feedback", "literature", "seed_parents_only")
+
+
+def preset_settings(preset: str, diff: dict[str, Any] | None = None) -> LoopSettings:
+    """The settings of a new run: the defaults, the preset's switches, then any other diff on top."""
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise SettingsError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if diff is not None and not isinstance(diff, dict):
+        raise SettingsError("the settings diff must map setting names to values")
+    return LoopSettings().updated({**PRESETS[preset][1], **(diff or {})})
+
+
+def preset_of(settings: LoopSettings) -> str:
+    """The preset whose ablation switches these settings have ("custom": none has them)."""
+    defaults = LoopSettings()
+    for name, (_, changes) in PRESETS.items():
+        if all(getattr(settings, f) == changes.get(f, getattr(defaults, f)) for f in ABLATION_FIELDS):
+            return name
+    return "custom"
+
+
+def settings_diff(settings: LoopSettings) -> dict[str, Any]:
+    """What differs from the defaults: how runs that share the database are told apart."""
+    defaults = LoopSettings().to_dict()
+    return {k: v for k, v in settings.to_dict().items() if defaults.get(k) != v}

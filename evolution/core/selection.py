@@ -28,6 +28,10 @@ rung ("the lowest unverified rung with budget"), cheaper rungs first, good ones 
 unless exploring. Which rungs are open and a design's next rung come from the one definition of the
 ladder, `verifier.core.train.ladder`.
 
+Ablations (`SelectionSettings.use_fitness`, `seeds_only`): without experiment feedback the parents are
+drawn uniformly from the eligible designs, fitness unread; "Base" draws every parent from the seeds
+(a crossover of two needs two seeds, else it is a mutation of one).
+
 Everything here is plain data in, plain data out, deterministic under a given `random.Random`, so it
 is tested without a database.
 """
@@ -70,6 +74,8 @@ class SelectionSettings:
     close_call_z: float = 1.0  # within this many standard errors of the good cutoff: a close call
     max_seeds: int = 3  # runs of one design at one rung (the first and its re-verifications)
     reverify_fraction: float = 0.25  # share of a rung's budget that re-verification may use
+    use_fitness: bool = True  # False: parents drawn uniformly (the "no experiment feedback" ablation)
+    seeds_only: bool = False  # True: parents only from the seed designs (the "Base" ablation)
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,8 @@ def select_parents(
         return ParentChoice("scratch", [], "scratch design")
     count = 1 if mode == "mutation" else 2
     eligible = _eligible(designs)
+    if settings.seeds_only or not settings.use_fitness:
+        return _ablated_parents(eligible, mode, count, settings, rng)
     quads = quadrants(eligible, rungs, settings, thompson_draw(eligible, rng))
     if not quads:
         raise LookupError("no design can be a parent: every design is vetoed or unimplemented")
@@ -197,6 +205,20 @@ def select_parents(
             return ParentChoice("mutation", chosen[:1], reason + "; crossover needs two designs")
         chosen = [chosen[0], rng.choice(others)]
     return ParentChoice(mode, chosen, reason)
+
+
+def _ablated_parents(eligible: list[DesignState], mode: str, count: int, settings: SelectionSettings,
+                     rng: random.Random) -> ParentChoice:
+    """Parents drawn uniformly, fitness unread: from the seeds ("Base") or from every eligible design."""
+    pool = sorted(d.id for d in eligible if d.is_seed or not settings.seeds_only)
+    where = "seed designs" if settings.seeds_only else "eligible designs"
+    if not pool:
+        raise LookupError(f"no design can be a parent: no {where} (every one is vetoed or unimplemented)")
+    reason = f"ablation: uniform over the {len(pool)} {where}" + ("" if settings.use_fitness or settings.seeds_only
+                                                                   else ", fitness ignored")
+    if len(pool) < count:
+        return ParentChoice("mutation", pool[:1], reason + "; crossover needs two designs")
+    return ParentChoice(mode, rng.sample(pool, k=count), reason)
 
 
 @dataclass

@@ -14,6 +14,7 @@ class CheckRun(models.Model):
     passed = models.BooleanField()
     report = models.JSONField(default=dict, help_text="CheckReport.to_dict()")
     sandbox = models.CharField(max_length=100, blank=True, help_text="how the code was isolated")
+    cpu_seconds = models.FloatField(default=0.0, help_text="CPU time of the check (0: run inside a design job)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

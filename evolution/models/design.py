@@ -89,6 +89,7 @@ class Design(models.Model):
     cost_dollars = models.FloatField(default=0.0)
     designer_seconds = models.FloatField(default=0.0)
     gpu_seconds = models.FloatField(default=0.0)
+    cpu_seconds = models.FloatField(default=0.0, help_text="CPU time of the design job (its checks, GP operators)")
 
     run = models.ForeignKey("EvolutionRun", null=True, blank=True, on_delete=models.SET_NULL,
                             related_name="designs")

@@ -62,6 +62,7 @@ class Verification(models.Model):
     metrics = models.JSONField(default=dict, blank=True,
                                help_text="final loss, per-task scores, params; `fitness`: RungFitness.to_dict()")
     gpu_seconds = models.FloatField(default=0.0)
+    cpu_seconds = models.FloatField(default=0.0, help_text="CPU time of the verify job and its child processes")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

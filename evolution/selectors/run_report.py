@@ -1,4 +1,5 @@
-"""A run's numbers in one place: what was made, checked and verified, fitness over time, failures."""
+"""A run's numbers in one place: what was made, checked and verified, fitness over time, failures, what it
+cost (`cost`: the ledger) and which operators and units improved on their parents (`lineage`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from evolution.models import CheckRun, Design, EvolutionRun, Job, Verification
 from evolution.selectors.backpressure import pressure
+from evolution.selectors.ledger import run_cost
+from evolution.selectors.lineage_stats import run_lineage
 
 
 def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
@@ -34,7 +37,7 @@ def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
                           "best_so_far": best})
     failures = Counter(f"{j['kind']}:{j['failure_category']}" for j in jobs if j["status"] == "failed")
     failures.update(f"check:{category}" for category in _checker_failures(run))
-    return {
+    report = {
         "run": run.name,
         "designs": {"created": len(designs), **Counter(d["status"] for d in designs)},
         "verifications": {rung: dict(c) for rung, c in by_rung.items()},
@@ -43,6 +46,9 @@ def run_report(run: EvolutionRun, bucket_minutes: int = 5) -> dict[str, Any]:
         "jobs": dict(Counter(f"{j['kind']}:{j['status']}" for j in jobs)),
         "backpressure": _backpressure(run),
     }
+    report["cost"] = run_cost(run)
+    report["lineage"] = run_lineage(run)
+    return report
 
 
 def _backpressure(run: EvolutionRun) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from designer.core.checking import CheckerUnavailable, checker_available, run_check
+from evolution.core.cpu_time import cpu_meter, reported_child_cpu
 from evolution.models import CheckRun, Design
 from verifier.core.gau.tree import GAUTree
 
@@ -19,8 +20,11 @@ __all__ = ["CheckerUnavailable", "checker_available", "run_checker", "store_chec
 
 def run_checker(tree: GAUTree) -> dict[str, Any]:
     """The checker's report as JSON, with `passed` always present (true only if the check ran and passed).
-    Raises CheckerUnavailable when the checker or its sandbox cannot run here."""
-    return run_check(tree).report
+    Raises CheckerUnavailable when the checker or its sandbox cannot run here. `cpu_seconds` is the CPU
+    time the check took here and in its sandboxed child (the cost ledger's checker CPU)."""
+    with cpu_meter() as spent:
+        report = run_check(tree).report
+    return {**report, "cpu_seconds": round(spent["cpu_seconds"] + reported_child_cpu(report), 3)}
 
 
 def store_check(report: dict[str, Any], design: Design | None = None, user=None, tree_hash: str = "") -> CheckRun:
@@ -33,5 +37,10 @@ def store_check(report: dict[str, Any], design: Design | None = None, user=None,
         passed=report.get("passed") is True,
         report=report,
         sandbox=str(sandbox)[:100],
+        cpu_seconds=_seconds(report.get("cpu_seconds")),
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+
+
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0.0

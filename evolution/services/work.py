@@ -17,6 +17,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 
+from evolution.core.cpu_time import checks_cpu, cpu_meter
 from evolution.core.selection import select_parents
 from evolution.core.verify_runner import run_verification
 from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
@@ -106,12 +107,15 @@ def _choose(job: Job, run: EvolutionRun, rng: random.Random) -> tuple[str, list[
 
 def designer_config_for(run: EvolutionRun) -> DesignerConfig:
     """The designer settings saved on the designer page (models, providers, limits, ablation), as
-    `manage.py design` uses them; the run's `designer` setting may force the GP designer."""
+    `manage.py design` uses them; the run's `designer` setting may force the GP designer, and its
+    `literature` switch (an ablation) keeps the knowledge engine from the proposer."""
     from designer.services import designer_config
 
     config = designer_config()
-    if run_settings(run).designer == "gp":
+    settings = run_settings(run)
+    if settings.designer == "gp":
         config.use_gp = True
+    config.literature = settings.literature
     return config
 
 
@@ -130,10 +134,12 @@ def _design(job: Job) -> None:
     pool = [GAUTree.from_dict(d.tree) for d in pool_rows]
     config = designer_config_for(run)
     jobs.heartbeat(job, {"mode": mode, "parents": [p.name for p in parents], "reason": reason})
-    result = design(trees, mode, config, pool=pool, rng=rng, on_event=lambda kind, data: jobs.heartbeat(job))
+    with cpu_meter() as spent:
+        result = design(trees, mode, config, pool=pool, rng=rng, on_event=lambda kind, data: jobs.heartbeat(job))
     with transaction.atomic():
         created = create_design_from_result(result, parents)
-        Design.objects.filter(id=created.id).update(run=run)
+        checks = [result.check_report, *(entry.get("check") for entry in result.trace if isinstance(entry, dict))]
+        Design.objects.filter(id=created.id).update(run=run, cpu_seconds=spent["cpu_seconds"] + checks_cpu(checks))
         if job.params.get("request"):
             finish_request(int(job.params["request"]), created)
         jobs.finish(job, design=created, summary={"mode": mode, "status": created.status, "reason": reason})
@@ -203,11 +209,15 @@ def _verify(job: Job) -> None:
     write_text(design_json, GAUTree.from_dict(design.tree).to_json())  # the run folder is the sandbox's
     data_dir = Path(django_settings.GENESYS_DATA_DIR) if django_settings.GENESYS_DATA_DIR else None
     follower = _Follower(job, verification)
-    outcome = run_verification(
-        design_json, verification.rung, out, data_dir=data_dir,
-        timeout_s=run_settings(run).timeout_for(verification.rung), extra_args=["--seed", str(verification.seed)],
-        on_progress=follower.on_progress, should_stop=follower.should_stop,
-    )
+    with cpu_meter() as spent:
+        outcome = run_verification(
+            design_json, verification.rung, out, data_dir=data_dir,
+            timeout_s=run_settings(run).timeout_for(verification.rung), extra_args=["--seed", str(verification.seed)],
+            on_progress=follower.on_progress, should_stop=follower.should_stop,
+        )
+    # Kept on the object too: record_report saves the whole row. A resumed verification adds up.
+    verification.cpu_seconds = (verification.cpu_seconds or 0.0) + spent["cpu_seconds"]
+    Verification.objects.filter(id=verification.id).update(cpu_seconds=verification.cpu_seconds)
     if outcome.status == "interrupted":
         with transaction.atomic():
             Verification.objects.filter(id=verification.id).update(status=Verification.Status.QUEUED)

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.views.decorators.http import require_GET
 
 from evolution.core.highlight import highlight_lines
+from evolution.selectors.lineage_stats import unit_lineage
 from evolution.selectors.units import designs_using, get_unit, other_versions, unit_list
 from evolution.views.common import page
 from genesys_site.permissions import viewer_required
@@ -26,5 +27,5 @@ def unit_detail(request, content_hash: str):
     unit = get_unit(content_hash)
     return page(request, "evolution/unit.html", {
         "unit": unit, "designs": designs_using(unit)[:500], "versions": other_versions(unit)[:50],
-        "lines": list(enumerate(highlight_lines(unit.code), start=1)),
+        "lines": list(enumerate(highlight_lines(unit.code), start=1)), "unit_lineage": unit_lineage(unit),
     })

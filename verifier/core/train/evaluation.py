@@ -100,6 +100,31 @@ def install_template_cache() -> None:
     utils.apply_template = apply_template
 
 
+def install_light_env_info() -> None:
+    """Record the environment without starting programs.
+
+    `simple_evaluate` ends with `add_env_info`, torch's `collect_env` (pip, conda, nvidia-smi, gcc, ...
+    as subprocesses: 1.5 s per call on an idle 2-core box, 9 s under load, refused by the sandbox's
+    audit hook anyway) and `git describe`. A verification records its own environment in its
+    report; lm-eval's results keep the versions that matter."""
+    from importlib.metadata import version
+
+    from lm_eval import evaluator
+
+    if getattr(evaluator.add_env_info, "genesys_light", False):
+        return
+
+    def add_env_info(storage: dict[str, Any]) -> None:
+        import transformers
+
+        storage.update(pretty_env_info=f"torch {torch.__version__}", transformers_version=transformers.__version__,
+                       lm_eval_version=version("lm_eval"), upper_git_hash=None)
+
+    add_env_info.genesys_light = True  # type: ignore[attr-defined]
+    evaluator.add_env_info = add_env_info
+    evaluator.get_git_commit_hash = lambda: None
+
+
 def local_tasks_dir(data_dir: Path | None) -> Path | None:
     folder = Path(data_dir) / "lm_eval_tasks" if data_dir else None
     return folder if folder is not None and folder.is_dir() else None
@@ -250,11 +275,16 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
 
         os.environ["HF_DATASETS_CACHE"] = str(Path(data_dir) / "hf_datasets")
         datasets.config.HF_DATASETS_CACHE = Path(data_dir) / "hf_datasets"
+    # lm-eval bootstraps perplexity stderrs in a fork()ed multiprocessing.Pool: a fork of this
+    # threaded process (torch's pools, the progress writer) can deadlock in the child (seen: the
+    # e2e check hung there for good). In-process bootstrapping of 100 draws takes milliseconds.
+    os.environ["DISABLE_MULTIPROC"] = "1"
     import lm_eval  # lazy: only evaluation needs it
 
     for name in ("lm-eval", "lm_eval"):
         logging.getLogger(name).setLevel(logging.WARNING)
     install_template_cache()
+    install_light_env_info()
     device = device or next(lm.parameters()).device
     names = resolve_tasks(tasks, data_dir)
     # The fast engine also loads tasks lean (local index, no few-shot pools); "hflm" is lm-eval as it is.

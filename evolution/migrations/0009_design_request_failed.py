@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evolution', '0007_upload_checking_and_demo_origin'),
+        ('evolution', '0008_ledger_cpu_seconds'),
     ]
 
     operations = [

@@ -1,0 +1,50 @@
+"""CPU-seconds spent by this process and the child processes it waited for: what the cost ledger
+charges a job. A worker runs one job at a time (Celery's prefork pool), so the difference over a job
+is that job's own.
+
+Children behind bubblewrap's PID namespace do not reach this process's rusage, so the sandboxed
+checker reports its own CPU time (`figures.child_cpu_seconds`); `reported_child_cpu` reads it,
+bounded by what the child could have used (its wall time on every core)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def cpu_seconds_now() -> float:
+    """User + system CPU time of this process and of its waited-for descendants so far."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+@contextmanager
+def cpu_meter() -> Iterator[dict[str, float]]:
+    """`with cpu_meter() as spent:` ... `spent["cpu_seconds"]` holds the CPU time of the block."""
+    spent = {"cpu_seconds": 0.0}
+    start = cpu_seconds_now()
+    try:
+        yield spent
+    finally:
+        spent["cpu_seconds"] = max(0.0, cpu_seconds_now() - start)
+
+
+def reported_child_cpu(report: Any) -> float:
+    """The sandboxed checker's own CPU time from a check report (0 when it did not say)."""
+    figures = report.get("figures") if isinstance(report, dict) else None
+    if not isinstance(figures, dict):
+        return 0.0
+    claimed, wall = figures.get("child_cpu_seconds"), figures.get("sandbox_seconds")
+    if not isinstance(claimed, (int, float)) or isinstance(claimed, bool) or not claimed > 0:
+        return 0.0
+    bound = float(wall) * (os.cpu_count() or 1) if isinstance(wall, (int, float)) and wall > 0 else 0.0
+    return min(float(claimed), bound)
+
+
+def checks_cpu(reports: list[Any]) -> float:
+    """The sandboxed children's CPU time over several check reports (a designer's trace)."""
+    return sum(reported_child_cpu(r) for r in reports)
