@@ -90,6 +90,10 @@ def test_the_dashboard_says_why_designing_is_paused_and_a_fix_works(pressed, pag
     expect(page.locator("#pressure-fixes li")).to_have_count(3)
     expect(page.locator("#fix-add_verify_worker code")).to_contain_text("-Q verify")
     shoot_widths(page, "dashboard-paused", "#pressure")
+    page.goto(f"{base}/runs/{run.pk}/")  # the run page says the same
+    expect(page.locator("#pressure-reason")).to_contain_text("26 checked designs await a first verification at micro")
+    shoot_widths(page, "run-page-paused", "#pressure")
+    page.goto(f"{base}/dashboard/")
     page.locator("#fix-raise_backlog button").click()
     expect(page.locator("#pressure-ok")).to_contain_text("applied: raise the verify backlog limit to 46")
     expect(page.locator("#pressure h2")).to_have_text("Back-pressure")
