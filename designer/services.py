@@ -62,6 +62,7 @@ def resolve_parents(names: list[str]) -> ResolvedParents:
                 continue
         if row is None:
             raise LookupError(f"no design or seed named {name!r}")
+        _require_parent(row)
         if not getattr(row, "tree", None):
             raise LookupError(f"design {name!r} has no GAU tree (it was never implemented)")
         tree = GAUTree.from_dict(row.tree)
@@ -69,6 +70,18 @@ def resolve_parents(names: list[str]) -> ResolvedParents:
         resolved.trees.append(tree)
         resolved.designs.append(row)
     return resolved
+
+
+def _require_parent(row: Any) -> None:
+    """The evolution app's seed-and-parent rule (a vetoed or invalid design is not built on), as the
+    ValueError the `design` command reports."""
+    try:
+        from evolution.services.eligibility import PARENT, refusal
+    except ImportError:
+        return
+    reason = refusal(row, PARENT)
+    if reason is not None:
+        raise ValueError(reason)
 
 
 def _find_design(name: str) -> Any:

@@ -58,7 +58,9 @@ class DesignAdmin(admin.ModelAdmin):
                     "created_at")
     list_filter = ("status", "verdict", "origin_kind", "is_seed", "generation")
     search_fields = ("name", "slug", "tree_hash", "summary")
-    readonly_fields = ("tree_hash", "created_at", "updated_at")
+    # is_seed only through decisions.make_seed (the design page, the API): the seed-and-parent rule
+    # (evolution.core.eligibility) has no way around it here.
+    readonly_fields = ("tree_hash", "is_seed", "created_at", "updated_at")
     raw_id_fields = ("created_by", "run")
     inlines = [DesignParentInline, DesignUnitInline, VerificationInline]
     list_per_page = 100

@@ -51,6 +51,7 @@ urlpatterns = [
     path("dashboard/panels/<slug:panel>/", dashboard.dashboard_panel, name="dashboard-panel"),
     path("dashboard/state/", run_controls.set_state, name="run-state"),
     path("dashboard/settings/", run_controls.update_settings, name="run-settings"),
+    path("dashboard/pressure/fix/", run_controls.apply_pressure_fix, name="pressure-fix"),
     path("runs/", runs.runs_page, name="runs"),
     path("runs/compare/", run_metrics.run_compare, name="run-compare"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),

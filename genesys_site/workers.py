@@ -17,6 +17,8 @@ def embedded_worker_commands() -> list[list[str]]:
               "--without-gossip", "--without-mingle", "--without-heartbeat"]
     return [
         [sys.executable, "manage.py", "evolve"],
-        [*celery, "-Q", "design,check", "-c", str(max(1, settings.design_workers)), "-n", "design@%h"],
+        # One process more than the loop's design jobs: a researcher's request (and a check) never
+        # waits behind the loop's own designers (evolution.services.loop.take_requests).
+        [*celery, "-Q", "design,check", "-c", str(max(1, settings.design_workers) + 1), "-n", "design@%h"],
         [*celery, "-Q", "verify", "-c", str(max(1, settings.verify_workers)), "-n", "verify@%h"],
     ]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from evolution.core.intake import MAX_UPLOAD_BYTES
 from evolution.models import Annotation, Decision, Design, Event, Unit, Upload, Verification
+from evolution.services.eligibility import PARENT, SEED, refusal
 
 
 class DesignListSerializer(serializers.ModelSerializer):
@@ -46,14 +48,21 @@ class DesignDetailSerializer(DesignListSerializer):
     units = DesignUnitSerializer(source="unit_links", many=True, read_only=True)
     verifications = VerificationBriefSerializer(many=True, read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    refusals = serializers.SerializerMethodField(
+        help_text="why the design cannot become a seed or a parent now (null: it can); the rule the services apply")
 
     class Meta(DesignListSerializer.Meta):
         fields = DesignListSerializer.Meta.fields + [
-            "parent_names", "origin", "mode", "summary", "verdict_reason", "tree", "tree_hash", "root_unit",
+            "refusals", "parent_names", "origin", "mode", "summary", "verdict_reason", "tree", "tree_hash", "root_unit",
             "outline", "composed_code", "units", "proposal", "review_rounds", "trace", "failure", "references",
             "designer_metrics", "tokens_in", "tokens_out", "cost_dollars", "designer_seconds", "gpu_seconds",
             "verifications", "created_by", "updated_at",
         ]
+
+    @extend_schema_field({"type": "object", "properties": {"seed": {"type": "string", "nullable": True},
+                                                            "parent": {"type": "string", "nullable": True}}})
+    def get_refusals(self, obj: Design) -> dict[str, str | None]:
+        return {role: refusal(obj, role) for role in (SEED, PARENT)}
 
     def get_parent_names(self, obj: Design) -> list[str]:
         return [link.parent.name for link in obj.parent_links.all()]

@@ -40,7 +40,8 @@ class LoopSettings:
     reverify_fraction: float = 0.25  # share of a rung's budget that re-verifying close calls may use
     verify_timeout_s: dict[str, float] = field(default_factory=dict)  # per rung, overriding the estimate
     max_designs: int = 0  # stop designing after this many designs in the run (0 = no limit)
-    max_backlog: int = 20  # pause designing while this many checked designs await a first verification
+    max_backlog: int = 20  # designs awaiting a first verification that pause the stage before (core/backpressure.py)
+    max_screen_backlog: int = 20  # with a screen rung first: designs awaiting the screen that pause designing
     max_attempts: int = 3  # a job whose worker died is retried this many times, then failed
     stale_after_s: float = 120.0  # a running job with no heartbeat for this long lost its worker
     fitness_metric: str = "default"  # verifier.core.train.fitness: default | accuracy | likelihood | bpb
@@ -91,6 +92,7 @@ class LoopSettings:
         positive_int("verify_workers")
         positive_int("max_designs")
         positive_int("max_backlog")
+        positive_int("max_screen_backlog")
         positive_int("max_attempts", 1)
         if self.designer not in DESIGNERS:
             raise SettingsError(f"designer must be one of {', '.join(DESIGNERS)}, got {self.designer!r}")

@@ -281,9 +281,12 @@ def _close_call(designs: list[DesignState], ladder: list[RungBudget], opened: se
 
 
 def select_verification(
-    designs: list[DesignState], ladder: list[RungBudget], settings: SelectionSettings, rng: random.Random
+    designs: list[DesignState], ladder: list[RungBudget], settings: SelectionSettings, rng: random.Random,
+    admit_new: bool = True,
 ) -> VerifyChoice | None:
-    """The next (design, rung[, seed]) to verify, or None when nothing is worth a verification now."""
+    """The next (design, rung[, seed]) to verify, or None when nothing is worth a verification now.
+    `admit_new=False` (back-pressure on the screen, core/backpressure.py): no new design starts its
+    first rung; promotions, close calls and climbing go on."""
     names = [r.name for r in ladder]
     budget = {r.name: r for r in ladder}
     eligible = _eligible(designs)
@@ -304,7 +307,7 @@ def select_verification(
     # 2. Every new design is first verified at its lowest open rung, oldest first.
     fresh = [d for d in eligible if not any(n in names for n in d.verified_rungs)
              and not any(n in names for n in d.busy_rungs)]
-    for d in sorted(fresh, key=lambda d: d.id):
+    for d in sorted(fresh, key=lambda d: d.id) if admit_new else ():
         rung = step(d)
         if rung is not None:
             return VerifyChoice(d.id, rung, "new design: lowest rung first")

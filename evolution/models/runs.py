@@ -86,6 +86,7 @@ class DesignRequest(models.Model):
         QUEUED = "queued", "queued"
         TAKEN = "taken", "taken by the run loop"
         DONE = "done", "done"
+        FAILED = "failed", "failed"
         CANCELLED = "cancelled", "cancelled"
 
     run = models.ForeignKey(EvolutionRun, null=True, blank=True, on_delete=models.SET_NULL,
@@ -96,6 +97,7 @@ class DesignRequest(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     result = models.ForeignKey("Design", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.TextField(blank=True, help_text="why a failed request failed")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -283,6 +283,13 @@ def describe(event: Event) -> str:
         return f"{origin}, generation {p.get('generation', '?')}, {p.get('status', '')}"
     if kind == "design.parent_requested":
         return f"asked for a {p.get('mode', '')} of this design"
+    if kind == "request.taken":
+        return f"request #{p.get('request')} ({p.get('mode', '')}) given design job #{p.get('job')}"
+    if kind == "request.done":
+        made = p.get("result") or {}
+        return f"request #{p.get('request')} made {made.get('name', 'a design')} ({made.get('status', '')})"
+    if kind == "request.failed":
+        return f"request #{p.get('request')} failed: {str(p.get('error') or '')[:200]}"
     if kind == "design.seeded":
         return "made a seed"
     if kind in ("design.approved", "design.vetoed"):

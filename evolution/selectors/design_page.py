@@ -18,6 +18,7 @@ from evolution.models import Design, DesignUnit, EvolutionRun, Verification
 from evolution.selectors.capabilities import GPT_SEED, capability_profiles
 from evolution.selectors.designs import annotations_of, children_of, decisions_of, parents_of
 from evolution.selectors.fitness import design_fitness
+from evolution.selectors.requests import requests_of
 from evolution.selectors.runs import PromotionInfo, promotion_info
 from verifier.core.gau.tree import GAUTree, TreeError
 from verifier.core.train.fitness import Z_95
@@ -282,6 +283,7 @@ def design_page(design: Design, run: EvolutionRun | None = None) -> dict[str, An
         "annotations": annotations,
         "general_annotations": [a for a in annotations if not a.unit_name],
         "decisions": list(decisions_of(design)),
+        "design_requests": requests_of(design),
         "promotion": promotion,
         "cost": {
             "tokens_in": design.tokens_in, "tokens_out": design.tokens_out, "dollars": design.cost_dollars,

@@ -6,7 +6,7 @@ from django.db.models import Count, Q
 
 from evolution.core.ladder import rung_index
 from evolution.core.selection import DesignState, RungBudget
-from evolution.models import Design, EvolutionRun, Job, Verification
+from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
 
 IMPLEMENTED = (Design.Status.CHECKED, Design.Status.VERIFYING, Design.Status.VERIFIED)
 
@@ -52,7 +52,13 @@ def _rungs(rows: list[Verification], *statuses: str) -> tuple[str, ...]:
 
 
 def active_jobs(run: EvolutionRun, kind: str) -> int:
-    return Job.objects.filter(run=run, kind=kind, status__in=Job.ACTIVE).count()
+    """The loop's own active jobs of a kind; a researcher's request runs in a slot of its own."""
+    return Job.objects.filter(run=run, kind=kind, status__in=Job.ACTIVE).exclude(params__has_key="request").count()
+
+
+def queued_requests(run: EvolutionRun) -> list[DesignRequest]:
+    """Researchers' design requests that no job carries yet, oldest first."""
+    return list(DesignRequest.objects.filter(run=run, status=DesignRequest.Status.QUEUED).order_by("id"))
 
 
 def queued_verifications_without_job(run: EvolutionRun) -> list[Verification]:
@@ -66,9 +72,6 @@ def queued_verifications_without_job(run: EvolutionRun) -> list[Verification]:
 
 
 def designs_made(run: EvolutionRun) -> int:
-    return Job.objects.filter(run=run, kind=Job.Kind.DESIGN, status=Job.Status.DONE).count()
-
-
-def verification_backlog(run: EvolutionRun) -> int:
-    """Checked designs of this run that no verification has touched yet."""
-    return Design.objects.filter(run=run, status=Design.Status.CHECKED, verifications__isnull=True).count()
+    """Designs the loop made on its own (researchers' requests do not count against `max_designs`)."""
+    return (Job.objects.filter(run=run, kind=Job.Kind.DESIGN, status=Job.Status.DONE)
+            .exclude(params__has_key="request").count())

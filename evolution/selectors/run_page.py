@@ -10,8 +10,10 @@ from django.http import Http404
 
 from evolution.core.loop_settings import PRESETS, LoopSettings, SettingsError, preset_of, settings_diff
 from evolution.models import EvolutionRun
+from evolution.selectors.backpressure import pressure
 from evolution.selectors.ledger import run_ledger
 from evolution.selectors.lineage_stats import run_lineage
+from evolution.selectors.requests import recent_requests
 from evolution.selectors.run_export import TABLES
 
 
@@ -45,5 +47,8 @@ def run_page(run: EvolutionRun) -> dict[str, Any]:
     return {
         "run": run, "preset": preset_label(run), "diff": settings_diff(_settings(run)),
         "ledger": ledger, "lineage": run_lineage(run), "tables": TABLES,
+        # Back-pressure and researchers' requests concern the active run only (the conductor runs it).
+        "pressure": pressure(run) if run.is_active else None,
+        "requests": recent_requests(run) if run.is_active else [],
         "ledger_designs": sorted(ledger["designs"], key=lambda r: (-r["dollars"], -r["gpu_s"], -r["cpu_s"], r["id"]))[:50],
     }

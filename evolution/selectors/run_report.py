@@ -4,9 +4,11 @@ cost (`cost`: the ledger) and which operators and units improved on their parent
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from typing import Any
 
 from evolution.models import CheckRun, Design, EvolutionRun, Job, Verification
+from evolution.selectors.backpressure import pressure
 from evolution.selectors.ledger import run_cost
 from evolution.selectors.lineage_stats import run_lineage
 from evolution.selectors.run_metrics import run_metrics
@@ -46,10 +48,20 @@ def run_report(run: EvolutionRun, bucket_minutes: int = 5, first_n: int | None =
         "failures": dict(failures),
         "jobs": dict(Counter(f"{j['kind']}:{j['status']}" for j in jobs)),
         "metrics": run_metrics(run, bucket_minutes, first_n),
+        "backpressure": _backpressure(run),
     }
     report["cost"] = run_cost(run)
     report["lineage"] = run_lineage(run)
     return report
+
+
+def _backpressure(run: EvolutionRun) -> dict:
+    """Whether designing or screening waits now, why, for how long, and the fixes (as on the dashboard)."""
+    p = pressure(run)
+    assert p is not None
+    return {"designing_paused": p.designing_paused, "screening_paused": p.screening_paused, "reason": p.reason,
+            "eta_s": p.eta_s, "stages": [asdict(s) for s in p.stages],
+            "fixes": [{"action": f.action, "title": f.title, "changes": f.changes, "how": f.how} for f in p.fixes]}
 
 
 def _checker_failures(run: EvolutionRun) -> list[str]:

@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from evolution.models import Decision, Design, DesignRequest
+from evolution.services import eligibility
+from evolution.services.eligibility import require_usable
 from evolution.services.events import record_event
 from evolution.services.runs import ensure_active_run
 from genesys_site.permissions import DECIDE, SEED, require
@@ -51,12 +53,12 @@ def veto(design: Design, user, reason: str) -> Decision:
 
 
 def make_seed(design: Design, user, reason: str = "") -> Decision:
-    """Add a design to the seed population the designers start from."""
+    """Add a design to the seed population the designers start from (only a design the
+    seed-and-parent rule accepts: checked, not vetoed, with a tree)."""
     require(user, SEED)
-    if not design.tree:
-        raise ValidationError("a design without a GAU tree cannot be a seed: the designers would have nothing to build on")
     with transaction.atomic():
         design = Design.objects.select_for_update().get(pk=design.pk)
+        require_usable(design, eligibility.SEED)  # read under the lock: a veto racing this click wins
         if design.is_seed:
             last = _latest(design, Decision.Kind.SEED)
             if last is not None:
@@ -71,13 +73,11 @@ def make_seed(design: Design, user, reason: str = "") -> Decision:
 def use_as_parent(design: Design, user, co_parents: Sequence[Design] = (), note: str = "") -> DesignRequest:
     """Ask the run loop for a new design bred from this one (a mutation, or a crossover with others)."""
     require(user, SEED)
-    if design.is_vetoed:
-        raise ValidationError("a vetoed design is not used as a parent")
-    if design.tree is None:
-        raise ValidationError("a design without a GAU tree cannot be a parent")
     others = [p for p in co_parents if p.pk != design.pk]
     mode = "crossover" if others else "mutation"
     with transaction.atomic():
+        for parent in Design.objects.select_for_update().filter(pk__in=[design.pk, *[p.pk for p in others]]):
+            require_usable(parent, eligibility.PARENT)
         request = DesignRequest.objects.create(run=ensure_active_run(), mode=mode, note=note.strip(),
                                                requested_by=user)
         request.parents.set([design, *others])

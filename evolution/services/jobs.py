@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from evolution.models import Job
 from evolution.services.events import record_event
+from evolution.services.requests import fail_request
 from evolution.services.verifications import fail_verification
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def finish(job: Job, *, design=None, summary: dict[str, Any] | None = None) -> J
 
 def fail(job: Job, category: str, message: str) -> Job:
     """The job failed; a verification it was running fails with it (no row left RUNNING, its budget
-    released)."""
+    released), and so does a researcher's request it was carrying (with the reason)."""
     with transaction.atomic():
         job.status, job.finished_at = Job.Status.FAILED, timezone.now()
         job.failure_category, job.error = category, message[:4000]
@@ -100,6 +101,9 @@ def fail(job: Job, category: str, message: str) -> Job:
                                     "message": message[:500]}, design=job.design)
         if job.kind == Job.Kind.VERIFY and job.verification_id is not None:
             fail_verification(job.verification_id, category, message)
+        if job.kind == Job.Kind.DESIGN and job.params.get("request"):
+            first_line = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
+            fail_request(int(job.params["request"]), f"{category}: {first_line}" if first_line else category)
     return job
 
 

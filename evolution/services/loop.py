@@ -15,7 +15,8 @@ from django.db import transaction
 from evolution.core.ladder import rung
 from evolution.core.loop_settings import STATES, LoopSettings, SettingsError
 from evolution.core.selection import VerifyChoice, select_verification
-from evolution.models import Design, EvolutionRun, Job, Verification
+from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
+from evolution.selectors import backpressure
 from evolution.selectors import loop as q
 from evolution.services.events import record_event
 from evolution.services.intake import fail_check
@@ -83,16 +84,19 @@ def dispatch(run: EvolutionRun, rng: random.Random | None = None) -> dict[str, i
     for job in reaped:  # an upload whose check kept losing its worker says so, instead of "checking" forever
         if job.kind == Job.Kind.CHECK and job.status == Job.Status.FAILED and job.params.get("upload"):
             fail_check(int(job.params["upload"]), job.error)
-    counts = {"reaped": len(reaped), "design": 0, "verify": 0}
+    counts = {"reaped": len(reaped), "design": 0, "verify": 0, "requests": 0}
     resend_lost(run, settings.stale_after_s)
+    if run.state != "stopped":  # a researcher's request runs in a slot of its own, whatever the pressure
+        counts["requests"] = take_requests(run)
     if run.state != "running":
         return counts
     made = q.designs_made(run)
     free = settings.design_workers - q.active_jobs(run, Job.Kind.DESIGN)
     if settings.max_designs:
         free = min(free, settings.max_designs - made - q.active_jobs(run, Job.Kind.DESIGN))
-    if settings.max_backlog and q.verification_backlog(run) >= settings.max_backlog:
-        free = 0  # designers wait for the verifiers (back-pressure)
+    pressure = backpressure.pressure(run, settings)
+    if pressure is not None and pressure.designing_paused:
+        free = 0  # designers wait for the stage after them (evolution.core.backpressure)
     for _ in range(max(0, free)):
         create_job(run, Job.Kind.DESIGN)
         counts["design"] += 1
@@ -102,13 +106,32 @@ def dispatch(run: EvolutionRun, rng: random.Random | None = None) -> dict[str, i
         create_job(run, Job.Kind.VERIFY, design=verification.design, verification=verification)
         counts["verify"] += 1
         free -= 1
+    admit_new = pressure is None or not pressure.screening_paused
     while free > 0:
-        choice = select_verification(q.design_states(run), q.rung_budgets(run), settings.selection(), rng)
+        choice = select_verification(q.design_states(run), q.rung_budgets(run), settings.selection(), rng,
+                                     admit_new=admit_new)
         if choice is None or queue_verification(run, choice) is None:
             break  # nothing worth verifying, or selection and the table disagree: wait for the next step
         counts["verify"] += 1
         free -= 1
     return counts
+
+
+def take_requests(run: EvolutionRun) -> int:
+    """Give every queued researcher's request its design job (not counted against the loop's
+    design workers, `max_designs` or back-pressure); returns how many were taken."""
+    taken = 0
+    for request in q.queued_requests(run):
+        with transaction.atomic():
+            if not DesignRequest.objects.filter(id=request.id, status=DesignRequest.Status.QUEUED).update(
+                    status=DesignRequest.Status.TAKEN):
+                continue  # taken by a conductor step running beside this one
+            job = create_job(run, Job.Kind.DESIGN, params={"request": request.id, "mode": request.mode})
+            parent = request.parents.order_by("id").first()
+            record_event("request.taken", {"request": request.id, "job": job.id, "mode": request.mode},
+                         design=parent)
+        taken += 1
+    return taken
 
 
 def queue_verification(run: EvolutionRun, choice: VerifyChoice) -> Verification | None:

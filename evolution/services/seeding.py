@@ -43,11 +43,11 @@ def seed_designs(names: list[str] | None = None, check: bool = True) -> list[See
             mode="seed",
             status=Design.Status.CHECKED if passed else Design.Status.INVALID,
             summary=str(tree.metadata.get("description", ""))[:2000],
-            is_seed=True,
+            is_seed=passed,  # the seed-and-parent rule: an invalid design is not built on
             check_report=report,
         )
         note = "checked" if report is not None else "not checked (checker absent or --no-check)"
         if report is not None and not passed:
-            note = "FAILED the checker"
+            note = "FAILED the checker: stored as invalid, not in the seed population"
         outcomes.append(SeedOutcome(name, design, True, note))
     return outcomes

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -26,8 +27,10 @@ from evolution.selectors import loop as q
 from evolution.services import intake, jobs
 from evolution.services.checks import run_checker, store_check
 from evolution.services.designs import create_design_from_result
+from evolution.services.eligibility import PARENT, require_usable
 from evolution.services.events import record_event
 from evolution.services.loop import run_settings
+from evolution.services.requests import finish_request
 from evolution.services.verifications import record_report, start_verification
 from verifier.core.gau.tree import GAUTree
 from verifier.core.train.ladder import DEFAULT_SEED
@@ -95,7 +98,10 @@ def _choose(job: Job, run: EvolutionRun, rng: random.Random) -> tuple[str, list[
     request_id = job.params.get("request")
     if request_id:
         request = DesignRequest.objects.get(id=request_id)
-        return request.mode, list(request.parents.all()), f"requested by {request.requested_by or 'a researcher'}"
+        parents = list(request.parents.order_by("id"))
+        for parent in parents:  # a parent vetoed since the request was made is refused now
+            require_usable(parent, PARENT)
+        return request.mode, parents, f"requested by {request.requested_by or 'a researcher'}"
     choice = select_parents(q.design_states(run), q.run_rung_names(run), run_settings(run).selection(), rng)
     by_id = Design.objects.in_bulk(choice.parents)
     return choice.mode, [by_id[i] for i in choice.parents], choice.reason
@@ -120,7 +126,11 @@ def _design(job: Job) -> None:
 
     run = job.run
     rng = random.Random()
-    mode, parents, reason = _choose(job, run, rng)
+    try:
+        mode, parents, reason = _choose(job, run, rng)
+    except ValidationError as exc:  # the request's parent can no longer be one: say so, no traceback
+        jobs.fail(job, "refused", "; ".join(exc.messages))
+        return
     trees = [GAUTree.from_dict(p.tree) for p in parents]
     pool_rows = Design.objects.real().filter(status__in=q.IMPLEMENTED).exclude(tree=None).order_by("-id")[:POOL_SIZE]
     pool = [GAUTree.from_dict(d.tree) for d in pool_rows]
@@ -133,7 +143,7 @@ def _design(job: Job) -> None:
         checks = [result.check_report, *(entry.get("check") for entry in result.trace if isinstance(entry, dict))]
         Design.objects.filter(id=created.id).update(run=run, cpu_seconds=spent["cpu_seconds"] + checks_cpu(checks))
         if job.params.get("request"):
-            DesignRequest.objects.filter(id=job.params["request"]).update(status="done", result=created)
+            finish_request(int(job.params["request"]), created)
         jobs.finish(job, design=created, summary={"mode": mode, "status": created.status, "reason": reason})
 
 

@@ -149,3 +149,12 @@ def clip_filter(text, limit=120):
     from evolution.core.clip import clip
 
     return clip(text, int(limit))
+
+
+@register.filter
+def refusal(design, role: str):
+    """Why `design` cannot become a `role` ("seed" or "parent"), or None: the services' own rule, so a
+    page offers exactly the actions the services accept."""
+    from evolution.services.eligibility import refusal as rule
+
+    return rule(design, role)

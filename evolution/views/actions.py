@@ -96,7 +96,8 @@ def use_as_parent(request, slug: str):
         req = decisions.use_as_parent(design, request.user, others, form.cleaned_data["note"])
     except ValidationError as exc:
         return _respond(request, design, "decisions", error=_errors(exc))
-    return _respond(request, design, "decisions", ok=f"queued a {req.mode} request (#{req.id}) for the run loop")
+    return _respond(request, design, "decisions", ok=f"queued a {req.mode} request (#{req.id}): it runs in a design "
+                    "slot of its own, whatever the backlog; its state is shown below")
 
 
 @require_POST

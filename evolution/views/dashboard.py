@@ -11,29 +11,36 @@ from __future__ import annotations
 from django.http import Http404, JsonResponse
 from django.views.decorators.http import require_GET
 
+from evolution.selectors import backpressure as bp
 from evolution.selectors import dashboard as q
+from evolution.selectors.requests import recent_requests
 from evolution.selectors.runs import active_run
 from evolution.views.common import page
 from evolution.views.run_controls import controls_context
 from genesys_site.permissions import PROMOTE, can, viewer_required
 
-PANELS = ("ladder", "throughput", "workers", "feed", "controls", "summary")
+PANELS = ("ladder", "throughput", "workers", "feed", "controls", "summary", "pressure")
 
 
-def _panel_context(name: str, request, run) -> dict:
+def _panel_context(name: str, request, run, cache: dict | None = None) -> dict:
+    cache = {} if cache is None else cache
+    if "pressure" not in cache and name in ("workers", "summary", "pressure", "controls"):
+        cache["pressure"] = bp.pressure(run)
+    if name == "pressure":
+        return {"pressure": cache["pressure"], "requests": recent_requests(run)}
     if name == "ladder":
         return {"ladder": q.ladder_rows(run), "agreement": q.rank_agreement(run)}
     if name == "throughput":
         return {"throughput": q.throughput(run)}
     if name == "workers":
         rows = q.worker_rows(run)
-        return {"workers": rows, "slots": q.worker_summary(run, rows)}
+        return {"workers": rows, "slots": q.worker_summary(run, rows), "pressure": cache["pressure"]}
     if name == "feed":
         return {"feed": q.recent_events()}
     if name == "summary":
-        return {"summary": q.run_summary(run)}
+        return {"summary": q.run_summary(run), "pressure": cache["pressure"]}
     if name == "controls":
-        return controls_context(run) if can(request.user, PROMOTE) else {}
+        return controls_context(run, pressure=cache["pressure"]) if can(request.user, PROMOTE) else {}
     raise Http404(f"no panel {name!r}")
 
 
@@ -42,8 +49,9 @@ def _panel_context(name: str, request, run) -> dict:
 def dashboard_page(request):
     run = active_run()
     ctx = {"run": run, "cursor": q.live_cursor(), "fitness": q.fitness_series(run)}
+    cache: dict = {}
     for name in PANELS:
-        ctx.update(_panel_context(name, request, run))
+        ctx.update(_panel_context(name, request, run, cache))
     return page(request, "evolution/dashboard.html", ctx)
 
 

@@ -14,12 +14,16 @@ from typing import Any
 
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from evolution.core.backpressure import Pressure
 from evolution.core.ladder import ladder, rung_index
 from evolution.core.loop_settings import DESIGNERS, STATES, LoopSettings, SettingsError
 from evolution.models import EvolutionRun
+from evolution.selectors import backpressure as bp
 from evolution.selectors.dashboard import budget_used
+from evolution.selectors.requests import recent_requests
 from evolution.selectors.runs import active_run, run_budgets
 from evolution.services import loop as loop_service
 from evolution.services.runs import ensure_active_run
@@ -41,7 +45,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "top_fraction": ("Top fraction", "share of designs that count as the elite"),
     "reverify_fraction": ("Re-verify fraction", "share of a rung's budget that re-verifying close calls may use"),
     "max_designs": ("Max designs", "stop designing after this many (0: no limit)"),
-    "max_backlog": ("Max backlog", "designers wait while this many checked designs await a first verification"),
+    "max_backlog": ("Max backlog", "designs awaiting a first verification that make designing (or, with a "
+                    "screen, screening) wait; 0: no limit"),
+    "max_screen_backlog": ("Max screen backlog", "with the screen as the first rung: designers wait while this "
+                           "many designs await the screen; 0: no limit"),
     "max_attempts": ("Max attempts", "a job whose worker died is retried this often"),
     "stale_after_s": ("Stale after (s)", "no heartbeat for this long: the worker is presumed dead"),
 }
@@ -61,15 +68,16 @@ def timeout_rungs(run: EvolutionRun | None, settings: LoopSettings) -> list[str]
 
 
 def controls_context(run: EvolutionRun | None, values: dict[str, str] | None = None, error: str = "",
-                     ok: str = "", where: str = "state") -> dict[str, Any]:
+                     ok: str = "", where: str = "state", pressure: Pressure | None | bool = False) -> dict[str, Any]:
     """What the controls partial shows: the state, and the form filled from the settings (or from what
-    was typed, after a refused change)."""
+    was typed, after a refused change); `pressure` when the caller read it already."""
     settings = LoopSettings.from_dict(run.settings if run else None)
     budgets = run_budgets(run)
     current = _values(settings, budgets, run)
     shown = {**current, **(values or {})}
     used = budget_used(run)
     return {
+        "pressure": bp.pressure(run) if pressure is False else pressure,
         "run": run, "states": STATES, "designers": DESIGNERS, "controls_error": error, "controls_ok": ok,
         "error_fields": error_fields(error, shown), "controls_where": where,
         "fields": [{"name": n, "label": FIELDS.get(n, (n.replace("_", " ").capitalize(), ""))[0],
@@ -213,3 +221,33 @@ def update_settings(request):
     except SettingsError as exc:
         return _respond(request, run, values=typed, error=str(exc), where="settings")
     return _respond(request, run, ok="settings saved: " + ", ".join(sorted(changes)), where="settings")
+
+
+@require_POST
+@action_required(PROMOTE)
+def apply_pressure_fix(request):
+    """Apply one of the fixes the back-pressure assessment offers now (by name: the change itself is
+    recomputed here, never taken from the form)."""
+    run = active_run() or ensure_active_run()
+    action = request.POST.get("action", "")
+    pressure = bp.pressure(run)
+    fix = next((f for f in (pressure.fixes if pressure else ()) if f.action == action and f.changes), None)
+    error = ok = ""
+    if fix is None:
+        error = (f"no fix named {action or '(none)'} is offered now" if pressure and pressure.paused
+                 else "nothing to fix: the loop is not held back now")
+    else:
+        try:
+            loop_service.update_settings(run, dict(fix.changes), request.user)
+            ok = f"applied: {fix.title.lower()}" + (f"; now start the worker: {fix.how}" if fix.how else "")
+        except SettingsError as exc:
+            error = str(exc)
+    if request.htmx:
+        return page(request, "evolution/partials/dashboard_pressure.html", {
+            "run": run, "pressure": bp.pressure(run), "requests": recent_requests(run),
+            "pressure_error": error, "pressure_ok": ok})  # 200: htmx swaps only 2xx
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, ok)
+    return redirect(reverse("evolution:dashboard") + "#pressure")

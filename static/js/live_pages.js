@@ -224,6 +224,7 @@
       reload();
     });
     live.on("design.", reload); // a verdict changes the badges
+    live.on("request.", reload); // a researcher's request from this parent: taken, done or failed
   }
 
   if (pageKind === "tree") treePage();

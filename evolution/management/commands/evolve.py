@@ -46,3 +46,5 @@ class Command(BaseCommand):
             if any(counts.values()):
                 log.info("run %s: queued %d design, %d verify jobs; reaped %d", run.name,
                          counts["design"], counts["verify"], counts["reaped"])
+            if counts.get("requests"):
+                log.info("run %s: %d researcher request(s) given a design job", run.name, counts["requests"])
