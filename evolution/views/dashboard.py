@@ -12,12 +12,13 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.http import require_GET
 
 from evolution.selectors import dashboard as q
+from evolution.selectors.loop_rates import loop_rates_for_run
 from evolution.selectors.runs import active_run
 from evolution.views.common import page
 from evolution.views.run_controls import controls_context
 from genesys_site.permissions import PROMOTE, can, viewer_required
 
-PANELS = ("ladder", "throughput", "workers", "feed", "controls", "summary")
+PANELS = ("ladder", "throughput", "workers", "feed", "controls", "summary", "loop_rates")
 
 
 def _panel_context(name: str, request, run) -> dict:
@@ -32,6 +33,8 @@ def _panel_context(name: str, request, run) -> dict:
         return {"feed": q.recent_events()}
     if name == "summary":
         return {"summary": q.run_summary(run)}
+    if name == "loop_rates":
+        return {"loop_rates": loop_rates_for_run(run)}
     if name == "controls":
         return controls_context(run) if can(request.user, PROMOTE) else {}
     raise Http404(f"no panel {name!r}")
