@@ -126,3 +126,20 @@ def test_a_verification_still_running_counts_its_phases_so_far_but_not_itself():
     assert t["verify: data"] == pytest.approx(60.0) and t["verify: train"] == pytest.approx(360.0)
     assert t["verify: eval"] == pytest.approx(60.0)  # up to now
     assert t["verify overhead"] == pytest.approx(60.0)  # started 9 min ago, first phase 8 min ago
+
+
+@pytest.mark.django_db
+def test_the_dashboard_panel_shows_the_runs_figures(client):
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    seed_designs(["gpt"], check=False)
+    run = EvolutionRun.objects.create(name="rates-panel", budgets={"screen": 4}, is_active=True)
+    EvolutionRun.objects.exclude(id=run.id).update(is_active=False)
+    made = create_design(tree=load_seed("gpt"), name="panel-child", origin_kind=Design.OriginKind.GP,
+                         check_report={"passed": True, "seconds": 3.0})
+    Design.objects.filter(id=made.id).update(run=run)
+    client.force_login(User.objects.create_user("vic", password="pw"))
+    html = client.get(reverse("evolution:dashboard-panel", args=["loop_rates"])).content.decode()
+    assert "Loop throughput" in html and "Designs made" in html and "check" in html
+    assert "Loop throughput" in client.get(reverse("evolution:dashboard")).content.decode()
