@@ -25,11 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verifier.core.train.cpu_threads import THREAD_ENV
+
 # Environment variables a verification may see; everything else (API keys, tokens) stays behind.
 PASSED_ENV = (
     "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "GENESYS_DATA_DIR", "GENESYS_CACHE_DIR",
-    "CUDA_VISIBLE_DEVICES", "HF_HOME", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+    "CUDA_VISIBLE_DEVICES", "HF_HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
     "GENESYS_UNSAFE_NO_SANDBOX",  # the operator's switch (docs/SANDBOX.md)
+    *THREAD_ENV,  # how the training child's threads run (verifier.core.train.cpu_threads)
 )
 
 

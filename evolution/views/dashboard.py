@@ -13,13 +13,14 @@ from django.views.decorators.http import require_GET
 
 from evolution.selectors import backpressure as bp
 from evolution.selectors import dashboard as q
+from evolution.selectors.loop_rates import loop_rates_for_run
 from evolution.selectors.requests import recent_requests
 from evolution.selectors.runs import active_run
 from evolution.views.common import page
 from evolution.views.run_controls import controls_context
 from genesys_site.permissions import PROMOTE, can, viewer_required
 
-PANELS = ("ladder", "throughput", "workers", "feed", "controls", "summary", "pressure")
+PANELS = ("ladder", "throughput", "workers", "feed", "controls", "summary", "pressure", "loop_rates")
 
 
 def _panel_context(name: str, request, run, cache: dict | None = None) -> dict:
@@ -39,6 +40,8 @@ def _panel_context(name: str, request, run, cache: dict | None = None) -> dict:
         return {"feed": q.recent_events()}
     if name == "summary":
         return {"summary": q.run_summary(run), "pressure": cache["pressure"]}
+    if name == "loop_rates":
+        return {"loop_rates": loop_rates_for_run(run)}
     if name == "controls":
         return controls_context(run, pressure=cache["pressure"]) if can(request.user, PROMOTE) else {}
     raise Http404(f"no panel {name!r}")

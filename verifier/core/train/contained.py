@@ -24,6 +24,7 @@ from ..sandbox import SandboxSpec, SandboxUnavailable, run_module, start_module
 from ..sandbox import files as safe
 from ..sandbox.bubblewrap import gpu_binds
 from ..sandbox.process import open_up
+from .cpu_threads import THREAD_ENV, training_env
 from .data import default_cache_dir
 from .monitor import Failure
 from .report import REPORT_NAME, VerificationReport
@@ -31,8 +32,8 @@ from .report import REPORT_NAME, VerificationReport
 CHILD_FLAG = "--sandboxed-child"
 DESIGN_FILE = "design.json"
 PRIVATE = ".sandbox"  # the child's home and caches, inside the run folder
-PASSED_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
-              "CUDA_DEVICE_ORDER", "PYTORCH_CUDA_ALLOC_CONF", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+PASSED_ENV = (*THREAD_ENV, "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "PYTORCH_CUDA_ALLOC_CONF",
+              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PREPARE_TIMEOUT_S = 4 * 3600.0
 
 
@@ -62,6 +63,7 @@ def child_args(args: argparse.Namespace, design: Path, out: Path) -> list[str]:
 def child_env(out: Path) -> dict[str, str]:
     private = out / PRIVATE
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.update(training_env())  # thread settings: the operator's, else sleeping OpenMP threads (cpu_threads.py)
     env.update(HOME=str(private / "home"), XDG_CACHE_HOME=str(private / "cache"), HF_HOME=str(private / "hf"),
                TORCHINDUCTOR_CACHE_DIR=str(private / "inductor"), TRITON_CACHE_DIR=str(private / "triton"))
     return env
