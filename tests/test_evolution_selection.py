@@ -192,16 +192,18 @@ def test_one_design_none_verified_and_empty_populations():
 
 
 def test_a_huge_population_is_selected_fast():
+    """10,000 designs select in well under a second of CPU when linear; the bound is loose (CPU time,
+    not wall time, so a loaded box does not fail it) and only catches a quadratic slip (~minutes)."""
     rng = random.Random(0)
     designs = [DesignState(id=i, fitness=round(rng.random(), 2), fitness_std=rng.choice([None, 0.01, 0.05]),
                            verified_rungs=("micro",) if i % 5 else ("micro", "tiny"), seeds={"micro": (42,)})
                for i in range(10_000)]
     ladder = [RungBudget("micro", 16384, used=10_000), RungBudget("tiny", 4096, used=2000), RungBudget("14M", 1024)]
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(3):
         select_parents(designs, RUNGS, SelectionSettings(), rng)
         assert select_verification(designs, ladder, SelectionSettings(), rng) is not None
-    assert time.perf_counter() - start < 3.0
+    assert time.process_time() - start < 15.0
 
 
 # ---- noise -----------------------------------------------------------------------------------------
