@@ -48,6 +48,9 @@ class LoopSettings:
     fitness_feedback: bool = True  # off: parents are drawn uniformly, ignoring fitness (ablation)
     literature: bool = True  # off: the proposer gets no references from the knowledge engine (ablation)
     seed_parents_only: bool = False  # on: every parent is a seed design ("Base" ablation)
+    # The designer's random choices: None draws fresh each job; an integer makes the run's n-th design
+    # job draw from Random("<seed>:<n>"), so two runs with one seed differ only in their settings.
+    random_seed: int | None = None
 
     def selection(self) -> SelectionSettings:
         return SelectionSettings(
@@ -118,6 +121,8 @@ class LoopSettings:
         for name in ("fitness_feedback", "literature", "seed_parents_only"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.random_seed is not None and (not isinstance(self.random_seed, int) or isinstance(self.random_seed, bool)):
+            raise SettingsError(f"random_seed must be an integer or null, got {self.random_seed!r}")
         if not isinstance(self.stale_after_s, (int, float)) or self.stale_after_s < 10:
             raise SettingsError("stale_after_s must be at least 10 seconds")
         return self

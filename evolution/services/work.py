@@ -121,11 +121,21 @@ def designer_config_for(run: EvolutionRun) -> DesignerConfig:
     return config
 
 
+def design_rng(job: Job, run: EvolutionRun) -> random.Random:
+    """The design job's random source: fresh, or with the run's `random_seed` the same for the n-th
+    design job of every run that shares the seed (n counts this run's earlier design jobs)."""
+    seed = run_settings(run).random_seed
+    if seed is None:
+        return random.Random()
+    ordinal = Job.objects.filter(run=run, kind=job.kind, id__lt=job.id).count()
+    return random.Random(f"{seed}:{ordinal}")
+
+
 def _design(job: Job) -> None:
     from designer.core.pipeline import design
 
     run = job.run
-    rng = random.Random()
+    rng = design_rng(job, run)
     try:
         mode, parents, reason = _choose(job, run, rng)
     except ValidationError as exc:  # the request's parent can no longer be one: say so, no traceback
