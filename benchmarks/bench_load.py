@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,7 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict:
     listeners = [asyncio.create_task(r.listen(start_id, ws_stop)) for r in researchers]
     aux = [asyncio.create_task(sample_load(aux_stop, loads)), asyncio.create_task(refresh_slugs(stack, slugs, aux_stop))]
     browsers = [asyncio.create_task(r.browse(slugs, browse_stop)) for r in researchers]
+    cpu_before = stack.cpu_seconds()
     started = time.perf_counter()
     deadline = started + args.minutes * 60
     while time.perf_counter() < deadline:
@@ -91,6 +93,7 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict:
     browse_stop.set()
     await asyncio.gather(*browsers)
     measured = time.perf_counter() - started
+    cpu = {k: v - cpu_before[k] for k, v in stack.cpu_seconds().items()}
     end_id = await asyncio.to_thread(stack.last_event_id)
     settle = time.perf_counter() + SETTLE_S
     while time.perf_counter() < settle and any(max(r.received, default=start_id) < end_id for r in researchers):
@@ -111,6 +114,7 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict:
         "pages": page_rows(stats),
         "events": event_summary(researchers, written),
         "writes": {k: after[k] - before[k] for k in after},
+        "cpu_s": cpu,
         "error_samples": stats.samples,
         "ws_error_samples": [e for r in researchers for e in r.ws_errors][:20],
         "log_end": log_end,
@@ -137,6 +141,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the studio and its database are still removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     doc = run(args)
     write_json(args.json, doc)
     say("")

@@ -98,6 +98,10 @@ def render(doc: dict[str, Any]) -> str:
         "server log: " + ", ".join(f"{k}: {n}" for k, n in doc["server_log"].items()),
         "loop's writes during the test: " + ", ".join(f"{k} +{n}" for k, n in doc["writes"].items()),
     ]
+    if "cpu_s" in doc:
+        cpu = doc["cpu_s"]
+        lines.append(f"CPU during the test: web server {cpu['web']:.0f} s ({1000 * cpu['web'] / max(total, 1):.0f} ms "
+                     f"per request), conductor + workers + verifications {cpu['workers']:.0f} s")
     problems = verdict(doc)
     lines.append("verdict: " + ("clean" if not problems else "PROBLEMS: " + "; ".join(problems)))
     return "\n".join(lines)

@@ -151,13 +151,16 @@ class Researcher:
             await self.get("API " + url.split("?")[0], url)
 
     async def browse(self, slugs: list[str], stop: asyncio.Event) -> None:
-        await asyncio.sleep(self.rng.uniform(0, self.think_s[1]))  # do not all start at once
+        await self.think(stop, 0, self.think_s[1])  # do not all start at once
         while not stop.is_set():
             await self.visit(slugs)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.rng.uniform(*self.think_s))
-            except TimeoutError:
-                pass
+            await self.think(stop, *self.think_s)
+
+    async def think(self, stop: asyncio.Event, low: float, high: float) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=self.rng.uniform(low, high))
+        except TimeoutError:
+            pass
 
 
 def order_faults(received: list[int]) -> tuple[int, int]:

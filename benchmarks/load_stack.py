@@ -168,6 +168,27 @@ class Stack:
         except psutil.NoSuchProcess:
             pass
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by the web server and by everything else the studio started."""
+        import psutil
+
+        web = other = 0.0
+        try:
+            procs = [psutil.Process(self.server.pid), *psutil.Process(self.server.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return {"web": 0.0, "workers": 0.0}
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                used = times.user + times.system
+                if "daphne" in " ".join(proc.cmdline()):
+                    web += used
+                else:
+                    other += used
+            except psutil.NoSuchProcess:
+                pass
+        return {"web": web, "workers": other}
+
     def stop(self) -> None:
         """SIGTERM to run_studio (which stops its children), then SIGKILL whatever it started that is left."""
         import psutil

@@ -10,6 +10,7 @@ that concurrent PostgreSQL transactions would have taken, and treat the database
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -20,6 +21,7 @@ from evolution import broadcast
 from evolution.live import consumers
 from evolution.live.sequence import advance
 from evolution.models import Event
+from evolution.services.events import record_event
 
 pytest_plugins = ["web_fixtures"]
 
@@ -139,3 +141,28 @@ def test_pushes_skip_a_gap_after_waiting(settings, ids_commit_out_of_order, monk
     _use_redis(settings)
     monkeypatch.setattr(consumers, "GAP_WAIT_S", 2.0)
     own_loop(_a_gap_that_never_fills_is_skipped)()
+
+
+# ---- the embedded default: one poll per process, not per client ----------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_many_clients_share_one_poll_of_the_events_table():
+    async def body():
+        from evolution.live.watermark import watermark
+
+        clients = [communicator() for _ in range(20)]
+        for comm in clients:
+            assert (await comm.connect())[0]
+        shared = watermark()
+        polls_before = shared.polls
+        await asyncio.sleep(2.0)
+        # Twenty clients each polling twice a second would be 80 polls; one shared poll is about 4.
+        assert shared.polls - polls_before <= 6
+        event = await database_sync_to_async(record_event)("test.fan-out", {})
+        for comm in clients:
+            assert (await receive(comm))["id"] == event.id
+        for comm in clients:
+            await comm.disconnect()
+        assert shared.members == 0
+
+    own_loop(body)()

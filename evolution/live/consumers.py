@@ -23,11 +23,13 @@ from .groups import ALL_EVENTS, design_group
 from .push import layer_is_shared
 from .sequence import advance
 from .serialize import event_to_dict
+from .watermark import newest_event_id, watermark
 
 log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 500
 TAIL_INTERVAL_S = 0.5
+WATERMARK_TIMEOUT_S = 30.0  # a stream reads the table at least this often, news or not
 GAP_WAIT_S = 10.0  # longer than any transaction stays open after writing its event
 # Databases whose writers take the lock before they take an id, so ids commit in order and a missing
 # id never comes (SQLite: one writer at a time). Elsewhere (PostgreSQL) a missing id is waited for.
@@ -56,14 +58,6 @@ def events_after(after: int, design: int | None, limit: int = REPLAY_LIMIT) -> t
     return visible, [event_to_dict(e) for e in qs]
 
 
-@database_sync_to_async
-def latest_event_id() -> int:
-    from evolution.models import Event
-
-    last = Event.objects.order_by("-id").values_list("id", flat=True).first()
-    return int(last or 0)
-
-
 def _int(params: dict, key: str) -> int | None:
     try:
         return int(params[key][0])
@@ -80,7 +74,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         params = parse_qs(self.scope.get("query_string", b"").decode())
         self.design = _int(params, "design")
         after = _int(params, "after")
-        self.last_id = after if after is not None else await latest_event_id()  # every id up to it is settled
+        self.last_id = after if after is not None else await newest_event_id()  # every id up to it is settled
         self.gap: int | None = None  # the missing id the stream waits on
         self.lock = asyncio.Lock()
         self.groups_joined: list[str] = []
@@ -93,6 +87,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
         else:
             await self.accept()
+            watermark().join()
+            self.joined_watermark = True
             self.tail_task = asyncio.ensure_future(self.tail())
         await self.replay()
 
@@ -102,6 +98,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         task = getattr(self, "tail_task", None)
         if task is not None:
             task.cancel()
+        if getattr(self, "joined_watermark", False):
+            watermark().leave()
 
     async def replay(self) -> None:
         """Send what is settled after `last_id`, in id order; stop at a missing id still waited for."""
@@ -119,14 +117,21 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             self.tail_task = asyncio.ensure_future(self.tail(until_settled=True))
 
     async def tail(self, until_settled: bool = False) -> None:
-        """Poll the table: always in the embedded default; with a shared layer only while a gap is open."""
+        """Follow the table: in the embedded default whenever the process's watermark passes the
+        cursor; while a gap is open (either deployment) every TAIL_INTERVAL_S."""
         try:
             while True:
-                await asyncio.sleep(TAIL_INTERVAL_S)
+                before = self.last_id
+                if until_settled or self.gap is not None:
+                    await asyncio.sleep(TAIL_INTERVAL_S)
+                else:
+                    await watermark().wait_past(self.last_id, timeout=WATERMARK_TIMEOUT_S)
                 try:
                     await self.replay()
                 except DatabaseError:  # a busy or restarting database: the next poll catches up
                     log.warning("event stream: polling the events table failed; retrying", exc_info=True)
+                if self.last_id == before and self.gap is None:
+                    await asyncio.sleep(TAIL_INTERVAL_S)  # never a busy loop, whatever the watermark says
                 if until_settled and self.gap is None:
                     self.tail_task = None
                     return
