@@ -79,18 +79,19 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         self.lock = asyncio.Lock()
         self.groups_joined: list[str] = []
         self.tail_task: asyncio.Future | None = None
+        await self.accept()
         if layer_is_shared() and self.channel_layer is not None:
-            # Joined before the replay: an event committed during it is pushed, not missed.
+            await self.replay()
+            # An event committed between the replay and joining is delivered with the next push,
+            # which reveals the gap (event_message).
             group = design_group(self.design) if self.design is not None else ALL_EVENTS
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
-            await self.accept()
         else:
-            await self.accept()
             watermark().join()
             self.joined_watermark = True
             self.tail_task = asyncio.ensure_future(self.tail())
-        await self.replay()
+            await self.replay()
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
