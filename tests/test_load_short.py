@@ -23,9 +23,7 @@ def test_five_researchers_for_thirty_seconds_on_sqlite(genesys_data_dir):
                                   "--warmup", "5", "--data-dir", str(genesys_data_dir)])
     doc = bench_load.run(args)
     print(bench_load.render(doc))
-    pages = {row["page"]: row for row in doc["pages"]}
-    assert {"dashboard", "tree", "leaderboard", "design", "knowledge search"} <= set(pages) or \
-        sum(row["requests"] for row in doc["pages"]) > 20, pages  # few requests: think time may skip a page
+    assert sum(row["requests"] for row in doc["pages"] if row["page"] != "login") >= 10, doc["pages"]
     assert not any(row["errors"].get("5xx") for row in doc["pages"]), doc["error_samples"]
     assert doc["server_log"]["database is locked"] == 0
     events = doc["events"]
