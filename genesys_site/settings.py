@@ -96,8 +96,14 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'genesys.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Several processes (web, workers) share the file in the embedded default.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+    # Several processes (web, workers) share the file in the embedded default. WAL: readers never wait
+    # for the writer nor block its commit (with the rollback journal, a page load during a commit got
+    # SQLITE_BUSY and waited); writers queue on the lock (IMMEDIATE) for up to `timeout` seconds.
+    # synchronous=NORMAL is safe with WAL (a power cut may lose the last commits, never corrupts).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 30, "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
