@@ -14,7 +14,7 @@ from designer.core.checking import CheckerUnavailable, checker_available, run_ch
 from evolution.models import CheckRun, Design
 from verifier.core.gau.tree import GAUTree
 
-__all__ = ["CheckerUnavailable", "checker_available", "run_checker", "store_check"]
+__all__ = ["CheckerUnavailable", "apply_check", "checker_available", "run_checker", "store_check"]
 
 
 def run_checker(tree: GAUTree) -> dict[str, Any]:
@@ -35,3 +35,14 @@ def store_check(report: dict[str, Any], design: Design | None = None, user=None,
         sandbox=str(sandbox)[:100],
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+
+
+def apply_check(design: Design, report: dict[str, Any]) -> bool:
+    """Store a checker report on a stored design and set its status from it: "checked" only when the
+    check ran and passed, else "invalid" with the reason. Returns whether it passed."""
+    store_check(report, design=design)
+    passed = report.get("passed") is True
+    failure = "" if passed else str(report.get("error") or report.get("summary") or "failed the checker")[:4000]
+    status = Design.Status.CHECKED if passed else Design.Status.INVALID
+    Design.objects.filter(id=design.id).update(status=status, failure=failure)
+    return passed
