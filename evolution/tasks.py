@@ -48,12 +48,13 @@ def send(job: Job) -> None:
 
 
 def _reset_broker_pools() -> None:
+    """Forget every broker connection and producer pool of this process. kombu keeps its pools in a
+    process-wide registry keyed by the broker URL: closing them is not enough (the registry hands the
+    closed pool back, and every send fails with "Acquire on closed pool"); `pools.reset()` closes
+    and forgets them, and the app builds new ones on the next send."""
     from celery import current_app
+    from kombu import pools
 
-    for pool in (current_app.producer_pool, current_app.pool):
-        try:
-            pool.force_close_all()
-        except Exception:  # noqa: BLE001 - a pool that cannot close is replaced below anyway
-            pass
+    pools.reset()
     current_app._pool = None
     current_app.amqp._producer_pool = None

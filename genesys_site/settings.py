@@ -139,6 +139,14 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker outage must not end a worker: it reconnects for as long as it takes (Celery gives up after
+# 100 tries, about 45 min, by default), and its consumer survives tidying up the lost connection
+# (genesys_site/broker_consumer.py). A task running when the broker went away finishes: its job's
+# state is in the database, so neither finishing nor a redelivery can run it twice.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_WORKER_CONSUMER = "genesys_site.broker_consumer:ResilientConsumer"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 AUTH_PASSWORD_VALIDATORS = [

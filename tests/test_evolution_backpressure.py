@@ -99,7 +99,7 @@ def test_a_paused_run_still_takes_a_request_and_a_stopped_one_says_it_waits(run,
     assert dispatch(run)["requests"] == 0
     assert "the run is stopped" in requests_of(gpt)[0]["text"]
     set_state(run, "paused")
-    assert dispatch(run) == {"reaped": 0, "design": 0, "verify": 0, "requests": 1}
+    assert dispatch(run) == {"reaped": 0, "design": 0, "verify": 0, "requests": 1, "check": 0}
 
 
 def test_a_failed_request_says_why(run, researcher, seeds):

@@ -6,32 +6,32 @@ import random
 from datetime import timedelta
 
 import pytest
+from checked_seeds import checked_seeds
 from django.utils import timezone
 
 from evolution.core.loop_settings import SettingsError
 from evolution.models import Design, Event, EvolutionRun, Job, Verification
 from evolution.services import jobs
 from evolution.services.loop import dispatch, run_settings, set_state, update_settings
-from evolution.services.seeding import seed_designs
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def run() -> EvolutionRun:
-    seed_designs(check=False)
+    checked_seeds()
     return EvolutionRun.objects.create(name="test-run", budgets={"micro": 8, "tiny": 2},
                                        settings={"design_workers": 2, "verify_workers": 1})
 
 
 def test_dispatch_tops_up_design_and_verify_jobs(run):
     counts = dispatch(run, random.Random(0))
-    assert counts == {"reaped": 0, "design": 2, "verify": 1, "requests": 0}
+    assert counts == {"reaped": 0, "design": 2, "verify": 1, "requests": 0, "check": 0}
     verify = Job.objects.get(run=run, kind="verify")
     assert verify.verification.rung == "micro" and verify.verification.status == "queued"
     assert verify.design.is_seed  # new designs (here the seeds) are verified first at the lowest rung
     # A second step finds the queues full and queues nothing more.
-    assert dispatch(run, random.Random(0)) == {"reaped": 0, "design": 0, "verify": 0, "requests": 0}
+    assert dispatch(run, random.Random(0)) == {"reaped": 0, "design": 0, "verify": 0, "requests": 0, "check": 0}
     assert Event.objects.filter(kind="job.queued").count() == 3
 
 
@@ -44,7 +44,7 @@ def test_a_researchers_promotion_is_verified_before_selection_picks(run):
 
 def test_a_paused_run_queues_nothing(run):
     set_state(run, "paused")
-    assert dispatch(run) == {"reaped": 0, "design": 0, "verify": 0, "requests": 0}
+    assert dispatch(run) == {"reaped": 0, "design": 0, "verify": 0, "requests": 0, "check": 0}
     assert Event.objects.filter(kind="run.state_changed", payload__to="paused").exists()
 
 

@@ -10,12 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from checked_seeds import checked_seeds
 from django.utils import timezone
 
 from evolution.core.verify_runner import run_verification
 from evolution.models import Design, EvolutionRun, Job, Verification
 from evolution.services import jobs, work
-from evolution.services.seeding import seed_designs
 from evolution.services.verifications import budget_left
 from verifier.core.seeds import load_seed
 
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def run(db) -> EvolutionRun:
-    seed_designs(check=False)
+    checked_seeds()
     return EvolutionRun.objects.create(name="orphans", budgets={"micro": 1}, settings={"verify_workers": 1})
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from checked_seeds import checked_seeds
 from django.db import IntegrityError, transaction
 
 from designer.core.config import ROLES
@@ -16,7 +17,6 @@ from evolution.core.selection import VerifyChoice
 from evolution.models import Design, DesignRequest, Event, EvolutionRun, Job, Verification
 from evolution.selectors.loop import design_states
 from evolution.services.loop import queue_verification
-from evolution.services.seeding import seed_designs
 from evolution.services.work import designer_config_for, run_design_job, run_dir
 
 REPLIES = Path(__file__).parent / "data" / "llm_replies"
@@ -25,7 +25,7 @@ KEY_ENV = "GENESYS_LLM_REPLAY_KEY"  # an allowed key name (designer.models)
 
 @pytest.fixture
 def run(db) -> EvolutionRun:
-    seed_designs(["gpt", "mamba2"], check=False)
+    checked_seeds(["gpt", "mamba2"])
     return EvolutionRun.objects.create(name="test-run", budgets={"micro": 40, "tiny": 10})
 
 

@@ -8,6 +8,7 @@ rows they count). Nothing is mocked.
 from __future__ import annotations
 
 import pytest
+from checked_seeds import checked_seeds
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -15,7 +16,6 @@ from rest_framework.test import APIClient
 from evolution.demo import build_history
 from evolution.models import Design
 from evolution.services.roles import create_roles, ensure_user
-from evolution.services.seeding import seed_designs
 
 PASSWORD = "correct-horse-battery"
 
@@ -42,7 +42,7 @@ def admin_user(roles):
 
 @pytest.fixture
 def seeds(db) -> list[Design]:
-    return [o.design for o in seed_designs(check=False)]
+    return checked_seeds()
 
 
 @pytest.fixture

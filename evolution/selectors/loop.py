@@ -39,7 +39,7 @@ def design_states(run: EvolutionRun | None = None) -> list[DesignState]:
             id=d.id, fitness=d.fitness,
             fitness_std=d.fitness_std,
             verified_rungs=_rungs(rows, Verification.Status.DONE), is_seed=d.is_seed,
-            implemented=d.is_seed or d.status in IMPLEMENTED, vetoed=d.is_vetoed,
+            implemented=d.status in IMPLEMENTED, vetoed=d.is_vetoed,
             busy_rungs=_rungs(rows, Verification.Status.QUEUED, Verification.Status.RUNNING),
             failed_rungs=_rungs(rows, Verification.Status.FAILED), seeds=seeds,
         ))
@@ -69,6 +69,14 @@ def queued_verifications_without_job(run: EvolutionRun) -> list[Verification]:
         .filter(Q(run=run) | Q(run__isnull=True))
         .exclude(id__in=carried).select_related("design").order_by("id")
     )
+
+
+def unchecked_seeds_never_checked(run: EvolutionRun) -> list[Design]:
+    """Seeds stored without the checker (`seed_designs --no-check`) that no check job of this run has
+    taken up yet; one whose check failed to run keeps its failed job and is not retried here."""
+    tried = Job.objects.filter(run=run, kind=Job.Kind.CHECK, design__isnull=False).values("design_id")
+    return list(Design.objects.real().filter(is_seed=True, status=Design.Status.UNCHECKED)
+                .exclude(id__in=tried).order_by("id"))
 
 
 def designs_made(run: EvolutionRun) -> int:

@@ -15,7 +15,7 @@ from evolution.core.cpu_time import cpu_meter, reported_child_cpu
 from evolution.models import CheckRun, Design
 from verifier.core.gau.tree import GAUTree
 
-__all__ = ["CheckerUnavailable", "checker_available", "run_checker", "store_check"]
+__all__ = ["CheckerUnavailable", "apply_check", "checker_available", "run_checker", "store_check"]
 
 
 def run_checker(tree: GAUTree) -> dict[str, Any]:
@@ -44,3 +44,17 @@ def store_check(report: dict[str, Any], design: Design | None = None, user=None,
 
 def _seconds(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0.0
+
+
+def apply_check(design: Design, report: dict[str, Any]) -> bool:
+    """Store a checker report on a stored design and set its status from it: "checked" only when the
+    check ran and passed, else "invalid" with the reason. Returns whether it passed."""
+    store_check(report, design=design)
+    passed = report.get("passed") is True
+    failure = "" if passed else str(report.get("error") or report.get("summary") or "failed the checker")[:4000]
+    status = Design.Status.CHECKED if passed else Design.Status.INVALID
+    changes: dict[str, Any] = {"status": status, "failure": failure}
+    if not passed:
+        changes["is_seed"] = False  # the seed-and-parent rule: an invalid design is not built on
+    Design.objects.filter(id=design.id).update(**changes)
+    return passed

@@ -84,14 +84,20 @@ def dispatch(run: EvolutionRun, rng: random.Random | None = None) -> dict[str, i
     for job in reaped:  # an upload whose check kept losing its worker says so, instead of "checking" forever
         if job.kind == Job.Kind.CHECK and job.status == Job.Status.FAILED and job.params.get("upload"):
             fail_check(int(job.params["upload"]), job.error)
-    counts = {"reaped": len(reaped), "design": 0, "verify": 0, "requests": 0}
+    counts = {"reaped": len(reaped), "design": 0, "verify": 0, "requests": 0, "check": 0}
     resend_lost(run, settings.stale_after_s)
     if run.state != "stopped":  # a researcher's request runs in a slot of its own, whatever the pressure
         counts["requests"] = take_requests(run)
     if run.state != "running":
         return counts
+    # Seeds stored unchecked are checked first; until one passes they are neither parents nor verified.
+    for seed in q.unchecked_seeds_never_checked(run):
+        create_job(run, Job.Kind.CHECK, design=seed)
+        counts["check"] += 1
     made = q.designs_made(run)
     free = settings.design_workers - q.active_jobs(run, Job.Kind.DESIGN)
+    if not any(d.implemented and not d.vetoed for d in q.design_states(run)):
+        free = 0  # nothing to design from yet (the seeds still wait for their check)
     if settings.max_designs:
         free = min(free, settings.max_designs - made - q.active_jobs(run, Job.Kind.DESIGN))
     pressure = backpressure.pressure(run, settings)

@@ -25,7 +25,7 @@ from evolution.core.verify_runner import run_verification
 from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
 from evolution.selectors import loop as q
 from evolution.services import intake, jobs
-from evolution.services.checks import run_checker, store_check
+from evolution.services.checks import apply_check, run_checker
 from evolution.services.designs import create_design_from_result
 from evolution.services.eligibility import PARENT, require_usable
 from evolution.services.events import record_event
@@ -172,10 +172,8 @@ def _check(job: Job) -> None:
     design = job.design
     report = run_checker(GAUTree.from_dict(design.tree))
     with transaction.atomic():
-        store_check(report, design=design)
-        status = Design.Status.CHECKED if report.get("passed") else Design.Status.INVALID
-        Design.objects.filter(id=design.id).update(status=status)
-        jobs.finish(job, summary={"passed": bool(report.get("passed"))})
+        passed = apply_check(design, report)
+        jobs.finish(job, summary={"passed": passed})
 
 
 def _check_upload(job: Job, upload_id: int) -> None:

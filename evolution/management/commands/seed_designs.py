@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, names, no_check, **options):
         check = not no_check
         if check and not checker_available():
-            self.stdout.write("checker not installed: seeds are stored unchecked (they are trusted code)")
+            self.stdout.write("checker not installed: seeds are stored unchecked; the conductor checks them")
         for outcome in seed_designs(names or None, check=check):
             verb = "created" if outcome.created else "exists "
             note = f" ({outcome.note})" if outcome.note else ""

@@ -37,8 +37,9 @@ class Command(BaseCommand):
                 store_check(report.to_dict(), design=stored)
                 status = Design.Status.CHECKED if report.passed else Design.Status.INVALID
                 if stored.status in (Design.Status.PROPOSED, Design.Status.IMPLEMENTING, Design.Status.CHECKED,
-                                     Design.Status.INVALID):
-                    Design.objects.filter(id=stored.id).update(status=status)
+                                     Design.Status.INVALID, Design.Status.UNCHECKED):
+                    Design.objects.filter(id=stored.id).update(
+                        status=status, failure="" if report.passed else stored.failure)
             label = stored.name
         else:
             if not Path(design).exists():
