@@ -7,13 +7,9 @@ Screenshots go to artifacts/screenshots/ (CI keeps them as test artefacts).
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -62,44 +58,3 @@ def shoot():
         return path
 
     return take
-
-
-@pytest.fixture(scope="session")
-def asgi_server():
-    """daphne serving genesys_site.asgi (plus static files) on a free port, in a daemon thread: one
-    per test session, since Twisted's reactor cannot be started again in the same process."""
-    from daphne.endpoints import build_endpoint_description_strings
-    from daphne.server import Server  # installs Twisted's asyncio reactor on a loop of its own
-    from twisted.internet import reactor
-
-    from genesys_site.asgi import application
-
-    server = Server(application=ASGIStaticFilesHandler(application), signal_handlers=False,
-                    endpoints=build_endpoint_description_strings(host="127.0.0.1", port=0))
-    thread = threading.Thread(target=server.run, name="daphne", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not getattr(server, "listening_addresses", None):
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("daphne did not start listening")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.listening_addresses[0][1]}"
-    reactor.callFromThread(reactor.stop)
-    thread.join(10)
-
-
-@pytest.fixture
-def shared_connection(transactional_db):
-    """Every thread (daphne's request and consumer threads, this one) uses this test's connection,
-    as Django's live server does for an in-memory SQLite database."""
-    handler = connections._connections
-    conn = connections["default"]
-    conn.inc_thread_sharing()
-
-    class Shared:
-        default = conn
-
-    connections._connections = Shared()
-    yield conn
-    connections._connections = handler
-    conn.dec_thread_sharing()

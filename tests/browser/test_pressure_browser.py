@@ -22,8 +22,8 @@ from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verificat
 from evolution.services import decisions
 from evolution.services.loop import dispatch
 from evolution.services.roles import ensure_user
-from evolution.services.seeding import seed_designs
 from evolution.services.work import run_design_job
+from tests.checked_seeds import checked_seeds
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ def pressed(live_server, transactional_db):
     and 26 checked designs waiting for their first (the limit is 20): designing is paused."""
     run = EvolutionRun.objects.create(name="default", budgets={"micro": 64, "tiny": 16},
                                       settings={"design_workers": 2, "verify_workers": 1, "max_backlog": 20})
-    seeds = [o.design for o in seed_designs(check=False)]
+    seeds = checked_seeds()
     for seed in seeds:
         Verification.objects.create(design=seed, rung="micro", status="done", fitness=0.1)
     gpt = next(d for d in seeds if d.name == "gpt")
