@@ -45,7 +45,8 @@ def site(settings, tmp_path, monkeypatch, live_server):
 
 def fuzz(base_url: str, headers: dict[str, str]) -> tuple[int, list[str]]:
     """Every operation with EXAMPLES generated cases; the failures as readable lines."""
-    schema = schemathesis.openapi.from_url(f"{base_url}/api/schema/?format=json")
+    # The schema is built on first request (seconds; over 10 s, schemathesis' default, on a loaded box).
+    schema = schemathesis.openapi.from_url(f"{base_url}/api/schema/?format=json", timeout=120)
     failures: list[str] = []
     calls = 0
     for result in schema.get_all_operations():
