@@ -292,7 +292,8 @@ def test_the_leaderboard_takes_a_finished_verification_in_without_a_reload(studi
     assert best.design_id == design.id
     expect(row.locator("td").first).to_have_text("1")  # ranked first, above the designs already there
     assert page.evaluate("() => performance.getEntriesByType('navigation').length") == 1  # no reload
-    assert page.locator("#board").get_attribute("data-live-updates") == "1"
+    # re-read by the live stream (once per burst of events; a slow box may see the burst as two)
+    assert int(page.locator("#board").get_attribute("data-live-updates") or 0) >= 1
     both_widths(page, shoot, "leaderboard-live")
     assert not page.errors, page.errors
 
