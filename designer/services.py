@@ -98,8 +98,8 @@ def _enter_seed(name: str, notes: list[str]) -> Any:
     except ImportError:
         notes.append(f"seed {name} used from files (the evolution app cannot store seeds yet)")
         return None
-    outcomes = seed_designs([name], check=False)
-    notes.append(f"seed {name} entered into the evolution tree")
+    outcomes = seed_designs([name])  # checked on entry: an unchecked seed cannot be a parent
+    notes.append(f"seed {name} entered into the evolution tree ({outcomes[0].note if outcomes else 'not stored'})")
     return outcomes[0].design if outcomes else None
 
 
