@@ -31,7 +31,7 @@ QUERY = """
 import json
 from evolution.models import Design, Job, Upload, Verification
 print("RESULT" + json.dumps({
-    "designs": list(Design.objects.values("id", "name", "status", "is_seed", "run_id")),
+    "designs": list(Design.objects.values("id", "name", "status", "is_seed", "origin_kind", "run_id")),
     "jobs": list(Job.objects.values("id", "kind", "status", "attempts", "design_id", "verification_id",
                                     "failure_category", "error", "params")),
     "uploads": list(Upload.objects.values("id", "name", "status", "design_id", "error")),
@@ -163,7 +163,7 @@ def test_a_killed_worker_loses_no_design(stack):
         return len(designs) >= 2 and not busy and any(j["attempts"] > 1 for j in s["jobs"])
 
     final = wait_for(stack, settled, 1500, "the run to settle after the restart")
-    made = [d for d in final["designs"] if not d["is_seed"]]
+    made = [d for d in final["designs"] if d["origin_kind"] != "seed"]  # a seed failing its check is no longer is_seed
     design_jobs = [j for j in final["jobs"] if j["kind"] == "design"]
     # Every design job that finished made exactly one stored design; no design was lost or doubled.
     assert sorted(j["design_id"] for j in design_jobs if j["status"] == "done") == sorted(d["id"] for d in made)
@@ -241,7 +241,7 @@ def test_killing_redis_and_the_conductor_loses_nothing(private_redis, tmp_path, 
         final = wait_for(stack, _settled, 1500, "the run to settle after Redis and the conductor came back")
         settle_after_s = time.time() - back
 
-    made = [d for d in final["designs"] if not d["is_seed"] and d["name"] != pending["name"]]
+    made = [d for d in final["designs"] if d["origin_kind"] != "seed" and d["name"] != pending["name"]]
     design_jobs = [j for j in final["jobs"] if j["kind"] == "design"]
     # Every design job that finished made exactly one stored design; none lost, none doubled.
     assert sorted(j["design_id"] for j in design_jobs if j["status"] == "done") == sorted(d["id"] for d in made)
