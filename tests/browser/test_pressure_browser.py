@@ -1,7 +1,7 @@
 """Back-pressure and the seed-and-parent rule in a real browser: the dashboard says why designing is
 paused and its fixes work; a researcher's request runs while the loop is under back-pressure, its
 state shown where it was made; a vetoed design offers no seed button and a forged POST is refused.
-Screenshots at 1440 and 390 px go to /work/shots/pressure/ (or $GENESYS_SHOTS_DIR)."""
+Screenshots at 1440 and 390 px go to artifacts/screenshots/pressure/ (or $GENESYS_SHOTS_DIR)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from tests.checked_seeds import checked_seeds
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "browser-pass-123"
-SHOTS = Path(os.environ.get("GENESYS_SHOTS_DIR", "/work/shots/pressure"))
+SHOTS = Path(os.environ.get("GENESYS_SHOTS_DIR", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "pressure"))
 REPLIES = Path(__file__).resolve().parents[1] / "data" / "llm_replies"
 KEY_ENV = "GENESYS_LLM_REPLAY_KEY"
 
