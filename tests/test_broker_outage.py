@@ -55,7 +55,7 @@ def test_a_worker_takes_new_tasks_after_redis_restarts(private_redis, tmp_path, 
     try:
         from celery import Celery
 
-        producer = Celery("producer", broker=private_redis.url)
+        producer = Celery("producer", broker=private_redis.url, set_as_current=False)  # not the app later tests use
         started = time.time()
         while "ready." not in log.read_text() and time.time() - started < 120:
             time.sleep(0.5)
@@ -85,7 +85,8 @@ def test_a_worker_takes_new_tasks_after_redis_restarts(private_redis, tmp_path, 
 
 def test_a_producer_sends_again_after_redis_restarts(private_redis):
     import redis
-    from celery import current_app
+
+    from genesys_site.celery import app as current_app  # the Studio's app, whatever ran before
 
     before = current_app.conf.broker_url
     current_app.conf.broker_url = private_redis.url
