@@ -3,14 +3,13 @@ its own seed, and the loop's design jobs run with the settings saved on the desi
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from checked_seeds import checked_seeds
 from django.db import IntegrityError, transaction
+from replay_designer import KEY_ENV, point_designer_at
 
-from designer.core.config import ROLES
 from designer.core.replay_server import ReplayServer
 from designer.services import active_settings
 from evolution.core.selection import VerifyChoice
@@ -20,7 +19,6 @@ from evolution.services.loop import queue_verification
 from evolution.services.work import designer_config_for, run_design_job, run_dir
 
 REPLIES = Path(__file__).parent / "data" / "llm_replies"
-KEY_ENV = "GENESYS_LLM_REPLAY_KEY"  # an allowed key name (designer.models)
 
 
 @pytest.fixture
@@ -64,15 +62,7 @@ def test_the_loops_design_job_runs_with_the_saved_designer_settings(run, monkeyp
     monkeypatch.setenv("GENESYS_KNOWLEDGE_DIR", str(tmp_path / "no-library"))
     gpt = Design.objects.get(name="gpt")
     with ReplayServer.from_folder(REPLIES / "budget_stop") as server:
-        settings = active_settings()
-        settings.default_provider, settings.anthropic_base_url, settings.anthropic_key_env = (
-            "anthropic", server.base_url, KEY_ENV)
-        for role in ROLES:
-            setattr(settings, f"{role}_model", "claude-opus-4-1")
-            setattr(settings, f"{role}_provider", "")
-        settings.run_budget_dollars = settings.implementation_budget_dollars = Decimal("1.00")
-        settings.ablation, settings.max_retries = "no_observer", 0
-        settings.save()
+        point_designer_at(server)
         request = DesignRequest.objects.create(run=run, mode="mutation")
         request.parents.set([gpt])
         job = Job.objects.create(run=run, kind=Job.Kind.DESIGN, params={"request": request.id})

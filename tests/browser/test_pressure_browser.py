@@ -8,29 +8,26 @@ from __future__ import annotations
 import os
 import random
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from designer.core.config import ROLES
 from designer.core.replay_server import ReplayServer
-from designer.services import active_settings
 from evolution.models import Design, DesignRequest, EvolutionRun, Job, Verification
 from evolution.services import decisions
 from evolution.services.loop import dispatch
 from evolution.services.roles import ensure_user
 from evolution.services.work import run_design_job
 from tests.checked_seeds import checked_seeds
+from tests.replay_designer import KEY_ENV, point_designer_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "browser-pass-123"
 SHOTS = Path(os.environ.get("GENESYS_SHOTS_DIR", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "pressure"))
 REPLIES = Path(__file__).resolve().parents[1] / "data" / "llm_replies"
-KEY_ENV = "GENESYS_LLM_REPLAY_KEY"
 
 
 @pytest.fixture
@@ -104,19 +101,6 @@ def test_the_dashboard_says_why_designing_is_paused_and_a_fix_works(pressed, pag
     assert page.errors == []
 
 
-def _replay_designer(server: ReplayServer) -> None:
-    """The loop's designer pointed at recorded provider replies (a test double at the provider's HTTP API)."""
-    settings = active_settings()
-    settings.default_provider, settings.anthropic_base_url, settings.anthropic_key_env = (
-        "anthropic", server.base_url, KEY_ENV)
-    for role in ROLES:
-        setattr(settings, f"{role}_model", "claude-opus-4-1")
-        setattr(settings, f"{role}_provider", "")
-    settings.run_budget_dollars = settings.implementation_budget_dollars = Decimal("1.00")
-    settings.ablation, settings.max_retries = "no_observer", 0
-    settings.save()
-
-
 def test_a_researchers_request_runs_under_back_pressure(pressed, page, monkeypatch, tmp_path):
     base, run = pressed
     monkeypatch.setenv(KEY_ENV, "replay-key-not-real")
@@ -141,7 +125,7 @@ def test_a_researchers_request_runs_under_back_pressure(pressed, page, monkeypat
     expect(page.locator("#pressure #design-requests li").first).to_have_attribute("data-state", "queued")
 
     with ReplayServer.from_folder(REPLIES / "budget_stop") as server:
-        _replay_designer(server)
+        point_designer_at(server)
         run_design_job(job.id)  # the design worker takes it, back-pressure or not
     request.refresh_from_db()
     assert request.status == "done" and request.result is not None
