@@ -87,8 +87,9 @@ def bootstrap_interval(x: list[float], y: list[float], iters: int = 2000, seed: 
 
 # ---- designs ------------------------------------------------------------------------------------
 
-def make_designs(out: Path, n_gp: int, rng_seed: int) -> list[Path]:
-    """The seeds and `n_gp` GP designs (mutations and crossovers of seeds) as JSON files."""
+def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False) -> list[Path]:
+    """The seeds, `n_gp` GP designs (mutations and crossovers of seeds) and, with `loop_designs`,
+    the designs a real loop made (DIR/designs/loop-*.json, from benchmarks/export_loop_designs.py)."""
     from verifier.core.gau.operators import OperatorError, crossover, random_mutation
     from verifier.core.seeds import load_seed
 
@@ -121,6 +122,8 @@ def make_designs(out: Path, n_gp: int, rng_seed: int) -> list[Path]:
         path.write_text(tree.to_json())
         paths.append(path)
         made += 1
+    if loop_designs:
+        paths += sorted(folder.glob("loop-*.json"), key=lambda p: int(p.stem.split("-")[1]))
     return paths
 
 
@@ -182,16 +185,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rungs", default=None, help="comma-separated rungs (default screen,micro[,tiny])")
     p.add_argument("--timeout", type=float, default=3600.0, help="wall seconds per run")
     p.add_argument("--set", action="append", default=[], help="passed to every verify run")
+    p.add_argument("--loop-designs", action="store_true",
+                   help="add the loop's designs exported to DIR by benchmarks/export_loop_designs.py")
+    p.add_argument("--shard", default="0/1",
+                   help="K/N: run only every N-th design from the K-th (N processes fill one cache in parallel)")
     p.add_argument("--no-run", default="", help="comma-separated rungs read from the cache only (never run)")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
     extra = [x for item in args.set for x in ("--set", item)]
     cached_only = {r for r in args.no_run.split(",") if r}
-    designs = make_designs(args.out, args.gp, args.rng_seed)
+    designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)
+    shard, shards = (int(x) for x in args.shard.split("/"))
     table: dict[str, dict[str, float | None]] = {}
     for rung in rungs:
-        for design in designs:
-            report = run_rung(design, rung, args.out, args.timeout, extra, run=rung not in cached_only)
+        for i, design in enumerate(designs):
+            mine = i % shards == shard
+            report = run_rung(design, rung, args.out, args.timeout, extra, run=mine and rung not in cached_only)
             table.setdefault(design.stem, {})[rung] = metric(report, rung)
             if rung == "screen":
                 table[design.stem].update(screen_parts(report))
