@@ -167,6 +167,23 @@ def screen_parts(report: VerificationReport | None) -> dict[str, float | None]:
             "screen:probes": sum(probes) / len(probes) if probes else None}
 
 
+def functional_clones(table: dict[str, dict[str, float | None]], rungs: list[str]) -> dict[str, str]:
+    """{later design: earlier design} for designs whose every rung value is identical to an earlier
+    design's: the same function under another tree (e.g. GPT with RetNet's units is RetNet); kept,
+    they would count one point twice and inflate rho."""
+    seen: dict[tuple, str] = {}
+    clones: dict[str, str] = {}
+    for name, row in table.items():
+        values = tuple(row.get(r) for r in rungs)
+        if all(v is None for v in values):
+            continue
+        if values in seen:
+            clones[name] = seen[values]
+        else:
+            seen[values] = name
+    return clones
+
+
 def agreement(table: dict[str, dict[str, float | None]], a: str, b: str) -> str:
     names = [n for n, row in table.items() if row.get(a) is not None and row.get(b) is not None]
     x = [float(table[n][a]) for n in names]  # type: ignore[arg-type]
@@ -206,7 +223,12 @@ def main(argv: list[str] | None = None) -> int:
                 table[design.stem].update(screen_parts(report))
     if "screen" in rungs:
         rungs = [*rungs, "screen:lm", "screen:probes"]
+    clones = functional_clones(table, rungs)
+    for clone, twin in clones.items():
+        print(f"  {clone} is a functional clone of {twin} (identical numbers at every rung): left out")
+        table[clone] = {**table[clone], "clone_of": twin}  # type: ignore[dict-item]
     (args.out / "table.json").write_text(json.dumps(table, indent=2))
+    table = {n: row for n, row in table.items() if n not in clones}
     print(f"\n{'design':10}" + "".join(f"{r:>14}" for r in rungs))
     for name, row in table.items():
         print(f"{name:10}" + "".join(f"{row.get(r):>14.4f}" if row.get(r) is not None else f"{'-':>14}"

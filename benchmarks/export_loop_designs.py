@@ -4,10 +4,10 @@
 
 Writes, for every checked design of the given runs (default: all runs) that has a finished
 verification at `--rung`, its GAU tree as DIR/designs/loop-<id>.json and that verification's report
-as DIR/<rung>/loop-<id>/report.json: the layout `bench_rank_agreement.py --loop-designs` reads, so
+as DIR/<rung>/loop-<id>/report.json (a seed's report as DIR/<rung>/<seed name>/report.json): the layout `bench_rank_agreement.py --loop-designs` reads, so
 the rungs above are run on designs the loop made, and the screen is not run twice (the stored
-report is the loop's; the benchmark recomputes the score from its raw components). Seeds are left
-to the benchmark. A design verified more than once at the rung (a re-verified close call) keeps
+report is the loop's; the benchmark recomputes the score from its raw components). The seeds'
+trees are the benchmark's own. A design verified more than once at the rung (a re-verified close call) keeps
 its first finished verification, so every design has one draw as the loop saw it.
 """
 
@@ -27,18 +27,22 @@ if str(REPO) not in sys.path:
 def export(out: Path, runs: list[int], rung: str) -> list[str]:
     from evolution.models import Design, Verification
 
-    designs = Design.objects.exclude(tree=None).filter(run__isnull=False).order_by("id")
+    from django.db.models import Q
+
+    designs = Design.objects.exclude(tree=None).filter(Q(run__isnull=False) | Q(mode="seed")).order_by("id")
     if runs:
-        designs = designs.filter(run_id__in=runs)
+        designs = designs.filter(Q(run_id__in=runs) | Q(mode="seed"))
     written = []
     for design in designs:
+        seed = design.mode == "seed"
         verification = (Verification.objects.filter(design=design, rung=rung, status="done")
                         .exclude(report=None).order_by("finished_at", "id").first())
         if verification is None:
             continue
-        name = f"loop-{design.id}"
-        (out / "designs").mkdir(parents=True, exist_ok=True)
-        (out / "designs" / f"{name}.json").write_text(json.dumps(design.tree, indent=2))
+        name = design.name if seed else f"loop-{design.id}"
+        if not seed:
+            (out / "designs").mkdir(parents=True, exist_ok=True)
+            (out / "designs" / f"{name}.json").write_text(json.dumps(design.tree, indent=2))
         folder = out / rung / name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "report.json").write_text(json.dumps(verification.report, indent=2))

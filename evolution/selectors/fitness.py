@@ -36,10 +36,11 @@ def population_stats(rungs: Iterable[str] | None = None) -> PopulationStats:
             for key, by_design in per_design.items()}
 
 
-def seed_noise(rung: str) -> float | None:
-    """The rung's seed-to-seed std of its fitness (`Rung.seed_noise`), None where not measured."""
+def seed_noise(rung: str, metric: str) -> float | None:
+    """The rung's measured seed-to-seed std of its fitness under `metric` (`Rung.seed_noise`),
+    None where not measured (or already inside the stderr, as at the screen)."""
     try:
-        return getattr(get_rung(rung), "seed_noise", None)
+        return get_rung(rung).seed_noise(metric)
     except KeyError:
         return None
 
@@ -57,7 +58,7 @@ def terms_of(verifications: Iterable[Verification], stats: PopulationStats) -> l
         value = sum(v.fitness for v in rows) / k
         errors = [v.fitness_stderr for v in rows]
         stderr = (math.sqrt(sum(e * e for e in errors)) / k) if all(e is not None for e in errors) else None
-        noise = seed_noise(rung)
+        noise = seed_noise(rung, metric)
         terms.append(z_term(rung, metric, value, stderr, stats.get((rung, metric), RungStats(value, 0.0, 1)),
                             None if noise is None else noise / math.sqrt(k)))
     return terms

@@ -110,13 +110,13 @@ def parent_comparisons(rung: str, entries: list[Verification]) -> dict[int, list
         design_id__in={p for _, p, _, _ in links}, rung=rung, status=Verification.Status.DONE,
     ).only("id", "design_id", "metrics", "fitness_metric")}
     mine = {v.design_id: v for v in entries}
-    noise = seed_noise(rung)
     url = reverse("evolution:design", args=["-slug-"])
     out: dict[int, list[ParentComparison]] = {}
     for child, parent, name, slug in links:
         if parent not in parents:
             continue
         child_fit, parent_fit = rung_fitness_of(mine[child]), rung_fitness_of(parents[parent])
+        noise = seed_noise(rung, child_fit.metric) if child_fit else None
         result = (paired_comparison(child_fit, parent_fit, noise) if child_fit and parent_fit
                   else Comparison("not comparable", reason="no per-task results stored"))
         out.setdefault(child, []).append(ParentComparison(name, url.replace("-slug-", slug), result))

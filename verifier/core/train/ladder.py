@@ -111,6 +111,17 @@ class Rung:
     # and when it was measured; empty until measured.
     noise: dict[str, Any] = field(default_factory=dict)
 
+    def seed_noise(self, metric: str) -> float | None:
+        """The measured seed-to-seed std of this rung's fitness under `metric` (None: not measured).
+
+        None at a screen rung too: there each component's stderr already is the larger of its
+        sampling error and its measured noise (verifier.core.screen.components), so adding the
+        score's noise again would count it twice."""
+        if self.kind == "screen":
+            return None
+        value = self.noise.get(f"fitness:{metric}")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
     def limit_for(self, task: str) -> int | None:
         """Examples (per subtask) this rung evaluates of `task`."""
         return self.eval_limits.get(task, self.eval_limit)
@@ -184,6 +195,53 @@ def _gpu(name: str, d: int, n: int, nominal: float, tpp: int, lr: float, ref_tps
     )
 
 
+# Measured with benchmarks/bench_noise.py (sample std of 3 training seeds of the GPT seed, with
+# evaluation; perplexities left out: at this size they span orders of magnitude). `fitness:<metric>`
+# is what paired comparisons and F's std add for a rung verified once (Rung.seed_noise).
+MICRO_NOISE: dict[str, Any] = {
+    "fitness:accuracy": 0.00355,
+    "fitness:bpb": 0.02677,
+    "fitness:likelihood": 0.01454,
+    "val_bpb": 0.02677,
+    "val_loss": 0.07144,
+    "arc_challenge_local.acc": 0.02887,
+    "arc_challenge_local.acc_norm": 0.02517,
+    "arc_challenge_local.logprob_per_byte": 0.02204,
+    "arc_challenge_local.margin": 0.0077,
+    "arc_easy_local.acc": 0.01528,
+    "arc_easy_local.acc_norm": 0.02517,
+    "arc_easy_local.logprob_per_byte": 0.02308,
+    "arc_easy_local.margin": 0.00706,
+    "blimp_local.acc": 0.03005,
+    "blimp_local.logprob_per_byte": 0.03344,
+    "blimp_local.margin": 0.00253,
+    "boolq_local.acc": 0.0,
+    "boolq_local.logprob_per_byte": 0.07848,
+    "boolq_local.margin": 0.0634,
+    "copa_local.acc": 0.01155,
+    "copa_local.acc_norm": 0.01,
+    "copa_local.logprob_per_byte": 0.00876,
+    "copa_local.margin": 0.00532,
+    "hellaswag_local.acc": 0.00577,
+    "hellaswag_local.acc_norm": 0.01155,
+    "hellaswag_local.logprob_per_byte": 0.02444,
+    "hellaswag_local.margin": 0.00164,
+    "lambada_openai_local.acc": 0.0,
+    "lambada_openai_local.logprob_per_byte": 0.01107,
+    "openbookqa_local.acc": 0.00577,
+    "openbookqa_local.acc_norm": 0.02082,
+    "openbookqa_local.logprob_per_byte": 0.02235,
+    "openbookqa_local.margin": 0.00615,
+    "piqa_local.acc": 0.00577,
+    "piqa_local.acc_norm": 0.03055,
+    "piqa_local.logprob_per_byte": 0.00588,
+    "piqa_local.margin": 0.00299,
+    "winogrande_local.acc": 0.01,
+    "winogrande_local.logprob_per_byte": 0.03168,
+    "winogrande_local.margin": 0.0016,
+    "measured": "2026-12-05: gpt seed, verify --rung micro with --seed 42, 1, 2 (sample std of 3)",
+}
+
 # CPU rungs: sized so one seed trains and evaluates in minutes on 2 cores (see docs/VERIFIER.md).
 # Their nominal size is a round number near the non-embedding target; their reference throughputs
 # are what the GPT seed reaches on an idle 2-core box, and their "too slow" factor is generous
@@ -194,6 +252,7 @@ MICRO = Rung(
     eval_limits={"blimp_local": 5},
     val_tokens=2**15, reference_tokens_per_s=1500.0, eval_seconds=300.0, slow_factor=50.0, device="cpu",
     notes="about 0.8M non-embedding parameters, 262k tokens (128 steps): minutes per design on 2 CPU cores",
+    noise=MICRO_NOISE,
 )
 TINY = Rung(
     name="tiny", d_model=256, n_block=5, nominal_params=2**22, tokens_per_param=0.25,
