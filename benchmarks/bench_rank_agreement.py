@@ -129,16 +129,40 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
 
 # ---- runs ---------------------------------------------------------------------------------------
 
+def claim(folder: Path) -> bool:
+    """Take `folder` for this process (several benchmark processes may fill one cache): False when
+    another live process holds it."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / "running.pid"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            os.kill(int(lock.read_text() or "0"), 0)
+            return False  # its process is alive
+        except (OSError, ValueError):
+            lock.unlink(missing_ok=True)  # a dead process's claim
+            return claim(folder)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
+
+
 def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[str],
              run: bool = True) -> VerificationReport | None:
     """The cached report of `design` at `rung`, running it first when there is none (and `run`)."""
     folder = out / rung / design.stem
     report_path = folder / "report.json"
-    if not report_path.exists() and run:
+    if not report_path.exists() and run and claim(folder):
         argv = ["verify", str(design), "--rung", rung, "--out", str(folder), "--quiet", "--device", "cpu", *extra]
         if rung != "screen":
             argv.append("--no-eval")
-        child = run_child(argv, folder / "log.txt", timeout_s)
+        try:
+            child = run_child(argv, folder / "log.txt", timeout_s)
+        finally:
+            (folder / "running.pid").unlink(missing_ok=True)
         (folder / "child.json").write_text(json.dumps(child.__dict__))
         print(f"  {design.stem} @ {rung}: {child.cpu_s:.0f} CPU-s, {child.wall_s:.0f} s wall", flush=True)
     try:
@@ -168,8 +192,8 @@ def screen_parts(report: VerificationReport | None) -> dict[str, float | None]:
 
 
 def functional_clones(table: dict[str, dict[str, float | None]], rungs: list[str]) -> dict[str, str]:
-    """{later design: earlier design} for designs whose every rung value is identical to an earlier
-    design's: the same function under another tree (e.g. GPT with RetNet's units is RetNet); kept,
+    """{later design: earlier design} for designs whose values at `rungs` are all identical to an
+    earlier design's: the same function under another tree (e.g. GPT with RetNet's units is RetNet); kept,
     they would count one point twice and inflate rho."""
     seen: dict[tuple, str] = {}
     clones: dict[str, str] = {}
@@ -206,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="add the loop's designs exported to DIR by benchmarks/export_loop_designs.py")
     p.add_argument("--shard", default="0/1",
                    help="K/N: run only every N-th design from the K-th (N processes fill one cache in parallel)")
+    p.add_argument("--reverse", action="store_true",
+                   help="run the designs newest first (a second process filling the same cache)")
     p.add_argument("--no-run", default="", help="comma-separated rungs read from the cache only (never run)")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
@@ -213,9 +239,18 @@ def main(argv: list[str] | None = None) -> int:
     cached_only = {r for r in args.no_run.split(",") if r}
     designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)
     shard, shards = (int(x) for x in args.shard.split("/"))
+    order = list(reversed(designs)) if args.reverse else designs
     table: dict[str, dict[str, float | None]] = {}
+    # The screen is deterministic, so designs with identical screen numbers compute the same function:
+    # they are run once at the rungs above (and counted once).
+    clone_key = ["screen", "screen:lm", "screen:probes"] if "screen" in rungs else rungs
     for rung in rungs:
-        for i, design in enumerate(designs):
+        skip = (functional_clones({d.stem: table.get(d.stem, {}) for d in designs}, clone_key)
+                if rung != "screen" else {})
+        for i, design in enumerate(order):
+            if design.stem in skip:
+                table.setdefault(design.stem, {})[rung] = None
+                continue
             mine = i % shards == shard
             report = run_rung(design, rung, args.out, args.timeout, extra, run=mine and rung not in cached_only)
             table.setdefault(design.stem, {})[rung] = metric(report, rung)
@@ -223,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
                 table[design.stem].update(screen_parts(report))
     if "screen" in rungs:
         rungs = [*rungs, "screen:lm", "screen:probes"]
-    clones = functional_clones(table, rungs)
+    clones = functional_clones({d.stem: table[d.stem] for d in designs}, clone_key if "screen" in rungs else rungs)
     for clone, twin in clones.items():
-        print(f"  {clone} is a functional clone of {twin} (identical numbers at every rung): left out")
+        print(f"  {clone} is a functional clone of {twin} (identical screen numbers): left out")
         table[clone] = {**table[clone], "clone_of": twin}  # type: ignore[dict-item]
     (args.out / "table.json").write_text(json.dumps(table, indent=2))
     table = {n: row for n, row in table.items() if n not in clones}

@@ -25,9 +25,9 @@ if str(REPO) not in sys.path:
 
 
 def export(out: Path, runs: list[int], rung: str) -> list[str]:
-    from evolution.models import Design, Verification
-
     from django.db.models import Q
+
+    from evolution.models import Design, Verification
 
     designs = Design.objects.exclude(tree=None).filter(Q(run__isnull=False) | Q(mode="seed")).order_by("id")
     if runs:
