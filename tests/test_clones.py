@@ -16,6 +16,7 @@ from designer.core.result import DesignerResult
 from evolution.models import CheckRun, Design, EvolutionRun, Job, Upload
 from evolution.selectors.loop import design_states
 from evolution.selectors.run_metrics import error_rates, stage_outcomes
+from evolution.selectors.run_report import run_report
 from evolution.services import intake, work
 from evolution.services.checks import apply_check, run_checker
 from evolution.services.clones import report_fingerprint
@@ -69,6 +70,7 @@ def test_the_gp_designers_retnet_is_a_clone_of_the_retnet_seed(client_for, resea
     # It counts as a failed check of its run, under its own category.
     check_stage = error_rates(run, stage_outcomes(run))["stages"]["check"]
     assert (check_stage["attempts"], check_stage["errors"], check_stage["categories"]) == (1, 1, {"duplicate": 1})
+    assert run_report(run)["failures"] == {"check:duplicate": 1}
     # Its page links to its twin; the twin's page lists it.
     client = client_for(researcher)
     page = client.get(clone.get_absolute_url()).content.decode()
