@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         values = [per_seed[s][name] for s in per_seed]
         sd = statistics.stdev(values)
         noise[name] = round(sd, 5)
-        print(f"{name:42}" + "".join(f"{v:>11.4f}" for v in values) + f"{statistics.fmean(values):>11.4f}{sd:>10.4f}")
+        print(f"{name:42}" + "".join(f"{v:>11.5g}" for v in values) + f"{statistics.fmean(values):>11.5g}{sd:>10.4g}")
     noise["measured"] = (f"{args.design} seed, verify --rung {args.rung} with --seed {', '.join(map(str, per_seed))}"
                          f" (sample std of {len(per_seed)})")
     if args.json:
