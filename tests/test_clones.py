@@ -77,6 +77,10 @@ def test_the_gp_designers_retnet_is_a_clone_of_the_retnet_seed(client_for, resea
     assert 'id="clone-of"' in page and "Functional clone of" in page
     assert f'<a href="{retnet.get_absolute_url()}">#{retnet.id} retnet</a>' in page
     assert clone.get_absolute_url() in client.get(retnet.get_absolute_url()).content.decode()
+    # The API says the same, read-only.
+    detail = client.get(f"/api/designs/{clone.slug}/").json()
+    assert (detail["clone_of"], detail["fingerprint"]) == (retnet.id, retnet.fingerprint)
+    assert client.get(f"/api/designs/{retnet.slug}/").json()["fingerprint"] == retnet.fingerprint
 
 
 def test_a_genuinely_different_design_enters_and_then_wins_against_its_own_clone():
