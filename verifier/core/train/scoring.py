@@ -200,12 +200,12 @@ def _head_scores(lm: GenesysLM, states: torch.Tensor, positions: _Positions, dev
                  autocast_dtype: torch.dtype | None, head_chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per scored position: log P(target) and whether the target is the argmax (HFLM's is-greedy).
 
-    Without autocast (CPU), the head's matmul and the log-softmax write into two buffers reused
-    chunk after chunk: a fresh [chunk, vocab] tensor per chunk (32 MB at 256 x 32k) is mapped and
-    page-faulted anew by the allocator every time: 30% of the head's time in isolation, 12% in the
-    micro rung's evaluation (2-core box). The numbers are the same ops on the same inputs. Chunks of 1024 prefixes (two
-    131 MB buffers; HFLM's own logits for 16 rows are 524 MB) cost 12% less than 256 with two
-    threads (fewer thread hand-offs), the same with one."""
+    Without autocast (as on a CPU), the head's matmul and the log-softmax write into two buffers
+    reused chunk after chunk: a fresh [chunk, vocab] tensor per chunk (32 MB at 256 x 32k) is
+    mapped and page-faulted anew by the allocator every time: 30% of the head's time in isolation,
+    12% in the micro rung's evaluation (2-core box). Same ops on the same inputs, same numbers.
+    Chunks of 1024 prefixes (two 131 MB buffers; HFLM's logits for 16 rows take 524 MB) cost 12%
+    less than 256 with two threads (fewer thread hand-offs), the same with one."""
     vocab = lm.config.vocab_size
     node = torch.tensor(positions.nodes, device=device)
     target = torch.tensor(positions.targets, device=device)
