@@ -6,7 +6,9 @@
 Builds the seed at the rung's shape (random initialisation unless --weights), then runs
 `evaluation.evaluate` on the rung's tasks and example limits once per engine, in the given order
 (the first run also pays cold caches; fast first by default, so the comparison does not favour
-it; importing lm-eval is timed apart, once). "hflm" is today's path: lm-eval as it is (its whole
+it; importing lm-eval, datasets and transformers is timed apart, once). The process runs with the
+OpenMP settings of verify's child, where evaluation runs in production (`OMP_WAIT_POLICY=PASSIVE`
+unless set; cpu_threads.py), unless --inherit-threads. "hflm" is today's path: lm-eval as it is (its whole
 task index, the task files as written) around HFLM; "fast" is the exact fast scorer with lean task
 loading (local task index only, no few-shot pools at zero shots). Prints each engine's wall time per call, the speed-up, and the largest difference
 between the two engines' results: absolute for accuracies and likelihood scores, relative for
@@ -30,6 +32,7 @@ import torch  # noqa: E402
 from verifier.core.gau import compose, load_gab  # noqa: E402
 from verifier.core.seeds import load_seed  # noqa: E402
 from verifier.core.train.autotune import build_model, fit_to_rung  # noqa: E402
+from verifier.core.train.cpu_threads import THREAD_ENV, TRAINING_ENV, training_env  # noqa: E402
 from verifier.core.train.data import default_cache_dir, load_tokenizer  # noqa: E402
 from verifier.core.train.evaluation import evaluate  # noqa: E402
 from verifier.core.train.ladder import get_rung  # noqa: E402
@@ -63,7 +66,13 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, help="default: 64 on CUDA, 16 on CPU (as verify)")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--inherit-threads", action="store_true",
+                        help="keep this shell's OpenMP settings instead of verify's child's (cpu_threads.py)")
     args = parser.parse_args()
+    if not args.inherit_threads and any(k not in os.environ for k in TRAINING_ENV):
+        # Evaluate as `verify` does: in its sandboxed child, with sleeping OpenMP threads unless the
+        # operator set otherwise. Read when OpenMP starts, so the process is started anew with it.
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **training_env()})
 
     data_dir = Path(os.environ.get("GENESYS_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
     rung = get_rung(args.rung)
@@ -83,10 +92,15 @@ def main() -> int:
     limits = None if args.limit is not None else dict(rung.eval_limits)
     batch_size = args.batch_size or (64 if device.type == "cuda" else 16)
     print(f"{args.seed} at {rung.name}: d_model {size.d_model}, n_block {size.n_block}, "
-          f"{model.num_params(non_embedding=False):,} parameters on {device} ({torch.get_num_threads()} threads); "
+          f"{model.num_params(non_embedding=False):,} parameters on {device} ({torch.get_num_threads()} threads, "
+          f"{' '.join(f'{k}={os.environ[k]}' for k in THREAD_ENV if k in os.environ) or 'OpenMP defaults'}); "
           f"tasks {','.join(tasks)}; limit {limit} {limits or ''}", flush=True)
     start = time.perf_counter()
-    import lm_eval.models.huggingface  # noqa: F401 - paid once per process by either engine: timed apart
+    # paid once per process by whichever engine runs first: timed apart (evaluate's own imports too)
+    import datasets  # noqa: F401
+    import lm_eval.evaluator  # noqa: F401
+    import lm_eval.models.huggingface  # noqa: F401
+    import lm_eval.tasks  # noqa: F401
     import transformers.modeling_utils  # noqa: F401
 
     imports = time.perf_counter() - start
@@ -101,6 +115,7 @@ def main() -> int:
         cpu_seconds[engine] = time.process_time() - cpu_start
         print(f"{engine:>5}: {seconds[engine]:8.1f} s wall, {cpu_seconds[engine]:8.1f} s CPU", flush=True)
     figures: dict = {"import_seconds": imports, "rung": rung.name, "seed": args.seed, "device": str(device), "seconds": seconds,
+                     "threads": torch.get_num_threads(), "thread_env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
                      "tasks": tasks, "limit": limit, "limits": limits}
     if {"fast", "hflm"} <= set(results):
         worst_abs, worst_rel, where = differences(results["hflm"], results["fast"])

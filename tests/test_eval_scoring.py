@@ -149,3 +149,39 @@ def test_rolling_loglikelihoods_match_lm_eval(genesys_data_dir):
     oracle = make_harness(lm, tokenizer, "hflm", max_length=32).loglikelihood_rolling(requests, disable_tqdm=True)
     fast = make_harness(lm, tokenizer, "fast", max_length=32).loglikelihood_rolling(requests, disable_tqdm=True)
     assert fast == pytest.approx(oracle, abs=1e-4)
+
+
+# awkward token-level requests (max_length 32): the fast path must equal the naive reference and HFLM
+SHARED = [5, 6, 7, 8]
+AWKWARD = {
+    "one request": [([1, 2, 3], [4, 5])],
+    "identical requests": [([1, 2, 3], [4, 5])] * 3,
+    # the choices of one question: multi-token continuations of different lengths, one a prefix of
+    # another, one much longer than the rest, one sharing only its first token
+    "shared context": [(SHARED, [1, 2]), (SHARED, [3, 4, 5, 6]), (SHARED, [1]), (SHARED, [1, 2, 9, 9, 9, 9, 9, 9, 9]),
+                       (SHARED, [3, 7]), (SHARED, [2] * 20)],
+    # contexts cut from the left (context + continuation beyond max_length), the continuation
+    # alone filling max_length, and choices whose cut inputs no longer share a start
+    "max_length truncation": [([9] * 60, [4] * 3), ([9] * 60, [4] * 32), ([8] * 30, [1] * 10), ([8] * 30, [2] * 10),
+                              (list(range(1, 40)), [3]), (list(range(1, 40)), [3, 3])],
+}
+
+
+@pytest.mark.parametrize("case", sorted(AWKWARD))
+def test_fast_scores_equal_the_naive_reference_on_awkward_requests(small_lm, case):
+    requests = AWKWARD[case]
+    want = naive_scores(small_lm, requests, max_length=32)
+    for budget, chunk in ((1, 1), (40, 3), (4096, 256)):  # a row per pass and a prefix per head chunk, ..., all at once
+        assert_same(score_requests(small_lm, requests, max_length=32, token_budget=budget, head_chunk=chunk), want)
+
+
+def test_fast_harness_equals_lm_eval_hflm_on_awkward_token_requests(genesys_data_dir):
+    from verifier.core.train.evaluation import make_harness
+
+    tokenizer = load_tokenizer("tokenizers/llama2", genesys_data_dir)
+    lm = tiny_llama_model(tokenizer)
+    requests = [(None, list(c), list(k)) for case in sorted(AWKWARD) for c, k in AWKWARD[case]]
+    oracle = make_harness(lm, tokenizer, "hflm", max_length=32)._loglikelihood_tokens(requests, disable_tqdm=True)
+    fast = make_harness(lm, tokenizer, "fast", max_length=32)._loglikelihood_tokens(requests, disable_tqdm=True)
+    assert_same(fast, oracle)
+    assert_same(fast, naive_scores(lm, [(c, k) for _, c, k in requests], max_length=32))

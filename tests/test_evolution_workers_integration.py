@@ -185,7 +185,7 @@ create_roles()
 user = ensure_user("rita", "pw-pw-pw-9-long", "researcher")[0]
 tree = load_seed("gpt")
 tree.name = "uploaded-while-redis-was-down"
-tree.units["GatedMLP"].code += "\\n# uploaded during the outage\\n"
+tree.units["GatedMLP"].code = tree.units["GatedMLP"].code.replace("F.silu(gate)", "F.gelu(gate)")
 print("UPLOAD", submit_design(user, text=tree.to_json()).status)
 """
 

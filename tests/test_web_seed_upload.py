@@ -27,6 +27,8 @@ def gpt_variant(name: str = "gpt-wide-rope", causal: bool = True) -> dict:
     tree.name = name
     mha = tree.units["MHA"]
     mha.code = mha.code.replace("is_causal=True", f"is_causal={causal}") + "\n# uploaded variant\n"
+    mlp = tree.units["GatedMLP"]  # a variant that computes something else: not a functional clone of gpt
+    mlp.code = mlp.code.replace("F.silu(gate)", "F.gelu(gate)")
     return tree.to_dict()
 
 
@@ -34,7 +36,9 @@ def zip_of_gpt(edit: str = "# zipped variant\n", folder: str = "gptz") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted((SEEDS_DIR / "gpt").glob("*.py")):
-            text = path.read_text() + (edit if path.stem == "GatedMLP" else "")
+            text = path.read_text()
+            if path.stem == "GatedMLP":  # changed behaviour too: not a functional clone of gpt
+                text = text.replace("F.silu(gate)", "F.gelu(gate)") + edit
             archive.writestr(f"{folder}/{path.name}", text)
     return buffer.getvalue()
 

@@ -56,8 +56,9 @@ class DesignDetailSerializer(DesignListSerializer):
             "refusals", "parent_names", "origin", "mode", "summary", "verdict_reason", "tree", "tree_hash", "root_unit",
             "outline", "composed_code", "units", "proposal", "review_rounds", "trace", "failure", "references",
             "designer_metrics", "tokens_in", "tokens_out", "cost_dollars", "designer_seconds", "gpu_seconds",
-            "verifications", "created_by", "updated_at",
+            "verifications", "created_by", "updated_at", "fingerprint", "clone_of",
         ]
+        read_only_fields = [*DesignListSerializer.Meta.read_only_fields, "fingerprint", "clone_of"]
 
     @extend_schema_field({"type": "object", "properties": {"seed": {"type": "string", "nullable": True},
                                                             "parent": {"type": "string", "nullable": True}}})

@@ -31,7 +31,7 @@ class Upload(models.Model):
         ACCEPTED = "accepted", "accepted"
         REJECTED = "rejected", "rejected by the checker"
         UNREADABLE = "unreadable", "could not be read"
-        DUPLICATE = "duplicate", "identical to an existing design"
+        DUPLICATE = "duplicate", "duplicate of an existing design"  # the same tree, or the same behaviour
         FAILED = "failed", "the check could not run"
 
     class SourceKind(models.TextChoices):

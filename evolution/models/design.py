@@ -66,6 +66,11 @@ class Design(models.Model):
     root_unit = models.CharField(max_length=200, blank=True)
     outline = models.TextField(blank=True)
     composed_code = models.TextField(blank=True)
+    # What the design computes (verifier/core/checker/fingerprint.py), set when its check passed; a design
+    # that behaves like one already in the population is invalid and points at it (evolution/services/clones.py).
+    fingerprint = models.CharField(max_length=80, blank=True, db_index=True)
+    clone_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones",
+                                 help_text="the design this one behaves exactly like (a functional clone)")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED, db_index=True)
     verdict = models.CharField(max_length=16, choices=Verdict.choices, default="", blank=True, db_index=True)

@@ -13,6 +13,7 @@ from typing import Any
 from designer.core.checking import CheckerUnavailable, checker_available, run_check
 from evolution.core.cpu_time import cpu_meter, reported_child_cpu
 from evolution.models import CheckRun, Design
+from evolution.services.clones import judge
 from verifier.core.gau.tree import GAUTree
 
 __all__ = ["CheckerUnavailable", "apply_check", "checker_available", "run_checker", "store_check"]
@@ -48,12 +49,16 @@ def _seconds(value: Any) -> float:
 
 def apply_check(design: Design, report: dict[str, Any]) -> bool:
     """Store a checker report on a stored design and set its status from it: "checked" only when the
-    check ran and passed, else "invalid" with the reason. Returns whether it passed."""
-    store_check(report, design=design)
-    passed = report.get("passed") is True
-    failure = "" if passed else str(report.get("error") or report.get("summary") or "failed the checker")[:4000]
+    check ran and passed and the design is no functional clone of one already in the population
+    (`clones`), else "invalid" with the reason. Returns whether it entered the population."""
+    verdict = judge(report, exclude_id=design.id)
+    store_check(verdict.report, design=design)
+    passed = verdict.passed
+    failure = "" if passed else (verdict.failure or str(report.get("error") or report.get("summary")
+                                                        or "failed the checker"))[:4000]
     status = Design.Status.CHECKED if passed else Design.Status.INVALID
-    changes: dict[str, Any] = {"status": status, "failure": failure}
+    changes: dict[str, Any] = {"status": status, "failure": failure, "fingerprint": verdict.fingerprint,
+                               "clone_of": verdict.twin}
     if not passed:
         changes["is_seed"] = False  # the seed-and-parent rule: an invalid design is not built on
     Design.objects.filter(id=design.id).update(**changes)

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from designer.core.result import DesignerResult
 from evolution.models import Design, DesignParent
 from evolution.services.checks import store_check
+from evolution.services.clones import judge
 from evolution.services.events import record_event
 from evolution.services.units import link_units
 from verifier.core.gau.composer import compose, tree_outline
@@ -90,7 +91,9 @@ def create_design(
 ) -> Design:
     """Store a design with its units, parents and check report, then record `design.created`.
 
-    `fields` are further `Design` columns (proposal, review_rounds, trace, cost fields…).
+    A design stored as checked whose report makes it a functional clone of a design in the population
+    is stored invalid instead, pointing at its twin (`evolution.services.clones`).
+    `fields` are further `Design` columns (proposal, review_rounds, trace, cost fields, fingerprint…).
     """
     parent_rows = _resolve_parents(parents)
     composed, outline, tree_hash, failure = "", "", "", fields.pop("failure", "")
@@ -104,6 +107,13 @@ def create_design(
         except (TreeError, SyntaxError) as exc:
             failure = failure or f"does not compose: {exc}"
             status = Design.Status.INVALID
+    if status == Design.Status.CHECKED and check_report is not None:
+        verdict = judge(check_report)  # a functional clone of a design in the population stays out
+        check_report = verdict.report
+        fields.setdefault("fingerprint", verdict.fingerprint)
+        if verdict.twin is not None:
+            status, is_seed, failure = Design.Status.INVALID, False, verdict.failure
+            fields["clone_of"] = verdict.twin
     generation = max((p.generation for p in parent_rows), default=-1) + 1
     user = user if getattr(user, "is_authenticated", False) else None
     base = (name or (tree.name if tree else "") or "design").strip()[:190]

@@ -5,7 +5,9 @@ the tree.
 the tree, and queues a `check` job: the upload is CHECKING until a worker's `check_upload` runs the
 checker in its sandbox, stores the verdict and records `upload.checked` (broadcast to the pages). A
 rejected upload is kept with its checker report so that its author can read the findings; it never
-becomes a node of the tree.
+becomes a node of the tree. An upload identical to a design in the tree, or one that behaves exactly
+like a design in the population (a functional clone: `evolution.services.clones`), is a DUPLICATE
+that names that design.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from evolution.core.intake import MAX_UPLOAD_BYTES, IntakeError, read_design, so
 from evolution.models import Design, Job, Upload
 from evolution.services import jobs
 from evolution.services.checks import CheckerUnavailable, checker_available, run_checker, store_check
+from evolution.services.clones import clone_message, find_twin, report_fingerprint
 from evolution.services.designs import create_design
 from evolution.services.events import record_event
 from evolution.services.runs import ensure_active_run
@@ -92,12 +95,17 @@ def check_upload(upload_id: int) -> Upload:
         if twin is not None:
             upload.design = twin
             return _decide(upload, Upload.Status.DUPLICATE, f"identical to the design {twin.name!r} already in the tree")
+        fingerprint = report_fingerprint(report)
+        clone_of = find_twin(fingerprint)  # different code, same behaviour: the researcher is told which
+        if clone_of is not None:
+            upload.design = clone_of
+            return _decide(upload, Upload.Status.DUPLICATE, clone_message(clone_of))
         design = create_design(
             tree=tree, name=tree.name, origin_kind=Design.OriginKind.UPLOAD,
             origin={"kind": "upload", "uploader": upload.author.get_username(), "filename": upload.filename,
                     "format": upload.source_kind},
             mode="seed", status=Design.Status.CHECKED, user=upload.author, is_seed=True,
-            summary=str(tree.metadata.get("description", ""))[:2000],
+            summary=str(tree.metadata.get("description", ""))[:2000], fingerprint=fingerprint,
         )
         check.design = design
         check.save(update_fields=["design"])

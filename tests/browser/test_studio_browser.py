@@ -113,7 +113,9 @@ def _zip_of_gpt() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted((SEEDS_DIR / "gpt").glob("*.py")):
-            text = path.read_text() + ("\n# browser-uploaded variant\n" if path.stem == "RMSNorm" else "")
+            text = path.read_text()
+            if path.stem == "GatedMLP":  # a variant that computes something else: not a functional clone of gpt
+                text = text.replace("F.silu(gate)", "F.gelu(gate)")
             archive.writestr(f"gpt_browser/{path.name}", text)
     return buffer.getvalue()
 

@@ -25,6 +25,10 @@ SANDBOX_VIOLATION = "sandbox-violation"
 # Not a fault of the design: the check itself could not be completed (the checker crashed, its
 # sandbox or its reference could not run). A report with it has not passed: unchecked is not checked.
 CHECKER = "checker"
+# Not a fault either: the design passed, but it behaves exactly like a design already in the population
+# (the same behavioural fingerprint, checker/fingerprint.py), so the evolution loop keeps it out
+# (evolution/services/clones.py). Like CHECKER, not in CATEGORIES: no bad design can provoke it alone.
+DUPLICATE = "duplicate"
 
 # In the order a design meets them: the dashboard lists categories this way.
 CATEGORIES = (

@@ -35,6 +35,7 @@ from .source_map import SourceMap
 from .static_checks import static_findings
 
 STAGES = ("static", "runtime")
+FINGERPRINT_MAX = 80  # "fp1:" and a sha256 in hex; what the child claims is cut to this
 RUNTIME_STAGES = ("load", "init", "forward", "causality", "mixing", "gradients", "train", "performance")
 # Stages a tree with placeholder units skips: a pass-through placeholder may stand for the token mixer.
 PLACEHOLDER_SKIPS = ("mixing", "train", "performance")
@@ -90,6 +91,8 @@ def run_checks(
         and all(s.passed is not False for s in report.stages.values())
         and _ran_everything(report, stages)
     )
+    if not report.passed:
+        report.fingerprint = ""  # only a design that passed has a behaviour worth comparing
     report.seconds = time.perf_counter() - started
     return report
 
@@ -163,6 +166,8 @@ def interpret(
                 report.stages[name] = StageResult(skipped=str(event.get("reason", "")))
         elif kind == "finding":
             report.findings.append(_finding(event, source_map))
+        elif kind == "fingerprint" and isinstance(event.get("value"), str):
+            report.fingerprint = event["value"][:FINGERPRINT_MAX]
         elif kind == "figures" and isinstance(event.get("figures"), dict):
             report.figures.update(event["figures"])
         elif kind == "ready":

@@ -82,6 +82,9 @@ class CheckReport:
     sandbox: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    # The behavioural fingerprint (checker/fingerprint.py) of a design that passed; "" otherwise and
+    # in reports written before it existed.
+    fingerprint: str = ""
 
     # ---- building ------------------------------------------------------------------------------
     def add(
@@ -162,6 +165,7 @@ class CheckReport:
             "sandbox": self.sandbox,
             "config": json_safe(self.config),
             "seconds": round(self.seconds, 3),
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
@@ -177,6 +181,7 @@ class CheckReport:
             sandbox=data.get("sandbox", ""),
             config=dict(data.get("config", {})),
             seconds=float(data.get("seconds", 0.0)),
+            fingerprint=str(data.get("fingerprint") or ""),
         )
 
 

@@ -1,5 +1,6 @@
-"""The runtime stages, executed only inside the sandboxed child: load, init, forward, causality,
-gradients; the training run and the performance figures live in `training_probe`.
+"""The runtime stages, executed only inside the sandboxed child: load, init, forward (with the
+behavioural fingerprint), causality, gradients; the training run and the performance figures live in
+`training_probe`.
 
 Every stage reports findings and figures through the child's channel as it goes, so a check that
 is killed half-way still says how far it got. Causality and determinism run in eval mode (dropout
@@ -32,6 +33,7 @@ from .categories import (
     classify_exception,
 )
 from .config import CheckConfig
+from .fingerprint import fingerprint
 
 MAX_MESSAGE = 2000
 
@@ -209,6 +211,22 @@ class RuntimeChecks:
             )
             return False
         self.figure(forward_seconds=sorted(times)[1])
+        return self.take_fingerprint()
+
+    def take_fingerprint(self) -> bool:
+        """The behavioural fingerprint of the model as initialised (`fingerprint.py`); none for a tree
+        with placeholder units, which is not the design yet."""
+        assert self.model is not None
+        if self.placeholders:
+            return True
+        cfg = self.cfg
+        try:
+            value = fingerprint(self.model, vocab_size=cfg.vocab_size, seq_len=cfg.seq_len, d_model=cfg.d_model,
+                                n_block=cfg.n_block, seed=cfg.seed)
+        except Exception as exc:
+            self.exception(exc, FORWARD_ERROR, "forward")
+            return False
+        self.send({"event": "fingerprint", "value": value})
         return True
 
     def _eval_logits(self, ids: torch.Tensor) -> torch.Tensor:

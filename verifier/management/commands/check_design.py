@@ -1,6 +1,6 @@
 """`manage.py check_design <design id | slug | file>`: run the symbolic checker and store the report.
 
-For a stored design the report is saved on it (and its status set to checked or invalid); for a file
+For a stored design the report is saved on it (and its status set to checked or invalid, as a check job would: evolution.services.checks); for a file
 the report is printed. The design's code runs only inside the checker's sandboxed child process.
 """
 
@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from evolution.models import Design
-from evolution.services.checks import store_check
+from evolution.services.checks import apply_check, store_check
 from verifier.core.checker import CheckConfig, run_checks
 from verifier.core.checker.files import check_path
 from verifier.core.gau.tree import GAUTree
@@ -34,12 +34,11 @@ class Command(BaseCommand):
                 raise CommandError(f"design {stored.name} has no GAU tree to check")
             report = run_checks(GAUTree.from_dict(stored.tree), CheckConfig())
             with transaction.atomic():
-                store_check(report.to_dict(), design=stored)
-                status = Design.Status.CHECKED if report.passed else Design.Status.INVALID
                 if stored.status in (Design.Status.PROPOSED, Design.Status.IMPLEMENTING, Design.Status.CHECKED,
                                      Design.Status.INVALID, Design.Status.UNCHECKED):
-                    Design.objects.filter(id=stored.id).update(
-                        status=status, failure="" if report.passed else stored.failure)
+                    apply_check(stored, report.to_dict())  # the loop's rule, functional clones included
+                else:
+                    store_check(report.to_dict(), design=stored)
             label = stored.name
         else:
             if not Path(design).exists():
