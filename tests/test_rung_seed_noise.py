@@ -25,6 +25,7 @@ def test_micro_noise_is_measured_per_metric_and_unknown_metrics_and_rungs_have_n
 def test_the_screen_adds_no_second_noise_its_component_stderrs_already_carry_it():
     assert get_rung("screen").noise["score"] > 0
     assert get_rung("screen").seed_noise("screen") is None
+    assert get_rung("screen").seed_noise("bpb") == get_rung("screen").noise["lm_bpb"]  # bpb has no stderr
 
 
 def _fit(values: dict[str, float], stderr: float) -> RungFitness:

@@ -114,12 +114,13 @@ class Rung:
     def seed_noise(self, metric: str) -> float | None:
         """The measured seed-to-seed std of this rung's fitness under `metric` (None: not measured).
 
-        None at a screen rung too: there each component's stderr already is the larger of its
-        sampling error and its measured noise (verifier.core.screen.components), so adding the
-        score's noise again would count it twice."""
+        At a screen rung, the screen score's is None: each component's stderr already is the larger
+        of its sampling error and its measured noise (verifier.core.screen.components), so adding the
+        score's noise again would count it twice; a run selecting on bpb gets the bpb's noise."""
         if self.kind == "screen":
-            return None
-        value = self.noise.get(f"fitness:{metric}")
+            value = self.noise.get("lm_bpb") if metric == "bpb" else None  # bpb alone has no stderr
+        else:
+            value = self.noise.get(f"fitness:{metric}")
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
     def limit_for(self, task: str) -> int | None:
