@@ -8,7 +8,9 @@ It imports only torch, the standard library and the light dependencies the units
 from __future__ import annotations
 
 import ast
+import functools
 import pprint
+import threading
 from pathlib import Path
 
 from .source import split_unit_code
@@ -32,12 +34,25 @@ GAB_WRAPPER = '''class GAB(GABBase):
 '''
 
 
+# CPython 3.11's AST conversion keeps its recursion depth in interpreter-wide state, so two threads
+# parsing at once can fail with "AST constructor recursion depth mismatch" (seen with the checker run
+# from a thread pool). The protocol is parsed once per process, under a lock.
+_PARSE_LOCK = threading.Lock()
+
+
 def protocol_source() -> tuple[list[str], str]:
-    """The protocol's imports and body (base.py without its docstring and imports)."""
+    """The protocol's imports and body (base.py without its docstring and imports); parsed once."""
+    imports, body = _protocol_parts()
+    return list(imports), body
+
+
+@functools.lru_cache(maxsize=1)
+def _protocol_parts() -> tuple[tuple[str, ...], str]:
     source = _PROTOCOL_FILE.read_text()
-    module = ast.parse(source)
+    with _PARSE_LOCK:
+        module = ast.parse(source)
     lines = source.splitlines(keepends=True)
-    imports = [ast.unparse(n) for n in module.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    imports = tuple(ast.unparse(n) for n in module.body if isinstance(n, (ast.Import, ast.ImportFrom)))
     first = next(
         n for n in module.body
         if not isinstance(n, (ast.Import, ast.ImportFrom))
