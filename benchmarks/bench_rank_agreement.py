@@ -7,6 +7,9 @@ from a fixed RNG seed. Each design is verified at the screen (score, higher is b
 (validation loss, `--no-eval`) and, with --tiny, at tiny; every run is a child process whose
 report is cached under DIR/<rung>/<design>/report.json, so the benchmark resumes where it stopped
 (`--no-run micro,tiny` only reads those rungs' cached reports, e.g. ones copied from another run).
+`--loop-designs` adds the designs a real run made (benchmarks/export_loop_designs.py writes them and
+their screen reports into DIR). Several processes may fill one DIR at once: each skips a design
+another live process is running. Functional clones (identical screen numbers) run once, count once.
 
 Prints Spearman's rho with a bootstrap 95% interval (over designs) for screen vs micro, screen vs
 tiny and micro vs tiny (losses negated, so a positive rho means agreement), and for the seeds each
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sys
 from pathlib import Path
@@ -130,10 +134,8 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
 # ---- runs ---------------------------------------------------------------------------------------
 
 def claim(folder: Path) -> bool:
-    """Take `folder` for this process (several benchmark processes may fill one cache): False when
-    another live process holds it."""
-    import os
-
+    """Take `folder` for this process, so several benchmark processes can fill one cache side by side
+    (each skips what another is running): False when another live process holds it."""
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / "running.pid"
     try:
@@ -228,18 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], help="passed to every verify run")
     p.add_argument("--loop-designs", action="store_true",
                    help="add the loop's designs exported to DIR by benchmarks/export_loop_designs.py")
-    p.add_argument("--shard", default="0/1",
-                   help="K/N: run only every N-th design from the K-th (N processes fill one cache in parallel)")
-    p.add_argument("--reverse", action="store_true",
-                   help="run the designs newest first (a second process filling the same cache)")
     p.add_argument("--no-run", default="", help="comma-separated rungs read from the cache only (never run)")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
     extra = [x for item in args.set for x in ("--set", item)]
     cached_only = {r for r in args.no_run.split(",") if r}
     designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)
-    shard, shards = (int(x) for x in args.shard.split("/"))
-    order = list(reversed(designs)) if args.reverse else designs
     table: dict[str, dict[str, float | None]] = {}
     # The screen is deterministic, so designs with identical screen numbers compute the same function:
     # they are run once at the rungs above (and counted once).
@@ -247,18 +243,17 @@ def main(argv: list[str] | None = None) -> int:
     for rung in rungs:
         skip = (functional_clones({d.stem: table.get(d.stem, {}) for d in designs}, clone_key)
                 if rung != "screen" else {})
-        for i, design in enumerate(order):
+        for design in designs:
             if design.stem in skip:
                 table.setdefault(design.stem, {})[rung] = None
                 continue
-            mine = i % shards == shard
-            report = run_rung(design, rung, args.out, args.timeout, extra, run=mine and rung not in cached_only)
+            report = run_rung(design, rung, args.out, args.timeout, extra, run=rung not in cached_only)
             table.setdefault(design.stem, {})[rung] = metric(report, rung)
             if rung == "screen":
                 table[design.stem].update(screen_parts(report))
     if "screen" in rungs:
         rungs = [*rungs, "screen:lm", "screen:probes"]
-    clones = functional_clones({d.stem: table[d.stem] for d in designs}, clone_key if "screen" in rungs else rungs)
+    clones = functional_clones({d.stem: table[d.stem] for d in designs}, clone_key)
     for clone, twin in clones.items():
         print(f"  {clone} is a functional clone of {twin} (identical screen numbers): left out")
         table[clone] = {**table[clone], "clone_of": twin}  # type: ignore[dict-item]

@@ -45,8 +45,8 @@ Z_95 = 1.96
 def metric_for(rung: str, device: str, choice: str = DEFAULT_METRIC) -> str:
     """The metric a rung's fitness uses under a run's choice ("default" or one of METRICS)."""
     if rung == SCREEN_RUNG:
-        # A run that selects on bpb selects on the screen's own bpb too: on 15 designs its ranking
-        # agreed with micro's validation loss at rho +0.89 where the combined score gave +0.34
+        # A run that selects on bpb selects on the screen's own bpb too: on 17 designs its ranking
+        # agreed with micro's validation loss at rho +0.90 where the combined score gave +0.30
         # (docs/VERIFIER.md, "Rank agreement"). Accuracy and likelihood keep the screen's score.
         return "bpb" if choice == "bpb" else "screen"
     if choice == DEFAULT_METRIC:
