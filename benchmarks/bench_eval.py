@@ -1,12 +1,14 @@
 """A rung's evaluation, lm-eval's HFLM path and the exact fast path side by side: time and agreement.
 
     GENESYS_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_eval.py [--rung micro] [--seed gpt]
-        [--weights report_dir/model.safetensors] [--tasks piqa_local,...] [--limit N] [--order fast,hflm]
+        [--weights report_dir/model.safetensors] [--tasks piqa_local,...] [--limit N] [--order fast,hflm] [--reps 3]
 
 Builds the seed at the rung's shape (random initialisation unless --weights), then runs
 `evaluation.evaluate` on the rung's tasks and example limits once per engine, in the given order
-(the first run also pays cold caches; fast first by default, so the comparison does not favour
-it; importing lm-eval, datasets and transformers is timed apart, once). The process runs with the
+(importing lm-eval, datasets and transformers is timed apart, once; then an untimed warm-up
+of every engine on 2 examples per task pays the first-call costs — lazy imports, the datasets'
+Arrow cache, first torch calls — that would otherwise land on whichever engine runs first; then
+`--reps` timed runs per engine, interleaved, the order reversed every other repetition; medians). The process runs with the
 OpenMP settings of verify's child, where evaluation runs in production (`OMP_WAIT_POLICY=PASSIVE`
 unless set; cpu_threads.py), unless --inherit-threads. "hflm" is today's path: lm-eval as it is (its whole
 task index, the task files as written) around HFLM; "fast" is the exact fast scorer with lean task
@@ -21,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -66,6 +69,9 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, help="default: 64 on CUDA, 16 on CPU (as verify)")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--reps", type=int, default=3, help="timed runs per engine, interleaved (default 3)")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="time the first call too (lazy imports, cold caches land on the first engine)")
     parser.add_argument("--inherit-threads", action="store_true",
                         help="keep this shell's OpenMP settings instead of verify's child's (cpu_threads.py)")
     args = parser.parse_args()
@@ -105,24 +111,44 @@ def main() -> int:
 
     imports = time.perf_counter() - start
     print(f"importing lm-eval and transformers: {imports:.1f} s (once per process, either engine)", flush=True)
-    results, seconds = {}, {}
-    cpu_seconds = {}
-    for engine in args.order.split(","):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        results[engine] = evaluate(model, tokenizer, tasks, data_dir, default_cache_dir(), limit=limit,
-                                   limits=limits, batch_size=batch_size, device=device, engine=engine)
-        seconds[engine] = time.perf_counter() - start
-        cpu_seconds[engine] = time.process_time() - cpu_start
-        print(f"{engine:>5}: {seconds[engine]:8.1f} s wall, {cpu_seconds[engine]:8.1f} s CPU", flush=True)
+    engines = args.order.split(",")
+    if args.warmup:
+        # First-call costs that either engine would pay for the other (lm-eval's lazy imports, the
+        # datasets' Arrow cache, the tokenizer's and torch's first calls): paid here, untimed.
+        start = time.perf_counter()
+        for engine in engines:
+            evaluate(model, tokenizer, tasks, data_dir, default_cache_dir(), limit=2, limits=None,
+                     batch_size=batch_size, device=device, engine=engine)
+        print(f"warm-up (every engine, 2 examples per task): {time.perf_counter() - start:.1f} s", flush=True)
+    results: dict = {}
+    runs: dict[str, list[tuple[float, float]]] = {engine: [] for engine in engines}
+    for rep in range(args.reps):
+        # interleaved, the order reversed every other repetition: neither engine always goes first
+        for engine in (engines if rep % 2 == 0 else engines[::-1]):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            results[engine] = evaluate(model, tokenizer, tasks, data_dir, default_cache_dir(), limit=limit,
+                                       limits=limits, batch_size=batch_size, device=device, engine=engine)
+            runs[engine].append((time.perf_counter() - start, time.process_time() - cpu_start))
+            wall, cpu = runs[engine][-1]
+            print(f"{engine:>5}: {wall:8.1f} s wall, {cpu:8.1f} s CPU (repetition {rep + 1})", flush=True)
+    seconds = {engine: statistics.median(w for w, _ in runs[engine]) for engine in engines}
+    cpu_seconds = {engine: statistics.median(c for _, c in runs[engine]) for engine in engines}
+    for engine in engines:
+        walls, cpus = [w for w, _ in runs[engine]], [c for _, c in runs[engine]]
+        print(f"{engine:>5}: median {seconds[engine]:.1f} s wall ({min(walls):.1f}-{max(walls):.1f}), "
+              f"{cpu_seconds[engine]:.1f} s CPU ({min(cpus):.1f}-{max(cpus):.1f}) over {args.reps} runs")
     figures: dict = {"import_seconds": imports, "rung": rung.name, "seed": args.seed, "device": str(device), "seconds": seconds,
+                     "runs": runs, "warmup": args.warmup,
                      "threads": torch.get_num_threads(), "thread_env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
                      "tasks": tasks, "limit": limit, "limits": limits}
     if {"fast", "hflm"} <= set(results):
         worst_abs, worst_rel, where = differences(results["hflm"], results["fast"])
         figures.update(speedup=seconds["hflm"] / seconds["fast"], cpu_seconds=cpu_seconds,
                        cpu_speedup=cpu_seconds["hflm"] / cpu_seconds["fast"], max_abs_diff=worst_abs,
+                       speedups_per_repetition=[(h[0] / f[0], h[1] / f[1]) for h, f in
+                                                zip(runs["hflm"], runs["fast"], strict=True)],
                        max_rel_diff_perplexity=worst_rel, worst=where)
-        print(f"speed-up {figures['speedup']:.2f}x wall, {figures['cpu_speedup']:.2f}x CPU time; largest difference {worst_abs:.2e} ({where or '-'}), "
+        print(f"speed-up (medians) {figures['speedup']:.2f}x wall, {figures['cpu_speedup']:.2f}x CPU time; largest difference {worst_abs:.2e} ({where or '-'}), "
               f"perplexities {worst_rel:.2e} relative")
         print(f"{'task':<24}{'acc hflm':>10}{'acc fast':>10}{'lp/byte':>10}{'margin':>10}{'docs':>6}")
         for task in tasks:

@@ -20,11 +20,13 @@ below, with its sources).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
 import random
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,12 +155,12 @@ def claim(folder: Path) -> bool:
 
 
 def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[str],
-             run: bool = True) -> VerificationReport | None:
+             run: bool = True, device: str = "cpu") -> VerificationReport | None:
     """The cached report of `design` at `rung`, running it first when there is none (and `run`)."""
     folder = out / rung / design.stem
     report_path = folder / "report.json"
     if not report_path.exists() and run and claim(folder):
-        argv = ["verify", str(design), "--rung", rung, "--out", str(folder), "--quiet", "--device", "cpu", *extra]
+        argv = ["verify", str(design), "--rung", rung, "--out", str(folder), "--quiet", "--device", device, *extra]
         if rung != "screen":
             argv.append("--no-eval")
         try:
@@ -171,6 +173,60 @@ def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[s
         return VerificationReport.read(report_path)
     except (OSError, ValueError):
         return None
+
+
+# ---- evidence kept in the repository -----------------------------------------------------------
+
+EVIDENCE_CURVE_POINTS = 50  # a kept report's loss curve, downsampled (the full one is in the cache)
+
+
+def load_evidence(evidence: Path, out: Path) -> int:
+    """Copy what `evidence` holds (designs/*.json, <rung>/<design>/report.json) into the cache `out`
+    where the cache has nothing yet: runs made on another machine (a CPU box, a lent GPU) count
+    here without being run again. Returns the number of files copied."""
+    copied = 0
+    if not evidence.is_dir():
+        return 0
+    for path in sorted(evidence.rglob("*.json")):
+        rel = path.relative_to(evidence)
+        if rel.parts[0] != "designs" and rel.name != "report.json":
+            continue
+        target = out / rel
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(path.read_text())
+            copied += 1
+    return copied
+
+
+def save_evidence(out: Path, evidence: Path, designs: list[Path], rungs: list[str]) -> int:
+    """Write the cache's loop designs and finished reports of these designs into `evidence`
+    (loss curves downsampled): small enough to keep in the repository, so the measurement grows
+    from session to session and machine to machine. Returns the number of reports kept."""
+    from verifier.core.train.report import downsample
+
+    kept = 0
+    for design in designs:
+        if design.stem.startswith("loop-"):
+            target = evidence / "designs" / design.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(design.read_text())
+        for rung in rungs:
+            path = out / rung / design.stem / "report.json"
+            if not path.exists():
+                continue
+            data = json.loads(path.read_text())
+            if data.get("status") not in ("done", "failed"):
+                continue
+            data["loss_curve"] = downsample(data.get("loss_curve") or [], EVIDENCE_CURVE_POINTS)
+            child = path.with_name("child.json")
+            if child.exists():  # how long the run took, as the benchmark measured it
+                data.setdefault("wall_time_s", {})["benchmark_child"] = json.loads(child.read_text()).get("wall_s")
+            target = evidence / rung / design.stem / "report.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            kept += 1
+    return kept
 
 
 def metric(report: VerificationReport | None, rung: str) -> float | None:
@@ -231,10 +287,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loop-designs", action="store_true",
                    help="add the loop's designs exported to DIR by benchmarks/export_loop_designs.py")
     p.add_argument("--no-run", default="", help="comma-separated rungs read from the cache only (never run)")
+    p.add_argument("--device", action="append", default=[], metavar="RUNG=DEVICE",
+                   help="where a rung runs (default cpu), e.g. --device micro=cuda --device tiny=cuda")
+    p.add_argument("--jobs", type=int, default=1, help="designs run side by side per rung (default 1)")
+    p.add_argument("--evidence", type=Path, default=None,
+                   help="a folder kept in the repository (benchmarks/evidence/rank_agreement): its designs "
+                        "and reports seed the cache, and the finished reports are written back to it")
+    p.add_argument("--json", type=Path, default=None, help="write the table and the agreements here")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
     extra = [x for item in args.set for x in ("--set", item)]
     cached_only = {r for r in args.no_run.split(",") if r}
+    devices = dict(item.split("=", 1) for item in args.device)
+    if args.evidence is not None:
+        print(f"evidence {args.evidence}: {load_evidence(args.evidence, args.out)} files copied into the cache")
     designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)
     table: dict[str, dict[str, float | None]] = {}
     # The screen is deterministic, so designs with identical screen numbers compute the same function:
@@ -243,14 +309,19 @@ def main(argv: list[str] | None = None) -> int:
     for rung in rungs:
         skip = (functional_clones({d.stem: table.get(d.stem, {}) for d in designs}, clone_key)
                 if rung != "screen" else {})
+        todo = [d for d in designs if d.stem not in skip]
         for design in designs:
-            if design.stem in skip:
-                table.setdefault(design.stem, {})[rung] = None
-                continue
-            report = run_rung(design, rung, args.out, args.timeout, extra, run=rung not in cached_only)
-            table.setdefault(design.stem, {})[rung] = metric(report, rung)
-            if rung == "screen":
-                table[design.stem].update(screen_parts(report))
+            table.setdefault(design.stem, {})[rung] = None
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:  # each job is a child process
+            run_one = functools.partial(run_rung, rung=rung, out=args.out, timeout_s=args.timeout, extra=extra,
+                                        run=rung not in cached_only, device=devices.get(rung, "cpu"))
+            reports = pool.map(run_one, todo)
+            for design, report in zip(todo, reports, strict=True):
+                table[design.stem][rung] = metric(report, rung)
+                if rung == "screen":
+                    table[design.stem].update(screen_parts(report))
+    if args.evidence is not None:
+        print(f"evidence {args.evidence}: {save_evidence(args.out, args.evidence, designs, rungs)} reports kept")
     if "screen" in rungs:
         rungs = [*rungs, "screen:lm", "screen:probes"]
     clones = functional_clones({d.stem: table[d.stem] for d in designs}, clone_key)
@@ -266,9 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     print("(screen: score, higher is better; screen:lm: minus bpb; screen:probes: mean probe value; "
           "micro, tiny: minus validation loss; '-': failed or not run)")
     print()
+    agreements = []
     for i, a in enumerate(rungs):
         for b in rungs[i + 1:]:
-            print(agreement(table, a, b))
+            agreements.append(agreement(table, a, b))
+            print(agreements[-1])
     published = {n: float(len(PUBLISHED) - i) for i, n in enumerate(PUBLISHED)}
     print(f"\npublished ordering (best first): {', '.join(PUBLISHED)}")
     for rung in rungs:
@@ -277,7 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         pairs = [(w, b_, s) for w, b_, s in PUBLISHED_PAIRS
                  if table.get(w, {}).get(rung) is not None and table.get(b_, {}).get(rung) is not None]
         agree = sum(1 for w, b_, _ in pairs if table[w][rung] > table[b_][rung])  # type: ignore[operator]
-        print(f"{rung:7} vs published: rho = {rho:+.3f} (n = {len(names)}); pairs agreeing {agree}/{len(pairs)}")
+        agreements.append(f"{rung:7} vs published: rho = {rho:+.3f} (n = {len(names)}); "
+                          f"pairs agreeing {agree}/{len(pairs)}")
+        print(agreements[-1])
+    if args.json is not None:
+        args.json.write_text(json.dumps({"table": table, "clones": clones, "agreements": agreements}, indent=2))
     return 0
 
 

@@ -16,6 +16,12 @@
 #        e2e    the 14M rung end to end: setup (skipped when call 1 did it on this machine), then
 #               `verify gpt --rung 14M` with cold compile caches: tokenise, size, train 700M tokens,
 #               validate, lm-eval on every example of the 10 local tasks
+#        rank   issue #12: tiny then micro, on the GPU, 6 designs at a time (RANK_JOBS, RANK_RUNGS,
+#               RANK_RUN_TIMEOUT_S), for the designs kept in benchmarks/evidence/rank_agreement (their
+#               screens were run on a CPU); returns rank_table.txt, rank.json and rank_evidence.tar.gz
+#               (unpack into benchmarks/evidence/rank_agreement and commit). A third call:
+#           run(command="DEVICE_CHECK_BUDGET_S=S bash benchmarks/device_check.sh rank", carry=[".device"],
+#               timeout_s=S+40)
 #        all    bench (BENCH_BUDGET_S, default 240 s: about the must-have rows) then e2e with the rest
 #        env    only the machine's facts (GPU, driver, versions)
 # The command stops itself before DEVICE_CHECK_BUDGET_S (default 560 s, under the run tool's 600 s),
@@ -197,6 +203,48 @@ phase_e2e() {
   return $rc
 }
 
+phase_rank() {
+  # Issue #12's rank agreement on a lent GPU: the rungs above the screen (tiny first: the goal is
+  # screen vs tiny on >= 20 designs; then micro) for the designs kept in
+  # benchmarks/evidence/rank_agreement, whose screens were run on a CPU and are read, not rerun.
+  run_phase setup 180 bash "$0" __setup || {
+    echo "== rank: not started (setup failed)"
+    return 1
+  }
+  local rungs=${RANK_RUNGS:-tiny,micro} device=cuda jobs=${RANK_JOBS:-6} per_run=${RANK_RUN_TIMEOUT_S:-420}
+  # compile: on by default on CUDA, but at these sizes its 30-60 s per model does not pay
+  local work=/tmp/rank-cache evidence=/tmp/rank-evidence extra=(--set compile=false)
+  if [ "$SMOKE" = 1 ]; then
+    rungs=test device=cpu jobs=2 per_run=300
+    extra+=(--set max_tokens=300000)
+  fi
+  rm -rf "$evidence" && cp -r benchmarks/evidence/rank_agreement "$evidence"
+  mkdir -p "$work"
+  if ! command -v bwrap >/dev/null 2>&1; then
+    # The designs are the project's seed units recombined by the GP operators (no generated code);
+    # each report records that it ran with rlimits only.
+    echo "== rank: no bubblewrap on this machine: runs with rlimits only (GENESYS_UNSAFE_NO_SANDBOX=1)"
+    export GENESYS_UNSAFE_NO_SANDBOX=1
+  fi
+  # tokenise the corpus once, before the jobs start side by side
+  run_phase "rank: token cache" 120 "$PY" -m verifier.core verify gpt --rung "${rungs%%,*}" --out /tmp/rank-prime \
+    --prepare-data --data-dir "$DATA" "${extra[@]}"
+  local dev_args=() r
+  for r in ${rungs//,/ }; do dev_args+=(--device "$r=$device"); done
+  run_phase "rank: $rungs on $device, $jobs at a time" $(($(left) - 45)) env GENESYS_DATA_DIR="$DATA" \
+    "$PY" benchmarks/bench_rank_agreement.py --out "$work" --evidence "$evidence" --loop-designs \
+    --rungs "screen,$rungs" --no-run screen --jobs "$jobs" --timeout "$per_run" "${dev_args[@]}" "${extra[@]}"
+  local rc=$?
+  # Whatever finished, also when the phase above was cut: kept, tabled and sent back.
+  timeout 40 env GENESYS_DATA_DIR="$DATA" "$PY" benchmarks/bench_rank_agreement.py --out "$work" \
+    --evidence "$evidence" --loop-designs --rungs "screen,$rungs" --no-run "screen,$rungs" \
+    --json "$OUT/rank.json" >"$OUT/rank_table.txt" 2>&1
+  cat "$OUT/rank_table.txt"
+  tar -czf "$OUT/rank_evidence.tar.gz" -C "$evidence" . && echo "== rank: evidence in \$OUT/rank_evidence.tar.gz" \
+    "(unpack into benchmarks/evidence/rank_agreement)"
+  return $rc
+}
+
 summary() {
   local files=()
   for f in bench.json e2e.json; do [ -f "$OUT/$f" ] && files+=("$OUT/$f"); done
@@ -217,12 +265,13 @@ main() {
     env) ;;
     bench) phase_bench || rc=$? ;;
     e2e) phase_e2e || rc=$? ;;
+    rank) phase_rank || rc=$? ;;
     all)
       phase_bench "${BENCH_BUDGET_S:-240}" || rc=$?
       phase_e2e || rc=$?
       ;;
     *)
-      echo "usage: bash benchmarks/device_check.sh [bench|e2e|all|env]"
+      echo "usage: bash benchmarks/device_check.sh [bench|e2e|rank|all|env]"
       return 2
       ;;
   esac

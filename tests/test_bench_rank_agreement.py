@@ -55,3 +55,37 @@ def test_designs_are_the_seeds_plus_reproducible_gp_designs(bench, tmp_path):
         assert a.read_text() == b.read_text()
     GAUTree.from_json(first[-1].read_text())  # a valid design
     assert bench.make_designs(tmp_path / "a", 2, rng_seed=3) == first  # cached: same files
+
+
+def test_evidence_kept_in_the_repository_round_trips_through_a_fresh_cache(bench, tmp_path):
+    """Finished reports (curves downsampled) and the loop's designs go to the evidence folder; a
+    fresh cache is seeded from it without overwriting what it has; an unfinished run is not kept."""
+    import json
+
+    cache, evidence, fresh = tmp_path / "cache", tmp_path / "evidence", tmp_path / "fresh"
+    designs = bench.make_designs(cache, 0, rng_seed=0)
+    loop = cache / "designs" / "loop-7.json"
+    loop.write_text(designs[0].read_text())
+    curve = [{"step": i, "tokens": 64 * i, "loss": 10.0 - i / 100} for i in range(1, 301)]
+    for name, status in (("loop-7", "done"), ("gpt", "failed"), ("mamba2", "running")):
+        folder = cache / "tiny" / name
+        folder.mkdir(parents=True)
+        (folder / "report.json").write_text(json.dumps({"design_name": name, "design_hash": "h", "rung": "tiny",
+                                                        "status": status, "val_loss": 6.5, "loss_curve": curve}))
+    (cache / "tiny" / "loop-7" / "child.json").write_text(json.dumps({"wall_s": 41.5, "cpu_s": 80.0}))
+    kept = bench.save_evidence(cache, evidence, [*designs, loop], ["screen", "tiny"])
+    assert kept == 2  # loop-7 (done) and gpt (failed); mamba2 is still running
+    saved = json.loads((evidence / "tiny" / "loop-7" / "report.json").read_text())
+    assert len(saved["loss_curve"]) <= bench.EVIDENCE_CURVE_POINTS
+    assert saved["loss_curve"][-1]["step"] == 300  # the curve still reaches the end of the run
+    assert saved["wall_time_s"]["benchmark_child"] == 41.5 and saved["val_loss"] == 6.5
+    assert (evidence / "designs" / "loop-7.json").read_text() == loop.read_text()
+    assert not (evidence / "tiny" / "mamba2").exists() and not (evidence / "designs" / "gpt.json").exists()
+
+    (fresh / "tiny" / "gpt").mkdir(parents=True)
+    (fresh / "tiny" / "gpt" / "report.json").write_text('{"mine": true}')
+    assert bench.load_evidence(evidence, fresh) == 2  # the loop design and its report
+    assert json.loads((fresh / "tiny" / "gpt" / "report.json").read_text()) == {"mine": True}
+    assert bench.metric(bench.VerificationReport.read(fresh / "tiny" / "loop-7"), "tiny") == -6.5
+    assert [p.stem for p in bench.make_designs(fresh, 0, 0, loop_designs=True)][-1] == "loop-7"
+    assert bench.load_evidence(tmp_path / "nowhere", fresh) == 0

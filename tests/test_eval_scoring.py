@@ -185,3 +185,47 @@ def test_fast_harness_equals_lm_eval_hflm_on_awkward_token_requests(genesys_data
     fast = make_harness(lm, tokenizer, "fast", max_length=32)._loglikelihood_tokens(requests, disable_tqdm=True)
     assert_same(fast, oracle)
     assert_same(fast, naive_scores(lm, [(c, k) for _, c, k in requests], max_length=32))
+
+
+def test_a_pass_that_runs_out_of_memory_is_replanned_with_smaller_batches(small_lm, monkeypatch):
+    """Out of memory on a batch of several rows: the budget halves, the batches ahead are planned
+    anew, and every request still gets the reference's numbers."""
+    requests = random_requests(30, seed=3)
+    want = naive_scores(small_lm, requests, max_length=32)
+    real = small_lm.hidden_states
+    refused, passes = [], []
+
+    def cramped(ids):
+        if ids.shape[0] > 2:
+            refused.append(ids.shape[0])
+            raise torch.OutOfMemoryError("test: at most two rows fit")
+        passes.append(ids.shape[0])
+        return real(ids)
+
+    monkeypatch.setattr(small_lm, "hidden_states", cramped)
+    assert_same(score_requests(small_lm, requests, max_length=32, token_budget=4096), want)
+    assert refused and refused[0] == 30  # everything fitted the budget at first, and ran out
+    assert sum(passes) == len(plan_rows(requests, 32)[0])  # then every row ran once, in smaller passes
+
+
+def test_evaluating_local_tasks_never_reaches_for_the_network(genesys_data_dir, tmp_path, monkeypatch):
+    """Local task files are read offline even when `datasets` was imported online (it reads
+    HF_HUB_OFFLINE once, at import): no download-count request to the hub, no DNS lookup."""
+    import socket
+
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_UPDATE_DOWNLOAD_COUNTS", True)
+    lookups = []
+
+    def no_network(host, *args, **kwargs):
+        lookups.append(host)
+        raise OSError(f"test: no network for {host}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    tokenizer = load_tokenizer("tokenizers/llama2", genesys_data_dir)
+    rows = evaluate(tiny_llama_model(tokenizer), tokenizer, ["copa_local"], genesys_data_dir, tmp_path, limit=2,
+                    bootstrap_iters=10, max_length=48)
+    assert rows["copa_local"]["samples"] == 2
+    assert lookups == []

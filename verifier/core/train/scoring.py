@@ -166,8 +166,11 @@ def _prefix_states(lm: GenesysLM, rows: list[_Row], positions: _Positions, token
         by_row.setdefault(r, []).append((pos, rank[node]))
     states: torch.Tensor | None = None
     first = 0
+    planned: list[list[_Row]] = []  # the batches ahead at the current budget (replanned when it halves)
     while first < len(rows):
-        batch = batch_rows(rows[first:], token_budget)[0]
+        if not planned:
+            planned = batch_rows(rows[first:], token_budget)
+        batch = planned[0]
         ids = torch.zeros(len(batch), len(batch[0].tokens), dtype=torch.long)
         for b, row in enumerate(batch):
             ids[b, :len(row.tokens)] = torch.tensor(row.tokens)
@@ -180,6 +183,7 @@ def _prefix_states(lm: GenesysLM, rows: list[_Row], positions: _Positions, token
             if len(batch) == 1:
                 raise
             token_budget = max(1, token_budget // 2)
+            planned = []
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             continue
@@ -189,6 +193,7 @@ def _prefix_states(lm: GenesysLM, rows: list[_Row], positions: _Positions, token
             b_idx, p_idx, k_idx = (torch.tensor(col, device=device) for col in zip(*where, strict=True))
             states[k_idx] = hidden[b_idx, p_idx]
         first += len(batch)
+        planned.pop(0)
         if on_scored is not None:
             on_scored([i for row in batch for i in row.requests])
     assert states is not None
