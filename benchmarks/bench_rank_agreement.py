@@ -294,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="a folder kept in the repository (benchmarks/evidence/rank_agreement): its designs "
                         "and reports seed the cache, and the finished reports are written back to it")
     p.add_argument("--json", type=Path, default=None, help="write the table and the agreements here")
+    p.add_argument("--max-designs", type=int, default=None, help="only the first N designs (seeds first)")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
     extra = [x for item in args.set for x in ("--set", item)]
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     devices = dict(item.split("=", 1) for item in args.device)
     if args.evidence is not None:
         print(f"evidence {args.evidence}: {load_evidence(args.evidence, args.out)} files copied into the cache")
-    designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)
+    designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)[:args.max_designs]
     table: dict[str, dict[str, float | None]] = {}
     # The screen is deterministic, so designs with identical screen numbers compute the same function:
     # they are run once at the rungs above (and counted once).
@@ -320,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                 table[design.stem][rung] = metric(report, rung)
                 if rung == "screen":
                     table[design.stem].update(screen_parts(report))
+                if args.evidence is not None:  # kept as it comes: a run cut short loses nothing finished
+                    save_evidence(args.out, args.evidence, [design], [rung])
     if args.evidence is not None:
         print(f"evidence {args.evidence}: {save_evidence(args.out, args.evidence, designs, rungs)} reports kept")
     if "screen" in rungs:

@@ -213,10 +213,11 @@ phase_rank() {
   }
   local rungs=${RANK_RUNGS:-tiny,micro} device=cuda jobs=${RANK_JOBS:-6} per_run=${RANK_RUN_TIMEOUT_S:-420}
   # compile: on by default on CUDA, but at these sizes its 30-60 s per model does not pay
-  local work=/tmp/rank-cache evidence=/tmp/rank-evidence extra=(--set compile=false)
+  local work=/tmp/rank-cache evidence=/tmp/rank-evidence extra=(--set compile=false) only=()
   if [ "$SMOKE" = 1 ]; then
     rungs=test device=cpu jobs=2 per_run=300
     extra+=(--set max_tokens=300000)
+    only=(--max-designs 3)
   fi
   rm -rf "$evidence" && cp -r benchmarks/evidence/rank_agreement "$evidence"
   mkdir -p "$work"
@@ -233,7 +234,7 @@ phase_rank() {
   for r in ${rungs//,/ }; do dev_args+=(--device "$r=$device"); done
   run_phase "rank: $rungs on $device, $jobs at a time" $(($(left) - 45)) env GENESYS_DATA_DIR="$DATA" \
     "$PY" benchmarks/bench_rank_agreement.py --out "$work" --evidence "$evidence" --loop-designs \
-    --rungs "screen,$rungs" --no-run screen --jobs "$jobs" --timeout "$per_run" "${dev_args[@]}" "${extra[@]}"
+    --rungs "screen,$rungs" --no-run screen --jobs "$jobs" --timeout "$per_run" "${dev_args[@]}" "${extra[@]}" "${only[@]}"
   local rc=$?
   # Whatever finished, also when the phase above was cut: kept, tabled and sent back.
   timeout 40 env GENESYS_DATA_DIR="$DATA" "$PY" benchmarks/bench_rank_agreement.py --out "$work" \

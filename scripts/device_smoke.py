@@ -134,6 +134,12 @@ def smoke(modes: list[str], keep: bool) -> int:
             doc = json.loads((out / "e2e.json").read_text()) if (out / "e2e.json").is_file() else {}
             if doc.get("status") != "done" or not doc.get("eval") or not (out / "e2e_report.json").is_file():
                 problems.append(f"{mode}: the end-to-end run did not finish with an evaluation")
+        if mode == "rank":
+            doc = json.loads((out / "rank.json").read_text()) if (out / "rank.json").is_file() else {}
+            measured = [n for n, row in doc.get("table", {}).items() if row.get("test") is not None]
+            # of the smoke's 3 designs, mamba2 has no shape at the tiny `test` rung (sizing): 2 measure
+            if len(measured) < 2 or not (out / "rank_evidence.tar.gz").is_file():
+                problems.append(f"{mode}: fewer than 2 designs measured ({measured}) or no evidence archive")
     for problem in problems:
         log(f"SMOKE PROBLEM: {problem}")
     log("smoke OK" if not problems else "smoke FAILED")
