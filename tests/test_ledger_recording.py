@@ -8,7 +8,7 @@ import os
 import pytest
 
 from designer.core.checking import CheckerUnavailable
-from evolution.core.cpu_time import checks_cpu, cpu_meter, reported_child_cpu
+from evolution.core.cpu_time import checks_cpu, cpu_meter, reported_child_cpu, verification_cpu
 
 
 def test_the_meter_counts_this_process_and_a_waited_child():
@@ -55,3 +55,21 @@ def test_a_check_records_its_cpu_time_with_the_sandboxed_child():
     assert report["cpu_seconds"] >= child
     stored = store_check(report)
     assert CheckRun.objects.get(id=stored.id).cpu_seconds == pytest.approx(report["cpu_seconds"])
+
+
+CORES = os.cpu_count() or 1
+
+
+@pytest.mark.parametrize(("spent", "report", "wall_s", "expected"), [
+    (1.7, {"cpu_seconds": 70.0}, 80.0, 71.7),  # behind bubblewrap: the parent's own plus the run's claim
+    (72.0, {"cpu_seconds": 70.0}, 80.0, 72.0),  # rlimits only: the run's time already reached `spent`
+    (1.0, {"cpu_seconds": 1e9}, 2.0, 1.0 + 2.0 * CORES),  # a run that lies is bounded by wall x cores
+    (1.0, {"cpu_seconds": -3}, 5.0, 1.0),
+    (1.0, {"cpu_seconds": True}, 5.0, 1.0),
+    (1.0, {"cpu_seconds": "9"}, 5.0, 1.0),
+    (1.0, {"cpu_seconds": None}, 5.0, 1.0),  # a report from before the field
+    (1.0, None, 5.0, 1.0),  # no report (killed, sandbox unavailable)
+    (1.0, {"cpu_seconds": 3.0}, 0.0, 1.0),  # no wall time: nothing to bound it by
+])
+def test_a_verification_adds_the_sandboxed_runs_own_cpu_time_once(spent, report, wall_s, expected):
+    assert verification_cpu(spent, report, wall_s) == pytest.approx(expected)

@@ -77,6 +77,7 @@ def test_gpt_is_verified_end_to_end(tmp_path, genesys_data_dir, cache_dir):
                 "peak_memory_bytes", "wall_time_s", "eval", "fitness", "failure", "shape"):
         assert key in saved, key
     assert saved["design_hash"] == load_seed("gpt").content_hash()
+    assert 0 < saved["cpu_seconds"] <= saved["wall_time_s"]["total"] * (os.cpu_count() or 1) + 1
     assert saved["data"]["hash"] and saved["data"]["corpus"] == SMALL_CORPUS
     assert VerificationReport.from_dict(saved).fitness == report.fitness
 

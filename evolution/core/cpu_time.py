@@ -48,3 +48,15 @@ def reported_child_cpu(report: Any) -> float:
 def checks_cpu(reports: list[Any]) -> float:
     """The sandboxed children's CPU time over several check reports (a designer's trace)."""
     return sum(reported_child_cpu(r) for r in reports)
+
+
+def verification_cpu(spent: float, report: Any, wall_s: float) -> float:
+    """A verification's CPU time: what this process measured (`spent`: the verify parent and
+    whatever it waited for) plus the sandboxed run's own claim from its report, bounded by
+    `wall_s` on every core. Where the run was not behind a PID namespace (rlimits only) its time
+    already reached `spent`, which is then at least the claim: it is not added twice."""
+    claimed = report.get("cpu_seconds") if isinstance(report, dict) else None
+    if not isinstance(claimed, (int, float)) or isinstance(claimed, bool) or not claimed > 0 or not wall_s > 0:
+        return spent
+    claimed = min(float(claimed), float(wall_s) * (os.cpu_count() or 1))
+    return spent if spent >= claimed else spent + claimed

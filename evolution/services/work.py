@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from evolution.core.cpu_time import checks_cpu, cpu_meter
+from evolution.core.cpu_time import checks_cpu, cpu_meter, verification_cpu
 from evolution.core.progress import THROTTLED, progress_payload
 from evolution.core.selection import select_parents
 from evolution.core.verify_runner import run_verification
@@ -226,7 +226,8 @@ def _verify(job: Job) -> None:
             on_progress=follower.on_progress, should_stop=follower.should_stop,
         )
     # Kept on the object too: record_report saves the whole row. A resumed verification adds up.
-    verification.cpu_seconds = (verification.cpu_seconds or 0.0) + spent["cpu_seconds"]
+    spent_cpu = verification_cpu(spent["cpu_seconds"], outcome.report, outcome.wall_s)
+    verification.cpu_seconds = (verification.cpu_seconds or 0.0) + spent_cpu
     Verification.objects.filter(id=verification.id).update(cpu_seconds=verification.cpu_seconds)
     if outcome.status == "interrupted":
         with transaction.atomic():

@@ -47,6 +47,10 @@ class VerificationReport:
     peak_memory_bytes: int | None = None
     peak_memory_kind: str = ""
     wall_time_s: dict[str, float] = field(default_factory=dict)  # per phase and "total"
+    # CPU time of the run (the process that trained and evaluated, its threads, the children it
+    # waited for). Behind bubblewrap's PID namespace it would not reach the parent's rusage, so the
+    # run says it; the parent bounds the claim by wall time x cores (evolution.core.cpu_time).
+    cpu_seconds: float | None = None
     eval: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_scores: dict[str, float] = field(default_factory=dict)  # accuracy above chance
     fitness: float | None = None
