@@ -122,7 +122,7 @@ def main() -> int:
         print(f"warm-up (every engine, 2 examples per task): {time.perf_counter() - start:.1f} s", flush=True)
     results: dict = {}
     runs: dict[str, list[tuple[float, float]]] = {engine: [] for engine in engines}
-    for rep in range(args.reps):
+    for rep in range(max(1, args.reps)):
         # interleaved, the order reversed every other repetition: neither engine always goes first
         for engine in (engines if rep % 2 == 0 else engines[::-1]):
             start, cpu_start = time.perf_counter(), time.process_time()
@@ -136,7 +136,7 @@ def main() -> int:
     for engine in engines:
         walls, cpus = [w for w, _ in runs[engine]], [c for _, c in runs[engine]]
         print(f"{engine:>5}: median {seconds[engine]:.1f} s wall ({min(walls):.1f}-{max(walls):.1f}), "
-              f"{cpu_seconds[engine]:.1f} s CPU ({min(cpus):.1f}-{max(cpus):.1f}) over {args.reps} runs")
+              f"{cpu_seconds[engine]:.1f} s CPU ({min(cpus):.1f}-{max(cpus):.1f}) over {len(walls)} runs")
     figures: dict = {"import_seconds": imports, "rung": rung.name, "seed": args.seed, "device": str(device), "seconds": seconds,
                      "runs": runs, "warmup": args.warmup,
                      "threads": torch.get_num_threads(), "thread_env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},

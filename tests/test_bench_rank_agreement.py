@@ -89,3 +89,17 @@ def test_evidence_kept_in_the_repository_round_trips_through_a_fresh_cache(bench
     assert bench.metric(bench.VerificationReport.read(fresh / "tiny" / "loop-7"), "tiny") == -6.5
     assert [p.stem for p in bench.make_designs(fresh, 0, 0, loop_designs=True)][-1] == "loop-7"
     assert bench.load_evidence(tmp_path / "nowhere", fresh) == 0
+
+
+def test_near_clones_are_the_same_language_model_numbers_within_tolerance(bench):
+    table = {
+        "gpt": {"screen": 0.073, "screen:lm": -2.56410, "micro": -6.59604},
+        "mamba2": {"screen": 0.135, "screen:lm": -2.53350, "micro": -6.48600},
+        "loop-10": {"screen": 0.063, "screen:lm": -2.56412, "micro": -6.59605},  # GPT, another rotary unit
+        "loop-11": {"screen": 0.117, "screen:lm": -2.56412, "micro": -6.73740},  # same bpb, other loss
+        "loop-12": {"screen": 0.148, "screen:lm": -2.56410, "micro": None},  # one number: not compared
+        "loop-13": {"screen": None, "screen:lm": None, "micro": None},  # failed
+    }
+    assert bench.near_clones(table) == {"loop-10": "gpt"}
+    assert bench.near_clones(table, {"screen:lm": 1e-6, "micro": 1e-6}) == {}
+    assert bench.near_clones({}) == {}
