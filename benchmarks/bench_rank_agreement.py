@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evidence {args.evidence}: {load_evidence(args.evidence, args.out)} files copied into the cache")
     designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)[:args.max_designs]
     table: dict[str, dict[str, float | None]] = {}
+    kept = 0
     # The screen is deterministic, so designs with identical screen numbers compute the same function:
     # they are run once at the rungs above (and counted once).
     clone_key = ["screen", "screen:lm", "screen:probes"] if "screen" in rungs else rungs
@@ -355,9 +356,9 @@ def main(argv: list[str] | None = None) -> int:
                 if rung == "screen":
                     table[design.stem].update(screen_parts(report))
                 if args.evidence is not None:  # kept as it comes: a run cut short loses nothing finished
-                    save_evidence(args.out, args.evidence, [design], [rung])
+                    kept += save_evidence(args.out, args.evidence, [design], [rung])
     if args.evidence is not None:
-        print(f"evidence {args.evidence}: {save_evidence(args.out, args.evidence, designs, rungs)} reports kept")
+        print(f"evidence {args.evidence}: {kept} reports kept")
     if "screen" in rungs:
         rungs = [*rungs, "screen:lm", "screen:probes"]
     clones = functional_clones({d.stem: table[d.stem] for d in designs}, clone_key)

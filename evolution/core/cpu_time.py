@@ -4,22 +4,19 @@ is that job's own.
 
 Children behind bubblewrap's PID namespace do not reach this process's rusage, so the sandboxed
 checker reports its own CPU time (`figures.child_cpu_seconds`); `reported_child_cpu` reads it,
-bounded by what the child could have used (its wall time on every core)."""
+bounded by what the child could have used (its wall time on every core). A sandboxed verification
+states its own in its report (`cpu_seconds`); `verification_cpu` adds it the same way, once."""
 
 from __future__ import annotations
 
 import os
-import resource
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from verifier.core.cpu_time import cpu_seconds_now
 
-def cpu_seconds_now() -> float:
-    """User + system CPU time of this process and of its waited-for descendants so far."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+__all__ = ["checks_cpu", "cpu_meter", "cpu_seconds_now", "reported_child_cpu", "verification_cpu"]
 
 
 @contextmanager

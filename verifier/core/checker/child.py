@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import sys
 import time
 from typing import Any
 
+from ..cpu_time import cpu_seconds_now
 from ..sandbox.limits import apply_limits, drop_privileges
 
 # How the parent starts this module: `python -I -B -c BOOTSTRAP <package parent> <job.json> <fd>`.
@@ -180,9 +180,7 @@ def main(argv: list[str]) -> None:
         run_stages(checks, calibration, guard, channel)
     # The CPU time of this child: the parent cannot see it through bubblewrap's PID namespace (the
     # cost ledger's checker CPU; claimed by the child, so the parent bounds it).
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    channel.send({"event": "figures", "figures": {"child_cpu_seconds": round(
-        own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 3)}})
+    channel.send({"event": "figures", "figures": {"child_cpu_seconds": round(cpu_seconds_now(), 3)}})
     channel.send({"event": "done"})
     sys.stdout.flush()
     sys.stderr.flush()

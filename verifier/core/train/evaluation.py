@@ -268,10 +268,7 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
         raise ValueError(f"unknown evaluation engine {engine!r}; engines are {', '.join(ENGINES)}")
     tasks_dir = local_tasks_dir(data_dir)
     if tasks_dir is not None:
-        # Local tasks read local files only: make sure nothing reaches for the hub.
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        _datasets_offline()
+        _offline_for_local_tasks()
     elif data_dir is not None and (Path(data_dir) / "hf_datasets").is_dir():
         # A data directory prepared online keeps the stock tasks' datasets in its own cache; set
         # at run time too, since `datasets` may have been imported (and read the env) already.
@@ -319,12 +316,16 @@ def evaluate(lm: GenesysLM, tokenizer: Any, tasks: list[str] | tuple[str, ...], 
     return {task: summary[stock[task]] for task in tasks}
 
 
-def _datasets_offline() -> None:
-    """Keep `datasets` off the network for local task files, even if it was imported before.
+def _offline_for_local_tasks() -> None:
+    """Local tasks read local files only: nothing may reach for the hub, even if `datasets` was
+    imported before this call.
 
-    `datasets` reads HF_HUB_OFFLINE when it is imported; online, every `load_dataset` sends a
-    download-count HEAD request to the hub first (76 per CPU-rung evaluation). Without a network
-    each one waits on DNS: 5.0 s of the fast engine's 16 s on this box, none of it computation."""
+    `datasets` reads HF_HUB_OFFLINE when it is imported (so the variable alone is too late then);
+    online, every `load_dataset` sends a download-count HEAD request to the hub first (76 per
+    CPU-rung evaluation). Without a network each one waits on DNS: 5.0 s of the fast engine's 16 s
+    on this box, none of it computation."""
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import datasets
 
     datasets.config.HF_HUB_OFFLINE = True

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import numpy as np
 import torch
 
+from ..cpu_time import cpu_seconds_now
 from ..gau.composer import compose
 from ..gau.loader import load_gab
 from ..gau.tree import GAUTree
@@ -150,13 +151,13 @@ def verify_design(
                                 versions=_versions(), started_at=_now())
     emit = progress or (lambda event: None)
     clock = _Clock(report)
-    cpu_start = _cpu_seconds()
+    cpu_start = cpu_seconds_now()
     try:
         _run(report, source, the_rung, cfg, data_o, out_dir, data_dir, emit, clock)
     except _Stop:
         pass
     report.wall_time_s["total"] = clock.total()
-    report.cpu_seconds = round(_cpu_seconds() - cpu_start, 3)
+    report.cpu_seconds = round(cpu_seconds_now() - cpu_start, 3)
     report.finished_at = _now()
     if report.failure is not None and report.status == "running":
         report.status = "failed"
@@ -352,14 +353,6 @@ def data_config(cfg: VerifyConfig, data_o: dict[str, Any], data_dir: Path | None
         if not ok:
             return data_cfg, message
     return data_cfg, ""
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process (all its threads) and of the children it waited for."""
-    import resource
-
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def prepare_token_cache(data_dir: Path | None, **overrides: Any) -> str:
