@@ -17,6 +17,7 @@ from evolution.core.verify_runner import run_verification
 from evolution.models import Design, EvolutionRun, Job, Verification
 from evolution.services import jobs, work
 from evolution.services.verifications import budget_left
+from verifier.core.pyparse import parse_module
 from verifier.core.seeds import load_seed
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ def test_a_verification_that_already_ended_is_left_alone(run):
 def test_services_do_not_import_the_celery_layer():
     offenders = []
     for path in sorted((REPO / "evolution" / "services").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parse_module(path.read_text())):
             names = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from verifier.core.pyparse import parse_module
+
 FENCE = re.compile(r"^(`{3,}|~{3,})[ \t]*([\w+-]*)[^\n]*$", re.MULTILINE)
 PYTHON_TAGS = ("python", "py", "python3")
 
@@ -111,7 +113,7 @@ def gau_classes(module: ast.Module) -> list[str]:
 
 def check_unit_source(code: str, where: str = "the code block") -> tuple[ast.Module, list[str]]:
     try:
-        module = ast.parse(code)
+        module = parse_module(code)
     except SyntaxError as exc:
         raise ParseError(f"{where} is not valid Python: {exc.msg} (line {exc.lineno})") from exc
     classes = gau_classes(module)

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from verifier.core.pyparse import parse_module
+
 DEFAULT_MAX_CHARS = 1100
 DEFAULT_OVERLAP = 150
 CODE_MAX_CHARS = 1500
@@ -189,7 +191,7 @@ def chunk_python(source: str, max_chars: int = CODE_MAX_CHARS) -> list[Chunk]:
     chunked as plain text so that a broken file can still be searched.
     """
     try:
-        tree = ast.parse(source)
+        tree = parse_module(source)
     except SyntaxError:
         return chunk_text(source, max_chars=max_chars, overlap=0)
     lines = source.splitlines()

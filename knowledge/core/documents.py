@@ -149,8 +149,10 @@ def _markdown_title(text: str) -> str:
 def _module_docstring(source: str) -> str:
     import ast
 
+    from verifier.core.pyparse import parse_module
+
     try:
-        return (ast.get_docstring(ast.parse(source)) or "").strip()
+        return (ast.get_docstring(parse_module(source)) or "").strip()
     except SyntaxError:
         return ""
 

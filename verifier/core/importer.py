@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verifier.core.pyparse import parse_module
+
 from .gau.base import UnitDecl
 from .gau.source import is_protocol_import
 from .gau.tree import GAUNode, GAUTree, TreeError
@@ -103,7 +105,7 @@ def _camel(text: str) -> str:
 class _File:
     def __init__(self, source: str, name: str):
         try:
-            self.module = ast.parse(source)
+            self.module = parse_module(source)
         except SyntaxError as exc:
             raise DesignSyntaxError(f"{name}: line {exc.lineno}: {exc.msg}", exc.lineno) from exc
         self.lines = source.splitlines(keepends=True)
@@ -344,7 +346,7 @@ def import_gab_source(source: str, name: str = "imported") -> GAUTree:
             while root in unit_names or root in undefined:
                 root += "Block"
             class_texts[root] = _gab_as_unit(file.gab, root)
-            classes[root] = ast.parse(class_texts[root]).body[0]  # type: ignore[assignment]
+            classes[root] = parse_module(class_texts[root]).body[0]  # type: ignore[assignment]
     if not classes:
         raise TreeError(f"{name}: no GAUBase unit and no GAB class found")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import re
 
+from verifier.core.pyparse import parse_module
+
 from ..gau.source import is_protocol_import
 from ..gau.tree import GAUTree
 from .categories import ERROR, PROTOCOL
@@ -19,7 +21,7 @@ _UNIT_PREFIX = re.compile(r"^unit (\w+):")
 
 def _top_level_definitions(code: str) -> set[str]:
     try:
-        module = ast.parse(code)
+        module = parse_module(code)
     except SyntaxError:
         return set()
     names: set[str] = set()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import builtins
 
+from verifier.core.pyparse import parse_module
+
 from .categories import ERROR, PROTOCOL, SYNTAX, WARNING
 from .report import Finding
 
@@ -34,7 +36,7 @@ PROTOCOL_NAMES = frozenset(
 
 def parse_unit(name: str, code: str) -> tuple[ast.Module | None, list[Finding]]:
     try:
-        return ast.parse(code), []
+        return parse_module(code), []
     except SyntaxError as exc:
         message = f"{exc.msg}" + (f": {exc.text.strip()}" if exc.text else "")
         return None, [Finding(SYNTAX, ERROR, name, exc.lineno, message, stage="static")]

@@ -13,6 +13,8 @@ import inspect
 import re
 from pathlib import Path
 
+from verifier.core.pyparse import parse_module
+
 from ..compat import torchtune_modules
 from ..model import lm
 
@@ -33,7 +35,7 @@ class ModelingError(ValueError):
 def defined_names(source: str) -> set[str]:
     """Top-level class, function and variable names of `source` (parsed, never run)."""
     names: set[str] = set()
-    for node in ast.parse(source).body:
+    for node in parse_module(source).body:
         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
@@ -49,7 +51,7 @@ def norm_source() -> str:
 
 def strip_docstring(source: str) -> tuple[str, str]:
     """(docstring, rest) of a module's source."""
-    module = ast.parse(source)
+    module = parse_module(source)
     first = module.body[0] if module.body else None
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
         lines = source.splitlines(keepends=True)
@@ -61,7 +63,7 @@ def inline_torchtune(body: str) -> str:
     """Replace imports from torchtune (which a loading machine may lack; reference-format designs use
     its RMSNorm and RoPE) by the verifier's equivalents (verifier/core/compat), inlined before the
     protocol. transformers' helpers need nothing: transformers is there wherever the export loads."""
-    module = ast.parse(body)
+    module = parse_module(body)
     lines = body.splitlines(keepends=True)
     aliases: list[str] = []
     drop: set[int] = set()
@@ -89,7 +91,7 @@ def inline_torchtune(body: str) -> str:
 
 def module_body(source: str) -> str:
     """A module's source without its docstring and imports (the composer's split of base.py)."""
-    module = ast.parse(source)
+    module = parse_module(source)
     first = next(n for n in module.body if not isinstance(n, (ast.Import, ast.ImportFrom))
                  and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)))
     return "".join(source.splitlines(keepends=True)[first.lineno - 1:])

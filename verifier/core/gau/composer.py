@@ -13,6 +13,8 @@ import pprint
 import threading
 from pathlib import Path
 
+from verifier.core.pyparse import parse_module
+
 from .source import split_unit_code
 from .tree import GAUTree, TreeError
 
@@ -50,7 +52,7 @@ def protocol_source() -> tuple[list[str], str]:
 def _protocol_parts() -> tuple[tuple[str, ...], str]:
     source = _PROTOCOL_FILE.read_text()
     with _PARSE_LOCK:
-        module = ast.parse(source)
+        module = parse_module(source)
     lines = source.splitlines(keepends=True)
     imports = tuple(ast.unparse(n) for n in module.body if isinstance(n, (ast.Import, ast.ImportFrom)))
     first = next(

@@ -10,6 +10,8 @@ import ast
 import io
 import tokenize
 
+from verifier.core.pyparse import parse_module
+
 from .base import UnitDecl
 
 # Import lines that bind the protocol names; the composer replaces them with the inlined protocol.
@@ -23,7 +25,7 @@ PROTOCOL_NAMES = frozenset({"GABBase", "GAUBase", "gau_test", "UnitDecl"})
 
 def parse(code: str) -> ast.Module | None:
     try:
-        return ast.parse(code)
+        return parse_module(code)
     except SyntaxError:
         return None
 
