@@ -189,6 +189,29 @@ def test_the_corpus_is_tokenised_once_into_the_shared_cache(tmp_path, genesys_da
     assert not list((out / ".sandbox").glob("cache/tokens/*/meta.json")), "the design's child tokenised privately"
 
 
+def test_two_verifies_sharing_a_fresh_cache_tokenise_once_and_neither_fails_to(tmp_path, genesys_data_dir):
+    """The loop's workers share one cache. Each tokenising child gets the cache handed to its own uid,
+    so two started together used to take it from each other (PermissionError, both tokenised
+    privately); now the second waits for the first and finds its corpus."""
+    shared = tmp_path / "shared-cache"
+    env = {**os.environ, "GENESYS_CACHE_DIR": str(shared), "OMP_NUM_THREADS": "1"}
+    runs = []
+    for name in ("a", "b"):
+        cmd = [sys.executable, "-m", "verifier.core", "verify", "gpt", "--rung", "test", "--out",
+               str(tmp_path / name), "--data-dir", str(genesys_data_dir), "--no-eval", "--quiet",
+               "--train-tokens", "512", "--set", f"corpus={SMALL_CORPUS}"]
+        runs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True))
+    for run in runs:
+        out, err = run.communicate(timeout=400)
+        assert run.returncode == 0, err[-3000:]
+        assert "tokenising in the sandbox ended" not in err, err[-3000:]
+    assert len(list(shared.glob("tokens/*/meta.json"))) == 1
+    for name in ("a", "b"):
+        assert not list((tmp_path / name / ".sandbox").glob("cache/tokens/*/meta.json")), f"{name} tokenised privately"
+    assert not [p for p in shared.glob("tokens/.*") if p.is_dir()], "a half-written corpus was left behind"
+
+
 def test_sigterm_handler_leaves_forked_pool_workers_to_exit_quietly():
     """The verify CLI turns SIGTERM into a checkpointing stop; the worker pools lm-eval forks inherit
     the handler, and ending the pool must not print a KeyboardInterrupt traceback per worker."""

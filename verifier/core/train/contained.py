@@ -11,10 +11,13 @@ folder writable. Where the sandbox cannot start, no design code runs: the report
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -84,16 +87,15 @@ def run_contained(args: argparse.Namespace, tree: GAUTree, overrides: dict[str, 
     read_only = [p for p in (data_dir,) if p is not None]
     mode = ""
     try:
-        if not probably_cached(shared_cache, data_dir, overrides):
-            shared_cache.mkdir(parents=True, exist_ok=True)
-            prepare = run_module([*base, "--prepare-data", "--set", f"cache_dir={shared_cache}"],
-                                 SandboxSpec(read_only=[*read_only, design], writable=[shared_cache],
-                                             env={"HOME": "/tmp"}),
-                                 timeout_s=PREPARE_TIMEOUT_S)
-            if prepare.returncode != 0:  # the design's child then tokenises privately: slower, not wrong
-                print(f"note: tokenising in the sandbox ended with status {prepare.returncode}: "
-                      f"{prepare.stderr[-500:]}", file=sys.stderr)
-        if shared_cache.is_dir():
+        with preparing(shared_cache):
+            if not probably_cached(shared_cache, data_dir, overrides):
+                prepare = run_module([*base, "--prepare-data", "--set", f"cache_dir={shared_cache}"],
+                                     SandboxSpec(read_only=[*read_only, design], writable=[shared_cache],
+                                                 env={"HOME": "/tmp"}),
+                                     timeout_s=PREPARE_TIMEOUT_S)
+                if prepare.returncode != 0:  # the design's child then tokenises privately: slower, not wrong
+                    print(f"note: tokenising in the sandbox ended with status {prepare.returncode}: "
+                          f"{prepare.stderr[-500:]}", file=sys.stderr)
             open_up(shared_cache / "tokens")  # the design's child reads it as another uid
         design_cmd = [*base, "--set", f"cache_dir={out / PRIVATE / 'cache'}",
                       "--set", f"shared_cache_dir={shared_cache}"]
@@ -113,6 +115,25 @@ def run_contained(args: argparse.Namespace, tree: GAUTree, overrides: dict[str, 
     human = sys.stderr if args.progress_jsonl == "-" else sys.stdout
     print(summary(report.to_dict(), out) + (f"\n  sandbox: {mode}" if mode else ""), file=human)
     return {"done": 0, "interrupted": 3}.get(report.status, 1)
+
+
+@contextmanager
+def preparing(shared_cache: Path) -> Iterator[None]:
+    """Hold the shared cache's tokenising lock (created with the cache).
+
+    The tokenising child gets the whole cache handed to its own fresh uid for the run; a second one
+    started meanwhile takes it over, and the first loses write access mid-way (PermissionError, both
+    then tokenise privately). So verify runs that share a cache (the loop's workers) tokenise one at
+    a time, and the second finds the first's corpus. The lock file sits beside the cache, outside
+    anything a child may write."""
+    shared_cache.mkdir(parents=True, exist_ok=True)
+    lock = shared_cache.parent / f".{shared_cache.name}.prepare.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def probably_cached(shared_cache: Path, data_dir: Path | None, overrides: dict[str, Any]) -> bool:
