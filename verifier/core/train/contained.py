@@ -125,15 +125,23 @@ def preparing(shared_cache: Path) -> Iterator[None]:
     started meanwhile takes it over, and the first loses write access mid-way (PermissionError, both
     then tokenise privately). So verify runs that share a cache (the loop's workers) tokenise one at
     a time, and the second finds the first's corpus. The lock file sits beside the cache, outside
-    anything a child may write."""
+    anything a child may write (inside it where the parent folder is read-only; with no lock at all
+    where neither can be created: the runs still succeed, as before, tokenising privately)."""
     shared_cache.mkdir(parents=True, exist_ok=True)
-    lock = shared_cache.parent / f".{shared_cache.name}.prepare.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = None
+    for lock in (shared_cache.parent / f".{shared_cache.name}.prepare.lock", shared_cache / ".prepare.lock"):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            break
+        except OSError:
+            continue
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # releases the lock
+        if fd is not None:
+            os.close(fd)  # releases the lock
 
 
 def probably_cached(shared_cache: Path, data_dir: Path | None, overrides: dict[str, Any]) -> bool:
