@@ -154,12 +154,21 @@ def claim(folder: Path) -> bool:
     return True
 
 
+def finished(report_path: Path) -> bool:
+    """Is there a final report (done or failed)? An interrupted run is not finished: run again, verify
+    resumes it from its checkpoint."""
+    try:
+        return json.loads(report_path.read_text()).get("status") in ("done", "failed")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[str],
              run: bool = True, device: str = "cpu") -> VerificationReport | None:
     """The cached report of `design` at `rung`, running it first when there is none (and `run`)."""
     folder = out / rung / design.stem
     report_path = folder / "report.json"
-    if not report_path.exists() and run and claim(folder):
+    if not finished(report_path) and run and claim(folder):
         argv = ["verify", str(design), "--rung", rung, "--out", str(folder), "--quiet", "--device", device, *extra]
         if rung != "screen":
             argv.append("--no-eval")
@@ -327,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="a folder kept in the repository (benchmarks/evidence/rank_agreement): its designs "
                         "and reports seed the cache, and the finished reports are written back to it")
     p.add_argument("--json", type=Path, default=None, help="write the table and the agreements here")
+    p.add_argument("--skip-near-clones", action="store_true",
+                   help="do not run a rung for designs whose numbers at the rungs before it (given first in "
+                        "--rungs, e.g. screen,micro,tiny) make them near clones of an earlier design")
     p.add_argument("--max-designs", type=int, default=None, help="only the first N designs (seeds first)")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
@@ -344,6 +356,14 @@ def main(argv: list[str] | None = None) -> int:
     for rung in rungs:
         skip = (functional_clones({d.stem: table.get(d.stem, {}) for d in designs}, clone_key)
                 if rung != "screen" else {})
+        if args.skip_near_clones and rung not in cached_only:
+            # Counted once in the end, so not run either: the rungs below already show them equal.
+            near = near_clones({d.stem: {k: v for k, v in table.get(d.stem, {}).items() if k != rung}
+                                for d in designs if d.stem not in skip})
+            for name, twin in near.items():
+                if not (args.out / rung / name / "report.json").exists():
+                    print(f"  {name} is a near clone of {twin} below {rung}: not run at {rung}")
+                    skip[name] = twin
         todo = [d for d in designs if d.stem not in skip]
         for design in designs:
             table.setdefault(design.stem, {})[rung] = None

@@ -103,3 +103,41 @@ def test_near_clones_are_the_same_language_model_numbers_within_tolerance(bench)
     assert bench.near_clones(table) == {"loop-10": "gpt"}
     assert bench.near_clones(table, {"screen:lm": 1e-6, "micro": 1e-6}) == {}
     assert bench.near_clones({}) == {}
+
+
+def test_an_interrupted_run_is_not_finished_so_it_is_run_again_and_resumes(bench, tmp_path):
+    report = tmp_path / "report.json"
+    assert not bench.finished(report)  # none yet
+    for status, final in (("done", True), ("failed", True), ("interrupted", False), ("running", False)):
+        report.write_text(f'{{"status": "{status}"}}')
+        assert bench.finished(report) is final, status
+    report.write_text("{not json")
+    assert not bench.finished(report)
+
+
+def test_near_clones_of_the_rungs_below_are_not_run_at_the_rung_above(bench, tmp_path, capsys):
+    """With the repository's evidence (screen and micro for the 26 designs) and a tiny report for every
+    design but the three near clones, --skip-near-clones runs nothing: the near clones are named, and
+    no run folder is made for them."""
+    import json
+    import shutil
+
+    out = tmp_path / "cache"
+    evidence = REPO / "benchmarks" / "evidence" / "rank_agreement"
+    bench.load_evidence(evidence, out)
+    designs = bench.make_designs(out, 0, 0, loop_designs=True)
+    near = {"loop-10", "loop-17", "loop-19"}
+    for design in designs:
+        micro = out / "micro" / design.stem / "report.json"
+        if design.stem not in near and micro.exists():
+            (out / "tiny" / design.stem).mkdir(parents=True, exist_ok=True)  # overwritten: micro copied
+            report = json.loads(micro.read_text())
+            shutil.copy(micro, out / "tiny" / design.stem / "report.json")
+            assert bench.finished(out / "tiny" / design.stem / "report.json"), report.get("status")
+    bench.main(["--out", str(out), "--loop-designs", "--rungs", "screen,micro,tiny", "--no-run", "screen,micro",
+                "--skip-near-clones"])
+    printed = capsys.readouterr().out
+    for name, twin in (("loop-10", "gpt"), ("loop-17", "gpt"), ("loop-19", "ttt")):
+        assert f"{name} is a near clone of {twin} below tiny: not run at tiny" in printed
+        assert not (out / "tiny" / name).exists()
+    assert "rho(micro, tiny) = +1.000" in printed  # tiny here is micro's copy
