@@ -8,19 +8,21 @@ import time
 from verifier.core.train.contained import preparing
 
 
-def test_the_lock_sits_beside_the_cache_and_creates_the_cache(tmp_path):
+def test_the_lock_sits_in_the_cache_and_creates_the_cache(tmp_path):
     cache = tmp_path / "cache"
     with preparing(cache):
         assert cache.is_dir()
-        assert (tmp_path / ".cache.prepare.lock").is_file()
-    assert not (cache / ".prepare.lock").exists()
-
-
-def test_where_the_lock_cannot_be_made_beside_the_cache_it_goes_inside(tmp_path):
-    cache = tmp_path / "cache"
-    (tmp_path / ".cache.prepare.lock").mkdir()  # something that cannot be opened as the lock file
-    with preparing(cache):
         assert (cache / ".prepare.lock").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # nothing beside it
+
+
+def test_where_the_lock_cannot_be_made_the_run_goes_on_without_it(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / ".prepare.lock").mkdir(parents=True)  # something that cannot be opened as the lock file
+    entered = []
+    with preparing(cache):
+        entered.append(True)
+    assert entered == [True]
 
 
 def test_a_second_holder_waits_for_the_first(tmp_path):

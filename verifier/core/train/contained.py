@@ -38,6 +38,7 @@ PRIVATE = ".sandbox"  # the child's home and caches, inside the run folder
 PASSED_ENV = (*THREAD_ENV, "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "PYTORCH_CUDA_ALLOC_CONF",
               "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PREPARE_TIMEOUT_S = 4 * 3600.0
+LOCK_NAME = ".prepare.lock"  # in the shared token cache
 
 
 def child_args(args: argparse.Namespace, design: Path, out: Path) -> list[str]:
@@ -119,22 +120,19 @@ def run_contained(args: argparse.Namespace, tree: GAUTree, overrides: dict[str, 
 
 @contextmanager
 def preparing(shared_cache: Path) -> Iterator[None]:
-    """Hold the shared cache's tokenising lock (created with the cache).
+    """Hold the shared cache's tokenising lock (`.prepare.lock` in the cache, made with it).
 
     The tokenising child gets the whole cache handed to its own fresh uid for the run; a second one
     started meanwhile takes it over, and the first loses write access mid-way (PermissionError, both
     then tokenise privately). So verify runs that share a cache (the loop's workers) tokenise one at
-    a time, and the second finds the first's corpus. The lock file sits beside the cache, outside
-    anything a child may write (inside it where the parent folder is read-only; with no lock at all
-    where neither can be created: the runs still succeed, as before, tokenising privately)."""
+    a time, and the second finds the first's corpus. Only the tokenising child (no design code) may
+    write in the cache; where the lock cannot be made the run goes on without it, as before."""
     shared_cache.mkdir(parents=True, exist_ok=True)
-    fd = None
-    for lock in (shared_cache.parent / f".{shared_cache.name}.prepare.lock", shared_cache / ".prepare.lock"):
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            break
-        except OSError:
-            continue
+    try:
+        fd: int | None = os.open(shared_cache / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                 0o600)
+    except OSError:
+        fd = None
     try:
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
