@@ -154,11 +154,14 @@ def claim(folder: Path) -> bool:
     return True
 
 
+FINAL = ("done", "failed")  # a report's statuses that end a run (kept as evidence, never rerun)
+
+
 def finished(report_path: Path) -> bool:
     """Is there a final report (done or failed)? An interrupted run is not finished: run again, verify
     resumes it from its checkpoint."""
     try:
-        return json.loads(report_path.read_text()).get("status") in ("done", "failed")
+        return json.loads(report_path.read_text()).get("status") in FINAL
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -233,7 +236,7 @@ def save_evidence(out: Path, evidence: Path, designs: list[Path], rungs: list[st
             if not path.exists():
                 continue
             data = json.loads(path.read_text())
-            if data.get("status") not in ("done", "failed"):
+            if data.get("status") not in FINAL:
                 continue
             data["loss_curve"] = downsample(data.get("loss_curve") or [], EVIDENCE_CURVE_POINTS)
             child = path.with_name("child.json")
@@ -361,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             near = near_clones({d.stem: {k: v for k, v in table.get(d.stem, {}).items() if k != rung}
                                 for d in designs if d.stem not in skip})
             for name, twin in near.items():
-                if not (args.out / rung / name / "report.json").exists():
+                if not finished(args.out / rung / name / "report.json"):
                     print(f"  {name} is a near clone of {twin} below {rung}: not run at {rung}")
                     skip[name] = twin
         todo = [d for d in designs if d.stem not in skip]
