@@ -14,7 +14,8 @@ another live process is running. Functional clones (identical screen numbers) ru
 Prints Spearman's rho with a bootstrap 95% interval (over designs) for screen vs micro, screen vs
 tiny and micro vs tiny (losses negated, so a positive rho means agreement), and for the seeds each
 rung's ranking against the published ordering of these architectures at 125M-1.3B (PUBLISHED
-below, with its sources).
+below, with its sources). And the funnel view, which is what a screen is for: of the top rung's best
+quarter, how many each rung below keeps in its own top quarter and top half (against chance).
 """
 
 from __future__ import annotations
@@ -320,6 +321,48 @@ def agreement(table: dict[str, dict[str, float | None]], a: str, b: str) -> str:
     return f"rho({a}, {b}) = {rho:+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]  n = {len(names)}"
 
 
+def top(values: dict[str, float], k: int) -> set[str]:
+    """The k best (highest) names, with every name tied with the k-th best: a cut never splits a tie."""
+    if k <= 0 or not values:
+        return set()
+    cutoff = sorted(values.values(), reverse=True)[min(k, len(values)) - 1]
+    return {n for n, v in values.items() if v >= cutoff}
+
+
+def top_recall(table: dict[str, dict[str, float | None]], predictor: str, target: str, k: int,
+               keep: int) -> tuple[int, int, int, int]:
+    """A screen's job in a funnel is to pass the winners on: of the target rung's top k designs, how
+    many are in the predictor's top `keep`. Returns (found, of, the cut's size with ties, n)."""
+    names = [n for n, row in table.items() if row.get(predictor) is not None and row.get(target) is not None]
+    best = top({n: float(table[n][target]) for n in names}, k)  # type: ignore[arg-type]
+    kept = top({n: float(table[n][predictor]) for n in names}, keep)  # type: ignore[arg-type]
+    return len(best & kept), len(best), len(kept), len(names)
+
+
+def chance_of_at_least(found: int, best: int, kept: int, n: int) -> float:
+    """P(a random cut of `kept` of n designs holds at least `found` of the `best`): hypergeometric."""
+    total = math.comb(n, kept)
+    return sum(math.comb(best, x) * math.comb(n - best, kept - x)
+               for x in range(found, min(best, kept) + 1)) / total if total else math.nan
+
+
+def recall_lines(table: dict[str, dict[str, float | None]], rungs: list[str], target: str) -> list[str]:
+    """For each predictor: the target's top quarter found in its top quarter and in its top half."""
+    lines = []
+    for predictor in (r for r in rungs if r != target):
+        n = sum(1 for row in table.values() if row.get(predictor) is not None and row.get(target) is not None)
+        if n < 4:
+            continue
+        k = math.ceil(n / 4)
+        parts = []
+        for keep in (k, math.ceil(n / 2)):
+            found, of, cut, _ = top_recall(table, predictor, target, k, keep)
+            chance, p_value = of * cut / n, chance_of_at_least(found, of, cut, n)
+            parts.append(f"{found}/{of} in its top {keep} (chance {chance:.1f}, p {p_value:.2g})")
+        lines.append(f"{target}'s top {k} passed by {predictor:13}: " + "; ".join(parts) + f"  n = {n}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="cache folder (resumable)")
@@ -410,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
             for b in rungs[i + 1:]:
                 agreements.append("near clones once: " + agreement(merged, a, b))
                 print(agreements[-1])
+    target = next((r for r in reversed(rungs) if not r.startswith("screen")), None)
+    if target is not None:
+        print("\nfunnel: the top rung's best designs passed on by each rung below (near clones once)")
+        for line in recall_lines({n: row for n, row in table.items() if n not in near}, rungs, target):
+            agreements.append(line)
+            print(line)
     published = {n: float(len(PUBLISHED) - i) for i, n in enumerate(PUBLISHED)}
     print(f"\npublished ordering (best first): {', '.join(PUBLISHED)}")
     for rung in rungs:
@@ -417,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         rho = spearman([published[n] for n in names], [float(table[n][rung]) for n in names])  # type: ignore[arg-type]
         pairs = [(w, b_, s) for w, b_, s in PUBLISHED_PAIRS
                  if table.get(w, {}).get(rung) is not None and table.get(b_, {}).get(rung) is not None]
-        agree = sum(1 for w, b_, _ in pairs if table[w][rung] > table[b_][rung])  # type: ignore[operator]
+        agree = sum(1 for w, b_, _ in pairs if table[w][rung] > table[b_][rung])  # type: ignore[operator,misc]
         agreements.append(f"{rung:7} vs published: rho = {rho:+.3f} (n = {len(names)}); "
                           f"pairs agreeing {agree}/{len(pairs)}")
         print(agreements[-1])

@@ -141,3 +141,26 @@ def test_near_clones_of_the_rungs_below_are_not_run_at_the_rung_above(bench, tmp
         assert f"{name} is a near clone of {twin} below tiny: not run at tiny" in printed
         assert not (out / "tiny" / name).exists()
     assert "rho(micro, tiny) = +1.000" in printed  # tiny here is micro's copy
+
+
+def test_funnel_recall_counts_the_targets_best_inside_the_predictors_cut_and_never_splits_a_tie(bench):
+    # target order a > b > c > d > e > f > g > h; the predictor swaps the top two into the middle
+    target = dict(zip("abcdefgh", [8, 7, 6, 5, 4, 3, 2, 1], strict=True))
+    predictor = dict(zip("abcdefgh", [5, 4, 8, 7, 6, 3, 2, 1], strict=True))
+    table = {n: {"screen": float(predictor[n]), "tiny": float(target[n])} for n in target}
+    assert bench.top_recall(table, "screen", "tiny", k=2, keep=2) == (0, 2, 2, 8)  # c, d kept: a, b lost
+    assert bench.top_recall(table, "screen", "tiny", k=2, keep=4) == (1, 2, 4, 8)  # c, d, e, a
+    assert bench.top_recall(table, "tiny", "tiny", k=3, keep=3)[:2] == (3, 3)  # a rung passes its own best
+    # a tie at the cut is kept whole: three designs tied for second all pass a top-2 cut
+    assert bench.top({"a": 3.0, "b": 2.0, "c": 2.0, "d": 2.0, "e": 1.0}, 2) == {"a", "b", "c", "d"}
+    assert bench.top({}, 3) == set() and bench.top({"a": 1.0}, 5) == {"a"}
+    # designs missing at either rung are left out; fewer than four leave no line
+    table["x"] = {"screen": 9.0, "tiny": None}
+    assert bench.top_recall(table, "screen", "tiny", k=2, keep=2)[3] == 8
+    lines = bench.recall_lines(table, ["screen", "micro", "tiny"], "tiny")
+    assert lines == ["tiny's top 2 passed by screen       : 0/2 in its top 2 (chance 0.5, p 1); 1/2 in its top 4 "
+                     "(chance 1.0, p 0.79)  n = 8"]
+    # hypergeometric tail, by hand: 4 of the best 6 in a cut of 6 of 23 = (15*136 + 6*17 + 1) / C(23, 6)
+    assert bench.chance_of_at_least(4, 6, 6, 23) == pytest.approx(2143 / 100947)
+    assert bench.chance_of_at_least(0, 6, 6, 23) == pytest.approx(1.0)
+    assert bench.recall_lines({"a": {"screen": 1.0, "tiny": 1.0}}, ["screen", "tiny"], "tiny") == []

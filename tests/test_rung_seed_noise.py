@@ -22,6 +22,15 @@ def test_micro_noise_is_measured_per_metric_and_unknown_metrics_and_rungs_have_n
     assert seed_noise("micro", "likelihood") == micro.noise["fitness:likelihood"]
 
 
+def test_tiny_carries_the_loss_noise_it_was_measured_with_and_nothing_for_unmeasured_metrics():
+    tiny = get_rung("tiny")
+    assert tiny.seed_noise("bpb") == tiny.noise["fitness:bpb"] > 0  # measured without evaluation
+    assert seed_noise("tiny", "bpb") == tiny.noise["fitness:bpb"]
+    assert tiny.seed_noise("likelihood") is None and tiny.seed_noise("accuracy") is None
+    # a noise as large as micro's, at a quarter of the rung's spread of losses: it must not be zero
+    assert 0 < tiny.noise["val_loss"] < 0.5
+
+
 def test_the_screen_adds_no_second_noise_its_component_stderrs_already_carry_it():
     assert get_rung("screen").noise["score"] > 0
     assert get_rung("screen").seed_noise("screen") is None

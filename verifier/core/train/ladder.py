@@ -243,6 +243,16 @@ MICRO_NOISE: dict[str, Any] = {
     "measured": "2026-12-05: gpt seed, verify --rung micro with --seed 42, 1, 2 (sample std of 3)",
 }
 
+# Tiny, without evaluation (benchmarks/bench_noise.py --rung tiny --no-eval; each seed ~945 CPU-s at
+# one thread): the loss numbers only, so a run selecting on bpb gets tiny's noise and the
+# likelihood and accuracy fitness at tiny stay unmeasured (None: nothing is invented).
+TINY_NOISE: dict[str, Any] = {
+    "fitness:bpb": 0.02242,
+    "val_bpb": 0.02242,
+    "val_loss": 0.06002,
+    "measured": "2026-12-06: gpt seed, verify --rung tiny --no-eval with --seed 42, 1, 2 (sample std of 3)",
+}
+
 # CPU rungs: sized so one seed trains and evaluates in minutes on 2 cores (see docs/VERIFIER.md).
 # Their nominal size is a round number near the non-embedding target; their reference throughputs
 # are what the GPT seed reaches on an idle 2-core box, and their "too slow" factor is generous
@@ -261,6 +271,7 @@ TINY = Rung(
     eval_limits={"blimp_local": 10},
     val_tokens=2**16, reference_tokens_per_s=600.0, eval_seconds=900.0, slow_factor=50.0, device="cpu",
     notes="about 4M non-embedding parameters, 1M tokens (256 steps): about half an hour per design on 2 CPU cores",
+    noise=TINY_NOISE,
 )
 TEST = Rung(
     name="test", d_model=64, n_block=2, nominal_params=2**16, tokens_per_param=0.25,
