@@ -372,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rungs", default=None, help="comma-separated rungs (default screen,micro[,tiny])")
     p.add_argument("--timeout", type=float, default=3600.0, help="wall seconds per run")
     p.add_argument("--set", action="append", default=[], help="passed to every verify run")
+    p.add_argument("--seed", type=int, default=None,
+                   help="training seed of every run (verify --seed; default its own, 42): a second seed's "
+                        "numbers go to a cache of their own (--out), never beside the first's")
     p.add_argument("--loop-designs", action="store_true",
                    help="add the loop's designs exported to DIR by benchmarks/export_loop_designs.py")
     p.add_argument("--no-run", default="", help="comma-separated rungs read from the cache only (never run)")
@@ -388,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-designs", type=int, default=None, help="only the first N designs (seeds first)")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
-    extra = [x for item in args.set for x in ("--set", item)]
+    extra = [x for item in args.set for x in ("--set", item)] + (["--seed", str(args.seed)] if args.seed is not None else [])
     cached_only = {r for r in args.no_run.split(",") if r}
     devices = dict(item.split("=", 1) for item in args.device)
     if args.evidence is not None:
