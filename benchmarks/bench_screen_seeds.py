@@ -1,0 +1,147 @@
+"""Is one screen seed enough? Every design of the rank-agreement set screened again with another
+training seed, against its first screen and against the rungs above.
+
+    GENESYS_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_screen_seeds.py --seed 1 \
+        [--evidence benchmarks/evidence/rank_agreement] [--out /tmp/screen-seeds] [--jobs 2] [--no-run]
+
+Runs `verify DESIGN --rung screen --seed S` for each design in EVIDENCE/designs and the seeds (a
+contained child each, cached under OUT, so it resumes), keeps the reports in EVIDENCE/screen-seed-S/,
+then prints, for the screen score and its two halves: the test-retest rho (first seed against S),
+each seed and the mean of the two against micro and tiny (minus validation loss), and the funnel
+(bench_rank_agreement.py's: tiny's best quarter kept in the predictor's best quarter and half).
+Functional and near clones count once, as in bench_rank_agreement.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.util
+import json
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from verifier.core.train.ladder import DEFAULT_SEED  # noqa: E402
+from verifier.core.train.report import VerificationReport, downsample  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("bench_rank_agreement", ROOT / "benchmarks" / "bench_rank_agreement.py")
+assert _spec is not None and _spec.loader is not None
+rank = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rank)
+
+PARTS = ("screen", "screen:lm", "screen:probes")
+
+
+def keep(report: Path, target: Path) -> None:
+    """A report as the evidence keeps it: its loss curve downsampled (the full one stays in the cache)."""
+    data = json.loads(report.read_text())
+    data["loss_curve"] = downsample(data.get("loss_curve") or [], rank.EVIDENCE_CURVE_POINTS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def read_screen(path: Path) -> dict[str, float | None]:
+    """The screen score and its halves from a report (None each when missing or failed)."""
+    try:
+        report = VerificationReport.read(path)
+    except (OSError, ValueError):
+        report = None
+    return {"screen": rank.metric(report, "screen"), **rank.screen_parts(report)}
+
+
+def read_loss(path: Path, rung: str) -> float | None:
+    try:
+        return rank.metric(VerificationReport.read(path), rung)
+    except (OSError, ValueError):
+        return None
+
+
+def order(name: str) -> tuple[int, int, str]:
+    """The rank benchmark's order: the seeds, then the loop's designs by number (an earlier design is
+    the one a near clone is counted as)."""
+    if name in rank.SEEDS:
+        return 0, rank.SEEDS.index(name), name
+    number = name.split("-")[-1]
+    return (1, int(number), name) if name.startswith("loop-") and number.isdigit() else (2, 0, name)
+
+
+def table_of(evidence: Path, seed: int) -> dict[str, dict[str, float | None]]:
+    """Per design: the first seed's screen parts, seed S's (suffixed @S), micro and tiny."""
+    table: dict[str, dict[str, float | None]] = {}
+    for design in sorted((evidence / "screen").iterdir(), key=lambda d: order(d.name)):
+        row = read_screen(design / "report.json")
+        again = read_screen(evidence / f"screen-seed-{seed}" / design.name / "report.json")
+        row.update({f"{k}@{seed}": v for k, v in again.items()})
+        for part in PARTS:
+            a, b = row[part], again[part]
+            row[f"{part}@mean"] = None if a is None or b is None else (a + b) / 2
+        for rung in ("micro", "tiny"):
+            row[rung] = read_loss(evidence / rung / design.name / "report.json", rung)
+        table[design.name] = row
+    return table
+
+
+def distinct(table: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float | None]]:
+    """Functional clones (identical first-seed screens) and near clones counted once."""
+    clones = rank.functional_clones(table, list(PARTS))
+    kept = {n: row for n, row in table.items() if n not in clones}
+    near = rank.near_clones({n: {k: row.get(k) for k in ("screen:lm", "micro", "tiny")} for n, row in kept.items()})
+    return {n: row for n, row in kept.items() if n not in near}
+
+
+def report_lines(table: dict[str, dict[str, float | None]], seed: int) -> list[str]:
+    lines = []
+    for part in PARTS:
+        lines.append(rank.agreement(table, part, f"{part}@{seed}") + "   (test-retest)")
+        for target in ("micro", "tiny"):
+            for column in (part, f"{part}@{seed}", f"{part}@mean"):
+                lines.append(rank.agreement(table, column, target))
+        lines += rank.recall_lines(table, [part, f"{part}@{seed}", f"{part}@mean"], "tiny")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seed", type=int, required=True, help="the second training seed (the first is 42)")
+    p.add_argument("--evidence", type=Path, default=ROOT / "benchmarks" / "evidence" / "rank_agreement")
+    p.add_argument("--out", type=Path, default=Path("/tmp/screen-seeds"), help="cache folder (resumable)")
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=1800.0, help="wall seconds per run")
+    p.add_argument("--no-run", action="store_true", help="only read what the evidence folder holds")
+    args = p.parse_args(argv)
+    if args.seed == DEFAULT_SEED:
+        p.error(f"--seed must differ from the first screen's seed, {DEFAULT_SEED}")
+    kept_dir = args.evidence / f"screen-seed-{args.seed}"
+    if not args.no_run:
+        designs = sorted((args.evidence / "designs").glob("*.json"))
+        designs += [d for d in rank.make_designs(args.out, 0, 0) if d.stem not in {x.stem for x in designs}]
+        cache = args.out / f"seed-{args.seed}"
+        for design in designs:  # the cache reuses what the evidence already holds
+            kept = kept_dir / design.stem / "report.json"
+            target = cache / "screen" / design.stem / "report.json"
+            if kept.exists() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(kept, target)
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            run_one = functools.partial(rank.run_rung, rung="screen", out=cache, timeout_s=args.timeout,
+                                        extra=["--seed", str(args.seed)])
+            list(pool.map(run_one, designs))
+        for design in designs:
+            report = cache / "screen" / design.stem / "report.json"
+            if rank.finished(report):
+                keep(report, kept_dir / design.stem / "report.json")
+    table = distinct(table_of(args.evidence, args.seed))
+    print(f"{len(table)} distinct designs; screen seeds 42 and {args.seed}; micro and tiny: minus validation loss\n")
+    for line in report_lines(table, args.seed):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
