@@ -130,8 +130,17 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
         paths.append(path)
         made += 1
     if loop_designs:
-        paths += sorted(folder.glob("loop-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+        paths += sorted(folder.glob("loop-*.json"), key=lambda p: design_order(p.stem))
     return paths
+
+
+def design_order(name: str) -> tuple[int, int, str]:
+    """The benchmark's order of designs: the seeds, then the loop's designs by number, then the rest
+    by name (a near clone is counted as the earlier design)."""
+    if name in SEEDS:
+        return 0, SEEDS.index(name), name
+    number = name.split("-")[-1]
+    return (1, int(number), name) if name.startswith("loop-") and number.isdigit() else (2, 0, name)
 
 
 # ---- runs ---------------------------------------------------------------------------------------
@@ -224,8 +233,6 @@ def save_evidence(out: Path, evidence: Path, designs: list[Path], rungs: list[st
     """Write the cache's loop designs and finished reports of these designs into `evidence`
     (loss curves downsampled): small enough to keep in the repository, so the measurement grows
     from session to session and machine to machine. Returns the number of reports kept."""
-    from verifier.core.train.report import downsample
-
     kept = 0
     for design in designs:
         if design.stem.startswith("loop-"):
@@ -239,15 +246,23 @@ def save_evidence(out: Path, evidence: Path, designs: list[Path], rungs: list[st
             data = json.loads(path.read_text())
             if data.get("status") not in FINAL:
                 continue
-            data["loss_curve"] = downsample(data.get("loss_curve") or [], EVIDENCE_CURVE_POINTS)
-            child = path.with_name("child.json")
-            if child.exists():  # how long the run took, as the benchmark measured it
-                data.setdefault("wall_time_s", {})["benchmark_child"] = json.loads(child.read_text()).get("wall_s")
-            target = evidence / rung / design.stem / "report.json"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            keep_report(path, evidence / rung / design.stem / "report.json")
             kept += 1
     return kept
+
+
+def keep_report(path: Path, target: Path) -> None:
+    """Write a cached report as the evidence keeps it: its loss curve downsampled (the full one stays
+    in the cache), with the run's wall time as the benchmark measured it."""
+    from verifier.core.train.report import downsample
+
+    data = json.loads(path.read_text())
+    data["loss_curve"] = downsample(data.get("loss_curve") or [], EVIDENCE_CURVE_POINTS)
+    child = path.with_name("child.json")
+    if child.exists():
+        data.setdefault("wall_time_s", {})["benchmark_child"] = json.loads(child.read_text()).get("wall_s")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def metric(report: VerificationReport | None, rung: str) -> float | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
-import json
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from verifier.core.train.ladder import DEFAULT_SEED  # noqa: E402
-from verifier.core.train.report import VerificationReport, downsample  # noqa: E402
+from verifier.core.train.report import VerificationReport  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_rank_agreement", ROOT / "benchmarks" / "bench_rank_agreement.py")
 assert _spec is not None and _spec.loader is not None
@@ -36,14 +35,6 @@ rank = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(rank)
 
 PARTS = ("screen", "screen:lm", "screen:probes")
-
-
-def keep(report: Path, target: Path) -> None:
-    """A report as the evidence keeps it: its loss curve downsampled (the full one stays in the cache)."""
-    data = json.loads(report.read_text())
-    data["loss_curve"] = downsample(data.get("loss_curve") or [], rank.EVIDENCE_CURVE_POINTS)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def read_screen(path: Path) -> dict[str, float | None]:
@@ -62,19 +53,10 @@ def read_loss(path: Path, rung: str) -> float | None:
         return None
 
 
-def order(name: str) -> tuple[int, int, str]:
-    """The rank benchmark's order: the seeds, then the loop's designs by number (an earlier design is
-    the one a near clone is counted as)."""
-    if name in rank.SEEDS:
-        return 0, rank.SEEDS.index(name), name
-    number = name.split("-")[-1]
-    return (1, int(number), name) if name.startswith("loop-") and number.isdigit() else (2, 0, name)
-
-
 def table_of(evidence: Path, seed: int) -> dict[str, dict[str, float | None]]:
     """Per design: the first seed's screen parts, seed S's (suffixed @S), micro and tiny."""
     table: dict[str, dict[str, float | None]] = {}
-    for design in sorted((evidence / "screen").iterdir(), key=lambda d: order(d.name)):
+    for design in sorted((evidence / "screen").iterdir(), key=lambda d: rank.design_order(d.name)):
         row = read_screen(design / "report.json")
         again = read_screen(evidence / f"screen-seed-{seed}" / design.name / "report.json")
         row.update({f"{k}@{seed}": v for k, v in again.items()})
@@ -108,7 +90,7 @@ def report_lines(table: dict[str, dict[str, float | None]], seed: int) -> list[s
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seed", type=int, required=True, help="the second training seed (the first is 42)")
+    p.add_argument("--seed", type=int, required=True, help=f"the second training seed (the first is {DEFAULT_SEED})")
     p.add_argument("--evidence", type=Path, default=ROOT / "benchmarks" / "evidence" / "rank_agreement")
     p.add_argument("--out", type=Path, default=Path("/tmp/screen-seeds"), help="cache folder (resumable)")
     p.add_argument("--jobs", type=int, default=1)
@@ -135,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         for design in designs:
             report = cache / "screen" / design.stem / "report.json"
             if rank.finished(report):
-                keep(report, kept_dir / design.stem / "report.json")
+                rank.keep_report(report, kept_dir / design.stem / "report.json")
     table = distinct(table_of(args.evidence, args.seed))
-    print(f"{len(table)} distinct designs; screen seeds 42 and {args.seed}; micro and tiny: minus validation loss\n")
+    print(f"{len(table)} distinct designs; screen seeds {DEFAULT_SEED} and {args.seed}; micro and tiny: minus validation loss\n")
     for line in report_lines(table, args.seed):
         print(line)
     return 0

@@ -58,7 +58,7 @@ def test_an_identical_second_seed_retests_at_one_and_a_missing_one_is_left_out(b
 
 def test_near_clones_count_as_the_earlier_design_seeds_first_then_loop_designs_by_number(bench):
     names = ["loop-19", "ttt", "loop-3", "gpt", "other"]
-    assert sorted(names, key=bench.order) == ["gpt", "ttt", "loop-3", "loop-19", "other"]
+    assert sorted(names, key=bench.rank.design_order) == ["gpt", "ttt", "loop-3", "loop-19", "other"]
 
 
 def test_the_second_seed_must_differ_from_the_first(bench, evidence):
