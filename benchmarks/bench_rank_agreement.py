@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
 
 from verifier.core.screen.child import run_child  # noqa: E402
 from verifier.core.screen.run import rescore  # noqa: E402
+from verifier.core.train.ladder import get_rung  # noqa: E402
 from verifier.core.train.report import VerificationReport  # noqa: E402
 
 SEEDS = ("gpt", "mamba2", "retnet", "rwkv6", "ttt")
@@ -134,6 +135,24 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
     return paths
 
 
+def fresh_designs(designs: list[Path], against: Path) -> list[Path]:
+    """The designs that are new against an earlier set (`against`/designs/*.json and the five seeds),
+    by tree content hash: no seed, no tree the earlier set has, each tree once. A fresh set tests a
+    screen on designs that did not choose it."""
+    from verifier.core.gau.tree import GAUTree
+    from verifier.core.seeds import load_seed
+
+    seen = {load_seed(name).content_hash() for name in SEEDS}
+    seen |= {GAUTree.from_json(p.read_text()).content_hash() for p in sorted((against / "designs").glob("*.json"))}
+    fresh = []
+    for path in designs:
+        digest = GAUTree.from_json(path.read_text()).content_hash()
+        if digest not in seen:
+            seen.add(digest)
+            fresh.append(path)
+    return fresh
+
+
 def design_order(name: str) -> tuple[int, int, str]:
     """The benchmark's order of designs: the seeds, then the loop's designs by number, then the rest
     by name (a near clone is counted as the earlier design)."""
@@ -183,7 +202,7 @@ def run_rung(design: Path, rung: str, out: Path, timeout_s: float, extra: list[s
     report_path = folder / "report.json"
     if not finished(report_path) and run and claim(folder):
         argv = ["verify", str(design), "--rung", rung, "--out", str(folder), "--quiet", "--device", device, *extra]
-        if rung != "screen":
+        if not is_screen(rung):
             argv.append("--no-eval")
         try:
             child = run_child(argv, folder / "log.txt", timeout_s)
@@ -235,7 +254,7 @@ def save_evidence(out: Path, evidence: Path, designs: list[Path], rungs: list[st
     from session to session and machine to machine. Returns the number of reports kept."""
     kept = 0
     for design in designs:
-        if design.stem.startswith("loop-"):
+        if design.stem not in SEEDS:  # the seeds are made from the code; every other design is kept
             target = evidence / "designs" / design.name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(design.read_text())
@@ -265,24 +284,33 @@ def keep_report(path: Path, target: Path) -> None:
     target.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def is_screen(rung: str) -> bool:
+    """A screen rung (the ladder's `screen`, or an earlier screen kept to re-read its reports)."""
+    try:
+        return get_rung(rung).kind == "screen"
+    except KeyError:
+        return False
+
+
 def metric(report: VerificationReport | None, rung: str) -> float | None:
-    """Higher is better: the screen score (recomputed from raw components), or minus val loss."""
+    """Higher is better: the screen score (recomputed from raw components with `rung`'s own
+    definition), or minus val loss."""
     if report is None or not report.ok:
         return None
-    if rung == "screen":
-        return rescore(report.components)[1]
+    if is_screen(rung):
+        return rescore(report.components, rung)[1]
     return -report.val_loss if report.val_loss is not None else None
 
 
-def screen_parts(report: VerificationReport | None) -> dict[str, float | None]:
+def screen_parts(report: VerificationReport | None, rung: str = "screen") -> dict[str, float | None]:
     """The screen's two halves on their own: minus its bpb, and the mean probe value."""
     if report is None or not report.ok:
-        return {"screen:lm": None, "screen:probes": None}
-    components = rescore(report.components)[0]
+        return {f"{rung}:lm": None, f"{rung}:probes": None}
+    components = rescore(report.components, rung)[0]
     bpb = components.get("lm_bpb", {}).get("bpb")
     probes = [c["value"] for n, c in components.items() if n.startswith("probe_") and c["value"] is not None]
-    return {"screen:lm": -bpb if bpb is not None else None,
-            "screen:probes": sum(probes) / len(probes) if probes else None}
+    return {f"{rung}:lm": -bpb if bpb is not None else None,
+            f"{rung}:probes": sum(probes) / len(probes) if probes else None}
 
 
 def functional_clones(table: dict[str, dict[str, float | None]], rungs: list[str]) -> dict[str, str]:
@@ -302,7 +330,7 @@ def functional_clones(table: dict[str, dict[str, float | None]], rungs: list[str
     return clones
 
 
-NEAR_CLONE_TOL = {"screen:lm": 1e-4, "micro": 1e-3, "tiny": 1e-3}  # bpb / nats: far below seed noise
+NEAR_CLONE_TOL = {"screen-65k:lm": 1e-4, "screen:lm": 1e-4, "micro": 1e-3, "tiny": 1e-3}  # bpb / nats: far below seed noise
 
 
 def near_clones(table: dict[str, dict[str, float | None]], tol: dict[str, float] | None = None) -> dict[str, str]:
@@ -404,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="do not run a rung for designs whose numbers at the rungs before it (given first in "
                         "--rungs, e.g. screen,micro,tiny) make them near clones of an earlier design")
     p.add_argument("--max-designs", type=int, default=None, help="only the first N designs (seeds first)")
+    p.add_argument("--fresh-against", type=Path, default=None, metavar="EVIDENCE",
+                   help="only designs new against that evidence folder's set (by tree hash; no seeds): "
+                        "a second set to test a screen chosen on the first")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
     extra = [x for item in args.set for x in ("--set", item)] + (["--seed", str(args.seed)] if args.seed is not None else [])
@@ -411,15 +442,19 @@ def main(argv: list[str] | None = None) -> int:
     devices = dict(item.split("=", 1) for item in args.device)
     if args.evidence is not None:
         print(f"evidence {args.evidence}: {load_evidence(args.evidence, args.out)} files copied into the cache")
-    designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)[:args.max_designs]
+    designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)
+    if args.fresh_against is not None:
+        designs = fresh_designs(designs, args.fresh_against)
+    designs = designs[:args.max_designs]
     table: dict[str, dict[str, float | None]] = {}
     kept = 0
     # The screen is deterministic, so designs with identical screen numbers compute the same function:
     # they are run once at the rungs above (and counted once).
-    clone_key = ["screen", "screen:lm", "screen:probes"] if "screen" in rungs else rungs
+    screens = [r for r in rungs if is_screen(r)]
+    clone_key = [x for r in screens[:1] for x in (r, f"{r}:lm", f"{r}:probes")] or rungs
     for rung in rungs:
         skip = (functional_clones({d.stem: table.get(d.stem, {}) for d in designs}, clone_key)
-                if rung != "screen" else {})
+                if not is_screen(rung) else {})
         if args.skip_near_clones and rung not in cached_only:
             # Counted once in the end, so not run either: the rungs below already show them equal.
             near = near_clones({d.stem: {k: v for k, v in table.get(d.stem, {}).items() if k != rung}
@@ -437,14 +472,13 @@ def main(argv: list[str] | None = None) -> int:
             reports = pool.map(run_one, todo)
             for design, report in zip(todo, reports, strict=True):
                 table[design.stem][rung] = metric(report, rung)
-                if rung == "screen":
-                    table[design.stem].update(screen_parts(report))
+                if is_screen(rung):
+                    table[design.stem].update(screen_parts(report, rung))
                 if args.evidence is not None:  # kept as it comes: a run cut short loses nothing finished
                     kept += save_evidence(args.out, args.evidence, [design], [rung])
     if args.evidence is not None:
         print(f"evidence {args.evidence}: {kept} reports kept")
-    if "screen" in rungs:
-        rungs = [*rungs, "screen:lm", "screen:probes"]
+    rungs = [*rungs, *(f"{r}:{half}" for r in screens for half in ("lm", "probes"))]
     clones = functional_clones({d.stem: table[d.stem] for d in designs}, clone_key)
     for clone, twin in clones.items():
         print(f"  {clone} is a functional clone of {twin} (identical screen numbers): left out")
@@ -471,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             for b in rungs[i + 1:]:
                 agreements.append("near clones once: " + agreement(merged, a, b))
                 print(agreements[-1])
-    target = next((r for r in reversed(rungs) if not r.startswith("screen")), None)
+    target = next((r for r in reversed(rungs) if not r.startswith("screen")), None)  # the top trained rung
     if target is not None:
         print("\nfunnel: the top rung's best designs passed on by each rung below (near clones once)")
         for line in recall_lines({n: row for n, row in table.items() if n not in near}, rungs, target):

@@ -2,10 +2,11 @@
 training seed, against its first screen and against the rungs above.
 
     GENESYS_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_screen_seeds.py --seed 1 \
-        [--evidence benchmarks/evidence/rank_agreement] [--out /tmp/screen-seeds] [--jobs 2] [--no-run]
+        [--rung screen] [--evidence benchmarks/evidence/rank_agreement] [--out /tmp/screen-seeds] [--jobs 2] [--no-run]
 
-Runs `verify DESIGN --rung screen --seed S` for each design in EVIDENCE/designs and the seeds (a
-contained child each, cached under OUT, so it resumes), keeps the reports in EVIDENCE/screen-seed-S/,
+Runs `verify DESIGN --rung RUNG --seed S` for each design in EVIDENCE/designs and the seeds (a
+contained child each, cached under OUT, so it resumes), keeps the reports in EVIDENCE/RUNG-seed-S/
+beside the first seed's in EVIDENCE/RUNG/ (RUNG: a screen rung, `screen` or the first screen, `screen-65k`),
 then prints, for the screen score and its two halves: the test-retest rho (first seed against S),
 each seed and the mean of the two against micro and tiny (minus validation loss), and the funnel
 (bench_rank_agreement.py's: tiny's best quarter kept in the predictor's best quarter and half).
@@ -37,13 +38,16 @@ _spec.loader.exec_module(rank)
 PARTS = ("screen", "screen:lm", "screen:probes")
 
 
-def read_screen(path: Path) -> dict[str, float | None]:
-    """The screen score and its halves from a report (None each when missing or failed)."""
+def read_screen(path: Path, rung: str = "screen") -> dict[str, float | None]:
+    """The screen score and its halves from a report, scored by `rung`'s definition and labelled as
+    PARTS (None each when missing or failed)."""
     try:
         report = VerificationReport.read(path)
     except (OSError, ValueError):
         report = None
-    return {"screen": rank.metric(report, "screen"), **rank.screen_parts(report)}
+    halves = rank.screen_parts(report, rung)
+    return {"screen": rank.metric(report, rung), "screen:lm": halves[f"{rung}:lm"],
+            "screen:probes": halves[f"{rung}:probes"]}
 
 
 def read_loss(path: Path, rung: str) -> float | None:
@@ -53,18 +57,18 @@ def read_loss(path: Path, rung: str) -> float | None:
         return None
 
 
-def table_of(evidence: Path, seed: int) -> dict[str, dict[str, float | None]]:
+def table_of(evidence: Path, seed: int, rung: str = "screen") -> dict[str, dict[str, float | None]]:
     """Per design: the first seed's screen parts, seed S's (suffixed @S), micro and tiny."""
     table: dict[str, dict[str, float | None]] = {}
-    for design in sorted((evidence / "screen").iterdir(), key=lambda d: rank.design_order(d.name)):
-        row = read_screen(design / "report.json")
-        again = read_screen(evidence / f"screen-seed-{seed}" / design.name / "report.json")
+    for design in sorted((evidence / rung).iterdir(), key=lambda d: rank.design_order(d.name)):
+        row = read_screen(design / "report.json", rung)
+        again = read_screen(evidence / f"{rung}-seed-{seed}" / design.name / "report.json", rung)
         row.update({f"{k}@{seed}": v for k, v in again.items()})
         for part in PARTS:
             a, b = row[part], again[part]
             row[f"{part}@mean"] = None if a is None or b is None else (a + b) / 2
-        for rung in ("micro", "tiny"):
-            row[rung] = read_loss(evidence / rung / design.name / "report.json", rung)
+        for above in ("micro", "tiny"):
+            row[above] = read_loss(evidence / above / design.name / "report.json", above)
         table[design.name] = row
     return table
 
@@ -91,6 +95,7 @@ def report_lines(table: dict[str, dict[str, float | None]], seed: int) -> list[s
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, required=True, help=f"the second training seed (the first is {DEFAULT_SEED})")
+    p.add_argument("--rung", default="screen", help="the screen rung (screen-65k: the first screen's reports)")
     p.add_argument("--evidence", type=Path, default=ROOT / "benchmarks" / "evidence" / "rank_agreement")
     p.add_argument("--out", type=Path, default=Path("/tmp/screen-seeds"), help="cache folder (resumable)")
     p.add_argument("--jobs", type=int, default=1)
@@ -99,26 +104,28 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.seed == DEFAULT_SEED:
         p.error(f"--seed must differ from the first screen's seed, {DEFAULT_SEED}")
-    kept_dir = args.evidence / f"screen-seed-{args.seed}"
+    if not rank.is_screen(args.rung):
+        p.error(f"--rung {args.rung} is not a screen rung")
+    kept_dir = args.evidence / f"{args.rung}-seed-{args.seed}"
     if not args.no_run:
         designs = sorted((args.evidence / "designs").glob("*.json"))
         designs += [d for d in rank.make_designs(args.out, 0, 0) if d.stem not in {x.stem for x in designs}]
         cache = args.out / f"seed-{args.seed}"
         for design in designs:  # the cache reuses what the evidence already holds
             kept = kept_dir / design.stem / "report.json"
-            target = cache / "screen" / design.stem / "report.json"
+            target = cache / args.rung / design.stem / "report.json"
             if kept.exists() and not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(kept, target)
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            run_one = functools.partial(rank.run_rung, rung="screen", out=cache, timeout_s=args.timeout,
+            run_one = functools.partial(rank.run_rung, rung=args.rung, out=cache, timeout_s=args.timeout,
                                         extra=["--seed", str(args.seed)])
             list(pool.map(run_one, designs))
         for design in designs:
-            report = cache / "screen" / design.stem / "report.json"
+            report = cache / args.rung / design.stem / "report.json"
             if rank.finished(report):
                 rank.keep_report(report, kept_dir / design.stem / "report.json")
-    table = distinct(table_of(args.evidence, args.seed))
+    table = distinct(table_of(args.evidence, args.seed, args.rung))
     print(f"{len(table)} distinct designs; screen seeds {DEFAULT_SEED} and {args.seed}; micro and tiny: minus validation loss\n")
     for line in report_lines(table, args.seed):
         print(line)

@@ -164,3 +164,45 @@ def test_funnel_recall_counts_the_targets_best_inside_the_predictors_cut_and_nev
     assert bench.chance_of_at_least(4, 6, 6, 23) == pytest.approx(2143 / 100947)
     assert bench.chance_of_at_least(0, 6, 6, 23) == pytest.approx(1.0)
     assert bench.recall_lines({"a": {"screen": 1.0, "tiny": 1.0}}, ["screen", "tiny"], "tiny") == []
+
+
+def test_each_screen_generation_is_rescored_by_its_own_definition(bench):
+    """The kept reports of the first screen (64x3, reference bpb 2.555) are read as `screen-65k`;
+    the same raw numbers under today's `screen` get today's reference: only the bpb half moves."""
+    from verifier.core.train.ladder import get_rung
+
+    report = bench.VerificationReport.read(REPO / "benchmarks" / "evidence" / "rank_agreement" / "screen-65k" / "gpt")
+    assert report.config["rung"]["train_tokens"] == get_rung("screen-65k").train_tokens
+    assert bench.is_screen("screen") and bench.is_screen("screen-65k")
+    assert not bench.is_screen("micro") and not bench.is_screen("no-such-rung")
+    bpb = report.components["lm_bpb"]["bpb"]
+    old, new = bench.screen_parts(report, "screen-65k"), bench.screen_parts(report, "screen")
+    assert old == {"screen-65k:lm": -bpb, "screen-65k:probes": new["screen:probes"]}
+    oriented, score, _ = bench.rescore(report.components, "screen-65k")
+    assert oriented["lm_bpb"]["value"] == pytest.approx(10 * (2.555 - bpb) / 2.555)
+    assert bench.metric(report, "screen-65k") == pytest.approx(score)
+    ref = get_rung("screen").extra["reference_bpb"]
+    assert bench.rescore(report.components, "screen")[0]["lm_bpb"]["value"] == pytest.approx(10 * (ref - bpb) / ref)
+    with pytest.raises(ValueError, match="not a screen rung"):
+        bench.rescore(report.components, "micro")
+
+
+def test_a_fresh_set_drops_the_seeds_the_earlier_sets_trees_and_repeats(bench, tmp_path):
+    designs = bench.make_designs(tmp_path / "cache", 6, rng_seed=5)
+    gp = designs[5:]
+    earlier = tmp_path / "earlier"
+    (earlier / "designs").mkdir(parents=True)
+    (earlier / "designs" / "loop-3.json").write_text(gp[0].read_text())  # already in the earlier set
+    repeat = tmp_path / "cache" / "designs" / "gp99.json"
+    repeat.write_text(gp[1].read_text())  # the same tree under another name
+    hashes = [GAUTree.from_json(p.read_text()).content_hash() for p in gp]
+    fresh = bench.fresh_designs([*designs, repeat], earlier)
+    assert all(p.stem not in bench.SEEDS for p in fresh)
+    assert gp[0] not in fresh and repeat not in fresh  # the first of two equal trees is the one kept
+    kept = [GAUTree.from_json(p.read_text()).content_hash() for p in fresh]
+    from verifier.core.seeds import load_seed
+
+    seeds = {load_seed(name).content_hash() for name in bench.SEEDS}
+    assert len(kept) == len(set(kept)) and set(kept) == set(hashes[1:]) - {hashes[0]} - seeds
+    assert bench.fresh_designs([], earlier) == []
+    assert bench.fresh_designs(designs[:5], tmp_path / "no-such-set") == []  # seeds only: nothing is new

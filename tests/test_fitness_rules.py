@@ -31,6 +31,8 @@ def test_each_rung_has_a_default_metric_and_a_run_may_choose_another():
     assert metric_for("screen", "cpu", "accuracy") == "screen"  # the screen has its own score
     assert metric_for("screen", "cpu") == "screen"
     assert metric_for("screen", "cpu", "bpb") == "bpb"  # a run selecting on bpb: the screen's bpb
+    assert metric_for("screen", "cpu", gpu_above=False) == "bpb"  # only CPU rungs above: the loss ladder
+    assert metric_for("screen", "cpu", "accuracy", gpu_above=False) == "screen"  # an explicit choice stays
     with pytest.raises(ValueError, match="unknown fitness metric"):
         metric_for("micro", "cpu", "vibes")
 

@@ -182,7 +182,8 @@ def _score(verification: Verification, report: dict[str, Any]) -> tuple[Verifica
     if verification.design.tree_hash and not parsed.design_hash:
         raise ReportRejected("the report does not name the design it verified (design_hash)")
     choice = _run_metric(verification.run)
-    metric = metric_for(verification.rung, rung_def.device if rung_def else "cpu", choice)
+    metric = metric_for(verification.rung, rung_def.device if rung_def else "cpu", choice,
+                        gpu_above=_gpu_above(verification.run))
     score = compute_rung_fitness(metric, parsed.eval, val_bpb=parsed.val_bpb, components=parsed.components,
                                  groups=GROUP_SIZES)
     if score.value is None and (parsed.eval or parsed.components):
@@ -192,6 +193,15 @@ def _score(verification: Verification, report: dict[str, Any]) -> tuple[Verifica
 
 def _run_metric(run: EvolutionRun | None) -> str:
     return LoopSettings.from_dict(run.settings).fitness_metric if run is not None else DEFAULT_METRIC
+
+
+def _gpu_above(run: EvolutionRun | None) -> bool:
+    """Does the run verify at a GPU rung (14M and up: a budget above 0)? A verification outside any
+    run (a researcher's one-off) is scored as for the whole ladder, which has them."""
+    if run is None:
+        return True
+    budgets = run.budgets or {}
+    return any(r.device != "cpu" and int(budgets.get(r.name) or 0) > 0 for r in run_rungs(run))
 
 
 def _refresh_population(rung_name: str, metric: str, exclude: int | None = None) -> None:

@@ -60,11 +60,15 @@ def entry_from_report(design: str, report: VerificationReport | None, child: Chi
     return entry
 
 
-def rescore(components: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], float | None, float | None]:
+def rescore(components: dict[str, dict[str, Any]], rung: str = "screen"
+            ) -> tuple[dict[str, dict[str, Any]], float | None, float | None]:
     """(components, score, stderr) recomputed from the raw numbers of a screen report's components,
-    with this process's rung (reference bpb, measured noise)."""
-    rung = get_rung("screen")
-    oriented = orient(raw_of(components), rung.noise, rung.extra.get("reference_bpb"))
+    with this process's definition of `rung` (reference bpb, measured noise): the parent's, never
+    the report's. `rung` names another screen only to re-read reports an earlier screen made."""
+    rung_def = get_rung(rung)
+    if rung_def.kind != "screen":
+        raise ValueError(f"{rung!r} is not a screen rung")
+    oriented = orient(raw_of(components), rung_def.noise, rung_def.extra.get("reference_bpb"))
     score, stderr = screen_score(oriented)
     return oriented, score, stderr
 
