@@ -56,7 +56,8 @@ FIELDS: dict[str, tuple[str, str]] = {
 # The run's rung fitness (verifier.core.train.fitness), one line each on what it measures. The screen
 # rung uses its own score except under bpb (its bpb); a change applies to verifications recorded after it.
 FITNESS_METRICS: dict[str, str] = {
-    DEFAULT_METRIC: "accuracy at the GPU rungs, likelihood at the CPU rungs (where accuracy is at chance)",
+    DEFAULT_METRIC: "accuracy at the GPU rungs, likelihood at the CPU rungs (where accuracy is at chance); "
+                    "at the screen, its bpb when the run has no GPU rung (the best predictor of the tiny loss), else its score",
     "accuracy": "Equation 1 of the paper: mean task accuracy above chance; noise at small scale",
     "likelihood": "mean per-byte log-probability of the correct answer: ranks designs at small scale (DataDecide)",
     "bpb": "minus the held-out bits per byte: tokenizer-independent language modelling, no tasks (the screen too)",
