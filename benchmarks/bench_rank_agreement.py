@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from verifier.core.screen.child import run_child  # noqa: E402
 from verifier.core.screen.run import rescore  # noqa: E402
-from verifier.core.train.ladder import get_rung  # noqa: E402
+from verifier.core.train.ladder import EXTRA_RUNGS, LADDER, get_rung  # noqa: E402
 from verifier.core.train.report import VerificationReport  # noqa: E402
 
 SEEDS = ("gpt", "mamba2", "retnet", "rwkv6", "ttt")
@@ -330,7 +330,9 @@ def functional_clones(table: dict[str, dict[str, float | None]], rungs: list[str
     return clones
 
 
-NEAR_CLONE_TOL = {"screen-65k:lm": 1e-4, "screen:lm": 1e-4, "micro": 1e-3, "tiny": 1e-3}  # bpb / nats: far below seed noise
+# bpb / nats, far below seed noise: every screen rung's bpb half, and the validation loss above
+NEAR_CLONE_TOL = {**{f"{name}:lm": 1e-4 for name in (*LADDER, *EXTRA_RUNGS) if get_rung(name).kind == "screen"},
+                  "micro": 1e-3, "tiny": 1e-3}
 
 
 def near_clones(table: dict[str, dict[str, float | None]], tol: dict[str, float] | None = None) -> dict[str, str]:
@@ -505,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
             for b in rungs[i + 1:]:
                 agreements.append("near clones once: " + agreement(merged, a, b))
                 print(agreements[-1])
-    target = next((r for r in reversed(rungs) if not r.startswith("screen")), None)  # the top trained rung
+    target = next((r for r in reversed(rungs) if not is_screen(r.split(":")[0])), None)  # the top trained rung
     if target is not None:
         print("\nfunnel: the top rung's best designs passed on by each rung below (near clones once)")
         for line in recall_lines({n: row for n, row in table.items() if n not in near}, rungs, target):

@@ -6,7 +6,6 @@ that skips rows, the per-row time limit, and the summary of saved results.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "bench_gpu_throughput.py"
@@ -21,13 +21,7 @@ SCRIPT = REPO / "benchmarks" / "bench_gpu_throughput.py"
 
 @pytest.fixture(scope="module")
 def bench():
-    if str(SCRIPT.parent) not in sys.path:  # its sibling modules, as when run as a script
-        sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("bench_gpu_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # (dataclasses look their module up)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_gpu_throughput")
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -3,11 +3,11 @@ the GP designs it makes from a fixed RNG seed."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from verifier.core.gau.tree import GAUTree
 
@@ -17,10 +17,7 @@ SCRIPT = REPO / "benchmarks" / "bench_rank_agreement.py"
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_rank_agreement", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_rank_agreement")
 
 
 def test_spearman_matches_hand_computed_values_with_ties(bench):

@@ -3,11 +3,11 @@ on real reports from the evidence folder."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "bench_screen_seeds.py"
@@ -17,10 +17,7 @@ DESIGNS = ("gpt", "mamba2", "retnet", "rwkv6", "ttt", "loop-30")
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_screen_seeds", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_screen_seeds")
 
 
 @pytest.fixture
