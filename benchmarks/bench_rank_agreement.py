@@ -115,10 +115,8 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
     while made < n_gp and attempts < 20 * max(1, n_gp):
         attempts += 1
         path = folder / f"gp{made:02d}.json"
-        if path.exists():
-            paths.append(path)
-            made += 1
-            continue
+        # Drawn even when the file is kept (from an evidence folder, say), so the designs after it
+        # are the same stream whichever of them are already on disk.
         a, b = rng.sample(SEEDS, 2)
         try:
             if rng.random() < 0.5:
@@ -127,7 +125,8 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
                 tree = crossover(seeds[a], seeds[b], rng)
         except (OperatorError, ValueError):
             continue
-        path.write_text(tree.to_json())
+        if not path.exists():
+            path.write_text(tree.to_json())
         paths.append(path)
         made += 1
     if loop_designs:

@@ -54,6 +54,19 @@ def test_designs_are_the_seeds_plus_reproducible_gp_designs(bench, tmp_path):
     assert bench.make_designs(tmp_path / "a", 2, rng_seed=3) == first  # cached: same files
 
 
+def test_a_design_already_on_disk_does_not_change_the_designs_after_it(bench, tmp_path):
+    """An evidence folder seeds a cache with only some of the GP designs (the fresh ones); the rest
+    must still be the same stream, or a resumed run tests different designs than it registered."""
+    whole = bench.make_designs(tmp_path / "whole", 4, rng_seed=7)
+    partial = tmp_path / "partial" / "designs"
+    partial.mkdir(parents=True)
+    (partial / "gp01.json").write_text(whole[-3].read_text())  # gp01 kept, gp00/gp02/gp03 not
+    resumed = bench.make_designs(tmp_path / "partial", 4, rng_seed=7)
+    assert [p.stem for p in resumed] == [p.stem for p in whole]
+    for a, b in zip(whole, resumed, strict=True):
+        assert a.read_text() == b.read_text()
+
+
 def test_evidence_kept_in_the_repository_round_trips_through_a_fresh_cache(bench, tmp_path):
     """Finished reports (curves downsampled) and the loop's designs go to the evidence folder; a
     fresh cache is seeded from it without overwriting what it has; an unfinished run is not kept."""
