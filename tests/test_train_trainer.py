@@ -204,6 +204,20 @@ def test_auto_tuner_reshapes_a_design_that_is_too_big_at_the_reference_shape():
     assert abs(size.ratio - 1) <= rung.size_tolerance
 
 
+def test_auto_tuner_does_not_widen_a_design_past_four_times_the_rungs_width():
+    """Mamba-2 with its mixer swapped for TTT's bare convolution (a GP design of the fresh set) has
+    about 1/100 of a block's parameters: the target lies at 22x the screen's width, another
+    experiment. It fails sizing, with the reason, instead of running for hours."""
+    from verifier.core.gau.operators import mutate
+    from verifier.core.sizing import MAX_WIDTH_FACTOR, SizingError
+
+    starved = mutate(load_seed("mamba2"), "Mamba2Layer", load_seed("ttt"), "Conv")
+    gab, config = load_gab(compose(starved), starved.name)
+    rung = get_rung("screen")
+    with pytest.raises(SizingError, match=rf"d_model may not go above {MAX_WIDTH_FACTOR * rung.d_model}"):
+        fit_to_rung(gab, config, rung, vocab_size=32000)
+
+
 @pytest.mark.parametrize("name", available_seeds())
 @pytest.mark.parametrize("rung", ["micro", "14M"])
 def test_auto_tuner_fits_every_seed(name, rung):

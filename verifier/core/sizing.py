@@ -14,6 +14,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# How far a ladder rung may widen a design from the rung's own width: as far as it may deepen it
+# (4x). A block with very few parameters per width (a bare convolution, say) would otherwise reach
+# its target at 20x the rung's width, where the embedding, the compute and the memory are another
+# experiment (one such GP design took 17 CPU-min at the 3-minute screen).
+MAX_WIDTH_FACTOR = 4
+
 
 class SizingError(ValueError):
     """No shape within tolerance of the target."""
@@ -71,7 +77,10 @@ def tune_size(
     max_evals: int = 24,
     max_d_model: int = 8192,
 ) -> SizeResult:
-    """`count(d_model, n_block)` returns the non-embedding parameter count of the design."""
+    """`count(d_model, n_block)` returns the non-embedding parameter count of the design. Widths
+    run from `min_d_model` to `max_d_model`, depths from 1 to `max_n_block` (default 4x `n_block`,
+    at least `n_block` + 8). A ladder rung caps the width at MAX_WIDTH_FACTOR x its own
+    (`verifier.core.train.autotune.fit_to_rung`)."""
     if target <= 0:
         raise SizingError(f"the target must be a positive parameter count, not {target}")
     max_n_block = max_n_block or max(4 * n_block, n_block + 8)
@@ -141,7 +150,8 @@ def _explain(search: _Search, target: int, tolerance: float, min_d: int, max_d: 
     if valid[largest] < target * (1 - tolerance) and largest[0] >= max_d and largest[1] >= max_n:
         return (
             f"target too large: no shape within {window}; even d_model={largest[0]} with "
-            f"n_block={largest[1]} has only {valid[largest]:,}"
+            f"n_block={largest[1]} has only {valid[largest]:,} (d_model may not go above {max_d}, "
+            f"n_block above {max_n}: the design has too few parameters per block for this size)"
         )
     best = min(valid, key=lambda k: abs(math.log(max(valid[k], 1) / target)))
     return (

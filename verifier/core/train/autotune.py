@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..model import GenesysLM, LMConfig
-from ..sizing import SizeResult, SizingError, tune_size
+from ..sizing import MAX_WIDTH_FACTOR, SizeResult, SizingError, tune_size
 from .ladder import Rung
 
 
@@ -52,8 +52,9 @@ class DesignBuildError(RuntimeError):
 def fit_to_rung(gab_cls: type, gab_config: dict, rung: Rung, vocab_size: int) -> SizeResult:
     """The (d_model, n_block) whose non-embedding parameters are within the rung's window.
 
-    Raises `verifier.core.sizing.SizingError` when no shape fits, `DesignBuildError` when the design
-    could not be built at all."""
+    Widths above MAX_WIDTH_FACTOR x the rung's are not tried: a design that needs them has too few
+    parameters per block to be this rung's experiment. Raises `verifier.core.sizing.SizingError`
+    when no shape fits, `DesignBuildError` when the design could not be built at all."""
     count = param_counter(gab_cls, gab_config, vocab_size, rung.context_length)
     built, errors = [], []
 
@@ -67,7 +68,8 @@ def fit_to_rung(gab_cls: type, gab_config: dict, rung: Rung, vocab_size: int) ->
         return value
 
     try:
-        return tune_size(tracked, rung.target_params, rung.d_model, rung.n_block, tolerance=rung.size_tolerance)
+        return tune_size(tracked, rung.target_params, rung.d_model, rung.n_block, tolerance=rung.size_tolerance,
+                         max_d_model=MAX_WIDTH_FACTOR * rung.d_model)
     except SizingError:
         if errors and not built:
             raise DesignBuildError(errors[0]) from None
