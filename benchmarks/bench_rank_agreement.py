@@ -95,10 +95,16 @@ def bootstrap_interval(x: list[float], y: list[float], iters: int = 2000, seed: 
 
 # ---- designs ------------------------------------------------------------------------------------
 
-def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False) -> list[Path]:
+def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False,
+                 parents_from: list[Path] | None = None) -> list[Path]:
     """The seeds, `n_gp` GP designs (mutations and crossovers of seeds) and, with `loop_designs`,
-    the designs a real loop made (DIR/designs/loop-*.json, from benchmarks/export_loop_designs.py)."""
+    the designs a real loop made (DIR/designs/loop-*.json, from benchmarks/export_loop_designs.py).
+
+    With `parents_from` (evidence folders), the GP parents are the seeds and those folders' designs:
+    a second generation, as the loop breeds children of children; those designs are named g2-NN so
+    they never share a name with the first generation's gpNN."""
     from verifier.core.gau.operators import OperatorError, crossover, random_mutation
+    from verifier.core.gau.tree import GAUTree
     from verifier.core.seeds import load_seed
 
     folder = out / "designs"
@@ -110,19 +116,25 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
         if not path.exists():
             path.write_text(tree.to_json())
         paths.append(path)
+    parents = dict(seeds)
+    for evidence in parents_from or []:
+        for design in sorted((evidence / "designs").glob("*.json")):
+            if design.stem not in SEEDS:
+                parents[f"{evidence.name}/{design.stem}"] = GAUTree.from_json(design.read_text())
+    names, prefix = list(parents), ("g2-" if parents_from else "gp")
     rng = random.Random(rng_seed)
     made, attempts = 0, 0
     while made < n_gp and attempts < 20 * max(1, n_gp):
         attempts += 1
-        path = folder / f"gp{made:02d}.json"
+        path = folder / f"{prefix}{made:02d}.json"
         # Drawn even when the file is kept (from an evidence folder, say), so the designs after it
         # are the same stream whichever of them are already on disk.
-        a, b = rng.sample(SEEDS, 2)
+        a, b = rng.sample(names, 2)
         try:
             if rng.random() < 0.5:
-                tree = random_mutation(seeds[a], list(seeds.values()), rng)
+                tree = random_mutation(parents[a], list(seeds.values()), rng)
             else:
-                tree = crossover(seeds[a], seeds[b], rng)
+                tree = crossover(parents[a], parents[b], rng)
         except (OperatorError, ValueError):
             continue
         if not path.exists():
@@ -134,15 +146,16 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
     return paths
 
 
-def fresh_designs(designs: list[Path], against: Path) -> list[Path]:
-    """The designs that are new against an earlier set (`against`/designs/*.json and the five seeds),
-    by tree content hash: no seed, no tree the earlier set has, each tree once. A fresh set tests a
-    screen on designs that did not choose it."""
+def fresh_designs(designs: list[Path], against: Path | list[Path]) -> list[Path]:
+    """The designs that are new against earlier sets (each `against`/designs/*.json and the five
+    seeds), by tree content hash: no seed, no tree an earlier set has, each tree once. A fresh set
+    tests a screen on designs that did not choose it."""
     from verifier.core.gau.tree import GAUTree
     from verifier.core.seeds import load_seed
 
     seen = {load_seed(name).content_hash() for name in SEEDS}
-    seen |= {GAUTree.from_json(p.read_text()).content_hash() for p in sorted((against / "designs").glob("*.json"))}
+    for earlier in [against] if isinstance(against, Path) else against:
+        seen |= {GAUTree.from_json(p.read_text()).content_hash() for p in sorted((earlier / "designs").glob("*.json"))}
     fresh = []
     for path in designs:
         digest = GAUTree.from_json(path.read_text()).content_hash()
@@ -433,9 +446,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="do not run a rung for designs whose numbers at the rungs before it (given first in "
                         "--rungs, e.g. screen,micro,tiny) make them near clones of an earlier design")
     p.add_argument("--max-designs", type=int, default=None, help="only the first N designs (seeds first)")
-    p.add_argument("--fresh-against", type=Path, default=None, metavar="EVIDENCE",
+    p.add_argument("--fresh-against", type=Path, action="append", default=[], metavar="EVIDENCE",
                    help="only designs new against that evidence folder's set (by tree hash; no seeds): "
-                        "a second set to test a screen chosen on the first")
+                        "a second set to test a screen chosen on the first (repeatable)")
+    p.add_argument("--gp-parents", type=Path, action="append", default=[], metavar="EVIDENCE",
+                   help="GP parents are the seeds and that evidence folder's designs (repeatable): a second "
+                        "generation, named g2-NN")
     args = p.parse_args(argv)
     rungs = args.rungs.split(",") if args.rungs else ["screen", "micro", *(["tiny"] if args.tiny else [])]
     extra = [x for item in args.set for x in ("--set", item)] + (["--seed", str(args.seed)] if args.seed is not None else [])
@@ -443,8 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     devices = dict(item.split("=", 1) for item in args.device)
     if args.evidence is not None:
         print(f"evidence {args.evidence}: {load_evidence(args.evidence, args.out)} files copied into the cache")
-    designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs)
-    if args.fresh_against is not None:
+    designs = make_designs(args.out, args.gp, args.rng_seed, args.loop_designs, args.gp_parents)
+    if args.fresh_against:
         designs = fresh_designs(designs, args.fresh_against)
     designs = designs[:args.max_designs]
     table: dict[str, dict[str, float | None]] = {}

@@ -216,3 +216,22 @@ def test_a_fresh_set_drops_the_seeds_the_earlier_sets_trees_and_repeats(bench, t
     assert len(kept) == len(set(kept)) and set(kept) == set(hashes[1:]) - {hashes[0]} - seeds
     assert bench.fresh_designs([], earlier) == []
     assert bench.fresh_designs(designs[:5], tmp_path / "no-such-set") == []  # seeds only: nothing is new
+
+
+def test_a_second_generation_breeds_from_an_earlier_sets_designs(bench, tmp_path):
+    """With --gp-parents the parents include an earlier set's designs, so children of children come
+    out (the loop breeds that way); they are named g2-NN and are fresh against both earlier sets."""
+    first = tmp_path / "first"
+    made = bench.make_designs(first, 6, rng_seed=5)
+    other = tmp_path / "other"
+    (other / "designs").mkdir(parents=True)
+    (other / "designs" / "gp03.json").write_text(made[-1].read_text())
+    second = bench.make_designs(tmp_path / "second", 12, rng_seed=11, parents_from=[first, other])
+    names = [p.stem for p in second]
+    assert names[:5] == list(bench.SEEDS) and all(n.startswith("g2-") for n in names[5:]) and len(names) == 17
+    assert second == bench.make_designs(tmp_path / "second", 12, rng_seed=11, parents_from=[first, other])
+    fresh = bench.fresh_designs(second, [first, other])
+    earlier = {GAUTree.from_json(p.read_text()).content_hash() for p in made}
+    assert fresh and all(GAUTree.from_json(p.read_text()).content_hash() not in earlier for p in fresh)
+    # Against the first set alone, a child equal to one of `other`'s designs would count as fresh.
+    assert set(fresh) <= set(bench.fresh_designs(second, first))
