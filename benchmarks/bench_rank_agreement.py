@@ -146,7 +146,7 @@ def make_designs(out: Path, n_gp: int, rng_seed: int, loop_designs: bool = False
     return paths
 
 
-def fresh_designs(designs: list[Path], against: Path | list[Path]) -> list[Path]:
+def fresh_designs(designs: list[Path], against: list[Path]) -> list[Path]:
     """The designs that are new against earlier sets (each `against`/designs/*.json and the five
     seeds), by tree content hash: no seed, no tree an earlier set has, each tree once. A fresh set
     tests a screen on designs that did not choose it."""
@@ -154,7 +154,7 @@ def fresh_designs(designs: list[Path], against: Path | list[Path]) -> list[Path]
     from verifier.core.seeds import load_seed
 
     seen = {load_seed(name).content_hash() for name in SEEDS}
-    for earlier in [against] if isinstance(against, Path) else against:
+    for earlier in against:
         seen |= {GAUTree.from_json(p.read_text()).content_hash() for p in sorted((earlier / "designs").glob("*.json"))}
     fresh = []
     for path in designs:

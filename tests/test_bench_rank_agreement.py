@@ -206,7 +206,7 @@ def test_a_fresh_set_drops_the_seeds_the_earlier_sets_trees_and_repeats(bench, t
     repeat = tmp_path / "cache" / "designs" / "gp99.json"
     repeat.write_text(gp[1].read_text())  # the same tree under another name
     hashes = [GAUTree.from_json(p.read_text()).content_hash() for p in gp]
-    fresh = bench.fresh_designs([*designs, repeat], earlier)
+    fresh = bench.fresh_designs([*designs, repeat], [earlier])
     assert all(p.stem not in bench.SEEDS for p in fresh)
     assert gp[0] not in fresh and repeat not in fresh  # the first of two equal trees is the one kept
     kept = [GAUTree.from_json(p.read_text()).content_hash() for p in fresh]
@@ -214,8 +214,8 @@ def test_a_fresh_set_drops_the_seeds_the_earlier_sets_trees_and_repeats(bench, t
 
     seeds = {load_seed(name).content_hash() for name in bench.SEEDS}
     assert len(kept) == len(set(kept)) and set(kept) == set(hashes[1:]) - {hashes[0]} - seeds
-    assert bench.fresh_designs([], earlier) == []
-    assert bench.fresh_designs(designs[:5], tmp_path / "no-such-set") == []  # seeds only: nothing is new
+    assert bench.fresh_designs([], [earlier]) == []
+    assert bench.fresh_designs(designs[:5], [tmp_path / "no-such-set"]) == []  # seeds only: nothing is new
 
 
 def test_a_second_generation_breeds_from_an_earlier_sets_designs(bench, tmp_path):
@@ -229,9 +229,10 @@ def test_a_second_generation_breeds_from_an_earlier_sets_designs(bench, tmp_path
     second = bench.make_designs(tmp_path / "second", 12, rng_seed=11, parents_from=[first, other])
     names = [p.stem for p in second]
     assert names[:5] == list(bench.SEEDS) and all(n.startswith("g2-") for n in names[5:]) and len(names) == 17
-    assert second == bench.make_designs(tmp_path / "second", 12, rng_seed=11, parents_from=[first, other])
+    again = bench.make_designs(tmp_path / "again", 12, rng_seed=11, parents_from=[first, other])
+    assert [p.read_text() for p in again] == [p.read_text() for p in second]  # the same stream
     fresh = bench.fresh_designs(second, [first, other])
     earlier = {GAUTree.from_json(p.read_text()).content_hash() for p in made}
     assert fresh and all(GAUTree.from_json(p.read_text()).content_hash() not in earlier for p in fresh)
     # Against the first set alone, a child equal to one of `other`'s designs would count as fresh.
-    assert set(fresh) <= set(bench.fresh_designs(second, first))
+    assert set(fresh) <= set(bench.fresh_designs(second, [first]))
