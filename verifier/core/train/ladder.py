@@ -110,6 +110,9 @@ class Rung:
     # Measured seed-to-seed standard deviation per score component (and of the score), with how
     # and when it was measured; empty until measured.
     noise: dict[str, Any] = field(default_factory=dict)
+    # The learning-rate schedule's horizon in tokens (None: the rung's own train_tokens). A rung that is
+    # the first steps of a longer run sets that run's tokens, so its steps are that run's first steps.
+    schedule_tokens: int | None = None
 
     def seed_noise(self, metric: str) -> float | None:
         """The measured seed-to-seed std of this rung's fitness under `metric` (None: not measured).
@@ -135,6 +138,13 @@ class Rung:
     @property
     def train_tokens(self) -> int:
         return int(self.tokens_per_param * self.nominal_params)
+
+    @property
+    def schedule_steps(self) -> int:
+        """Optimizer steps the learning-rate schedule spans (total_steps unless `schedule_tokens` is set)."""
+        if self.schedule_tokens is None:
+            return self.total_steps
+        return max(self.total_steps, -(-self.schedule_tokens // (self.batch_seqs * self.context_length)))
 
     @property
     def batch_seqs(self) -> int:
@@ -180,7 +190,7 @@ class Rung:
             "target_params": self.target_params, "nominal_params": self.nominal_params,
             "tokens_per_param": self.tokens_per_param, "train_tokens": self.train_tokens, "lr": self.lr,
             "context_length": self.context_length, "batch_tokens": self.batch_tokens,
-            "total_steps": self.total_steps, "budget": self.budget, "tasks": list(self.tasks),
+            "total_steps": self.total_steps, "schedule_steps": self.schedule_steps, "budget": self.budget, "tasks": list(self.tasks),
             "eval_limit": self.eval_limit, "eval_limits": dict(self.eval_limits), "val_tokens": self.val_tokens,
             "step_time_limit_s": self.step_time_limit_s, "size_tolerance": self.size_tolerance,
             "device": self.device, "est_seconds": self.est_seconds, "timeout_s": self.timeout_s,
@@ -323,6 +333,23 @@ SCREEN_65K = replace(
     },
 )
 
+# A candidate screen (2026-12-06, issue #12; docs/VERIFIER.md "The screen as tiny's first steps"):
+# the language-model half is tiny's own run cut short, the first 30 of its 256 steps (123k tokens at
+# 256x5, context 512, tiny's learning-rate schedule, so no early anneal), the probes and weights as
+# the screen's. Off the ladder until its rank agreement with tiny is measured.
+SCREEN_PREFIX = replace(
+    SCREEN, name="screen-prefix", d_model=TINY.d_model, n_block=TINY.n_block, nominal_params=TINY.nominal_params,
+    tokens_per_param=30 * TINY.batch_tokens / TINY.nominal_params, lr=TINY.lr,
+    context_length=TINY.context_length, batch_tokens=TINY.batch_tokens, val_tokens=2**14,
+    reference_tokens_per_s=TINY.reference_tokens_per_s, size_tolerance=TINY.size_tolerance,
+    schedule_tokens=TINY.train_tokens,
+    notes="tiny's first 30 steps (123k tokens at 256x5, tiny's schedule) plus the screen's six probes",
+    # reference_bpb: the GPT seed's bpb here at seed 42 (one seed; the zero of lm_bpb).
+    extra={"probes": {}, "reference_bpb": 2.4},
+    noise={k: v for k, v in SCREEN_NOISE.items() if k.startswith("probe_")}
+    | {"measured": "probes: as the screen's (same probes); lm_bpb and score: not measured at this shape"},
+)
+
 LADDER: dict[str, Rung] = {
     rung.name: rung
     for rung in (
@@ -336,7 +363,7 @@ LADDER: dict[str, Rung] = {
         _gpu("350M", 1024, 24, 350e6, 20, 3e-4, 1.87e5),
     )
 }
-EXTRA_RUNGS: dict[str, Rung] = {TEST.name: TEST, SCREEN_65K.name: SCREEN_65K}
+EXTRA_RUNGS: dict[str, Rung] = {TEST.name: TEST, SCREEN_65K.name: SCREEN_65K, SCREEN_PREFIX.name: SCREEN_PREFIX}
 
 
 def get_rung(name: str) -> Rung:

@@ -59,6 +59,7 @@ class TrainSettings:
     checkpoint_every_s: float = 600.0
     memory_cap_bytes: int | None = None  # simulated out-of-memory (CPU tests)
     stop_after_step: int | None = None  # stop as if killed after this step (tests of resume)
+    schedule_steps: int | None = None  # the lr schedule's horizon (None: total_steps); longer: a prefix run
     show_bar: bool | None = None  # tqdm bar; None: when stderr is a terminal
 
 
@@ -227,7 +228,7 @@ class Trainer:
         try:
             while step < s.total_steps:
                 t0 = time.perf_counter()
-                lr = lr_at(step, s.total_steps, s.lr, s.warmup_frac, s.min_lr_ratio)
+                lr = lr_at(step, max(s.total_steps, s.schedule_steps or 0), s.lr, s.warmup_frac, s.min_lr_ratio)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 ids = self.data.get(self.order.indices(step))

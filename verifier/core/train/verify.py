@@ -250,8 +250,9 @@ def _run(report: VerificationReport, source: str, rung: Rung, cfg: VerifyConfig,
     # ---- train ---------------------------------------------------------------------------------
     train_tokens = cfg.train_tokens or rung.train_tokens
     total_steps = max(1, -(-train_tokens // (rung.batch_seqs * seq_len)))
+    schedule_steps = rung.schedule_steps if rung.schedule_tokens is not None else None
     settings = TrainSettings(
-        total_steps=total_steps, batch_seqs=rung.batch_seqs, seq_len=seq_len, lr=rung.lr,
+        total_steps=total_steps, schedule_steps=schedule_steps, batch_seqs=rung.batch_seqs, seq_len=seq_len, lr=rung.lr,
         micro_batch=cfg.micro_batch, max_micro_batch=cfg.max_micro_batch, seed=cfg.seed,
         compile=device.type == "cuda" if cfg.compile is None else cfg.compile, bf16=cfg.bf16,
         chunked_ce=cfg.chunked_ce, checkpoint_every_steps=cfg.checkpoint_every_steps,
