@@ -84,3 +84,13 @@ def test_loop_settings_take_the_timeout_from_the_rung_unless_set_by_hand():
         settings.updated({"verify_timeout_s": {"1B": 600}})
     with pytest.raises(SettingsError, match="timeout of micro"):
         settings.updated({"verify_timeout_s": {"micro": -1}})
+
+
+def test_the_prefix_screen_is_tinys_first_steps_on_tinys_schedule():
+    prefix, tiny = get_rung("screen-prefix"), get_rung("tiny")
+    assert prefix.kind == "screen" and prefix.name not in LADDER  # a candidate, off the ladder
+    assert (prefix.d_model, prefix.n_block, prefix.context_length, prefix.batch_tokens, prefix.lr) == (
+        tiny.d_model, tiny.n_block, tiny.context_length, tiny.batch_tokens, tiny.lr)
+    assert prefix.total_steps == 30 and prefix.schedule_steps == tiny.total_steps == tiny.schedule_steps
+    assert prefix.to_dict()["schedule_steps"] == 256
+    assert LADDER["screen"].schedule_steps == LADDER["screen"].total_steps  # its own warm-up and cosine

@@ -225,3 +225,16 @@ def test_auto_tuner_fits_every_seed(name, rung):
     r = get_rung(rung)
     size = fit_to_rung(gab, config, r, vocab_size=32000)
     assert math.isclose(size.params, r.target_params, rel_tol=r.size_tolerance)
+
+
+def test_a_prefix_run_trains_the_first_steps_of_the_longer_run():
+    """`schedule_steps` longer than `total_steps`: the run is the longer run's first steps, learning
+    rates and losses alike (the screen-prefix rung is tiny cut short, without an early anneal)."""
+    full = make_trainer(steps=16).run()
+    prefix = make_trainer(steps=6, schedule_steps=16).run()
+    annealed = make_trainer(steps=6).run()
+    assert prefix.steps_done == 6 and prefix.failure is None
+    lrs = {p["step"]: p["lr"] for p in full.loss_curve}
+    assert [p["lr"] for p in prefix.loss_curve] == [lrs[p["step"]] for p in prefix.loss_curve]
+    assert np.allclose(losses(prefix), [p["loss"] for p in full.loss_curve if p["step"] <= 6], atol=1e-5)
+    assert annealed.loss_curve[-1]["lr"] < prefix.loss_curve[-1]["lr"]  # its own schedule decays by step 6
