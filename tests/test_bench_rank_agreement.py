@@ -144,7 +144,7 @@ def test_near_clones_of_the_rungs_below_are_not_run_at_the_rung_above(bench, tmp
             report = json.loads(micro.read_text())
             shutil.copy(micro, out / "tiny" / design.stem / "report.json")
             assert bench.finished(out / "tiny" / design.stem / "report.json"), report.get("status")
-    bench.main(["--out", str(out), "--loop-designs", "--rungs", "screen,micro,tiny", "--no-run", "screen,micro",
+    bench.main(["--out", str(out), "--loop-designs", "--rungs", "screen-micro48,micro,tiny", "--no-run", "screen-micro48,micro",
                 "--skip-near-clones"])
     printed = capsys.readouterr().out
     for name, twin in (("loop-10", "gpt"), ("loop-17", "gpt"), ("loop-19", "ttt")):

@@ -86,11 +86,13 @@ def test_loop_settings_take_the_timeout_from_the_rung_unless_set_by_hand():
         settings.updated({"verify_timeout_s": {"micro": -1}})
 
 
-def test_the_prefix_screen_is_tinys_first_steps_on_tinys_schedule():
-    prefix, tiny = get_rung("screen-prefix"), get_rung("tiny")
-    assert prefix.kind == "screen" and prefix.name not in LADDER  # a candidate, off the ladder
-    assert (prefix.d_model, prefix.n_block, prefix.context_length, prefix.batch_tokens, prefix.lr) == (
+def test_the_screen_is_tinys_first_steps_on_tinys_schedule():
+    screen, tiny = get_rung("screen"), get_rung("tiny")
+    assert screen.kind == "screen" and next(iter(LADDER)) == "screen"
+    assert (screen.d_model, screen.n_block, screen.context_length, screen.batch_tokens, screen.lr) == (
         tiny.d_model, tiny.n_block, tiny.context_length, tiny.batch_tokens, tiny.lr)
-    assert prefix.total_steps == 30 and prefix.schedule_steps == tiny.total_steps == tiny.schedule_steps
-    assert prefix.to_dict()["schedule_steps"] == 256
-    assert LADDER["screen"].schedule_steps == LADDER["screen"].total_steps  # its own warm-up and cosine
+    assert screen.total_steps == 30 and screen.schedule_steps == tiny.total_steps == tiny.schedule_steps
+    assert screen.to_dict()["schedule_steps"] == 256
+    earlier = get_rung("screen-micro48")  # the screen before: its own warm-up and cosine, off the ladder
+    assert earlier.kind == "screen" and earlier.name not in LADDER
+    assert earlier.schedule_steps == earlier.total_steps == 48 and earlier.d_model == 128
