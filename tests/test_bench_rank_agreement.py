@@ -126,7 +126,7 @@ def test_an_interrupted_run_is_not_finished_so_it_is_run_again_and_resumes(bench
 
 
 def test_near_clones_of_the_rungs_below_are_not_run_at_the_rung_above(bench, tmp_path, capsys):
-    """With the repository's evidence (screen and micro for the 26 designs) and a tiny report for every
+    """With the repository's evidence (the micro-48 screen and micro for the 26 designs) and a tiny report for every
     design but the three near clones, --skip-near-clones runs nothing: the near clones are named, and
     no run folder is made for them."""
     import json
