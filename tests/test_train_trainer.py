@@ -229,7 +229,7 @@ def test_auto_tuner_fits_every_seed(name, rung):
 
 def test_a_prefix_run_trains_the_first_steps_of_the_longer_run():
     """`schedule_steps` longer than `total_steps`: the run is the longer run's first steps, learning
-    rates and losses alike (the screen-prefix rung is tiny cut short, without an early anneal)."""
+    rates and losses alike (the screen rung is tiny cut short, without an early anneal)."""
     full = make_trainer(steps=16).run()
     prefix = make_trainer(steps=6, schedule_steps=16).run()
     annealed = make_trainer(steps=6).run()
