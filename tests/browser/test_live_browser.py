@@ -11,10 +11,12 @@ connection; the stream runs on its embedded-default path (the consumer tails the
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,38 @@ from verifier.core.gau.tree import GAUTree
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+@dataclass
+class Served:
+    url: str
+    server: object  # daphne.server.Server
+
+    def busy(self) -> int:
+        """Open connections plus unfinished tasks on daphne's loop (a view, a consumer, its table poll),
+        counted in the reactor's thread, where they live."""
+        from twisted.internet import reactor
+
+        loop = reactor._asyncioEventloop
+        seen: list[int] = []
+        counted = threading.Event()
+
+        def count() -> None:
+            seen.append(len(self.server.connections) + sum(not t.done() for t in asyncio.all_tasks(loop)))
+            counted.set()
+
+        reactor.callFromThread(count)
+        counted.wait(5)
+        return seen[0] if seen else -1
+
+    def settle(self, timeout_s: float = 30.0) -> None:
+        """Wait until daphne is idle: a request or a stream still reading the shared connection would
+        race the test database's flush (or hit it after the connection is no longer shared)."""
+        deadline = time.monotonic() + timeout_s
+        while (busy := self.busy()) != 0:
+            if time.monotonic() > deadline:
+                pytest.fail(f"daphne still busy {timeout_s:.0f} s after the browser closed ({busy} connections and tasks)")
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def asgi_server():
     """daphne serving genesys_site.asgi (plus static files) on a free port, in a daemon thread."""
@@ -55,7 +89,7 @@ def asgi_server():
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("daphne did not start listening")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.listening_addresses[0][1]}"
+    yield Served(url=f"http://127.0.0.1:{server.listening_addresses[0][1]}", server=server)
     reactor.callFromThread(reactor.stop)
     thread.join(10)
 
@@ -79,12 +113,15 @@ def shared_connection(transactional_db):
 
 @pytest.fixture
 def studio(asgi_server, shared_connection):
+    """Torn down after `page` (tests take studio first): the browser is closed, then daphne drains
+    before the connection stops being shared and the database is flushed."""
     build_history(12, seed=5, demo=False)
     run = ensure_active_run()
     run.budgets = {"micro": 16, "14M": 40}
     run.save()
     user = ensure_user("rita", "browser-pass-123", "researcher")[0]
-    return {"url": asgi_server, "run": run, "user": user}
+    yield {"url": asgi_server.url, "run": run, "user": user}
+    asgi_server.settle()
 
 
 def log_in(page, studio) -> None:
