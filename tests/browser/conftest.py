@@ -7,6 +7,8 @@ Screenshots go to artifacts/screenshots/ (CI keeps them as test artefacts).
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,45 @@ def shoot():
         return path
 
     return take
+
+
+def count_requests(httpd) -> None:
+    """Give Django's live server an `in_flight` count: raised when a request is accepted (in the
+    server's thread, before its handler thread starts), lowered when the handler thread ends."""
+    if hasattr(httpd, "in_flight"):
+        return
+    lock = threading.Lock()
+    httpd.in_flight = 0
+    accept, handle = httpd.process_request, httpd.process_request_thread
+
+    def process_request(request, client_address):
+        with lock:
+            httpd.in_flight += 1
+        accept(request, client_address)
+
+    def process_request_thread(request, client_address):
+        try:
+            handle(request, client_address)
+        finally:
+            with lock:
+                httpd.in_flight -= 1
+
+    httpd.process_request, httpd.process_request_thread = process_request, process_request_thread
+
+
+@pytest.fixture(autouse=True)
+def live_server_drains(request):
+    """A test on Django's live server ends only when no request is still being served: a closed page's
+    last poll, still reading the shared in-memory connection, would race the database's flush.
+    (Autouse fixtures are set up first, so this one is torn down after `page` closes the browser.)"""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    httpd = request.getfixturevalue("live_server").thread.httpd
+    count_requests(httpd)
+    yield
+    deadline = time.monotonic() + 30
+    while httpd.in_flight:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the live server still serves {httpd.in_flight} requests 30 s after the test")
+        time.sleep(0.02)
