@@ -11,6 +11,7 @@ if [ -z "${GENESYS_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
 fi
 
 $PY manage.py migrate --noinput
+$PY manage.py refresh_fitness  # F after a migration renamed results (0012); a no-op otherwise
 $PY manage.py create_roles
 $PY manage.py seed_designs
 $PY manage.py ensure_demo_user

@@ -219,6 +219,22 @@ def _refresh_population(rung_name: str, metric: str, exclude: int | None = None)
     Design.objects.bulk_update(changed, ["fitness", "fitness_std"])
 
 
+def refresh_all_fitness() -> int:
+    """Recompute every design's F, its std and its confidence from the verifications stored now, for
+    when rows changed outside `record_report` (a migration renamed a redefined rung's results).
+    Statuses are left alone. Returns how many designs changed."""
+    stats = population_stats()
+    changed = []
+    for design in Design.objects.prefetch_related("verifications"):
+        combined = fitness_of(design, stats)
+        confidence = len({v.rung for v in design.verifications.all() if counted(v)})
+        if (design.fitness, design.fitness_std, design.confidence) != (combined.fitness, combined.std, confidence):
+            design.fitness, design.fitness_std, design.confidence = combined.fitness, combined.std, confidence
+            changed.append(design)
+    Design.objects.bulk_update(changed, ["fitness", "fitness_std", "confidence"], batch_size=500)
+    return len(changed)
+
+
 def _refresh_design(design: Design) -> Design:
     """F and its std from the rungs verified (verifier.core.train.fitness: z-scores within each
     rung's population, averaged), confidence their number. Only ladder rungs count: a smoke run at

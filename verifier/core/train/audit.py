@@ -54,12 +54,31 @@ def audit_report(data: Any, rung: Rung | None, *, rung_name: str, design_hash: s
     if design_hash and report.design_hash and report.design_hash != design_hash:
         raise ReportRejected(f"the report is for design {report.design_hash}, not {design_hash}")
     if rung is not None:
+        _check_definition(report, rung)
         _check_tasks(report, rung)
     _check_components(report.components)
     _check_screen_raw(report)
     _check_losses(report)
     _check_claims(report)
     return report
+
+
+# The fields that decide what a rung's numbers mean. The screen was redefined twice (#12): a report
+# made under an earlier definition (a job queued before an upgrade, a worker on older code) measures
+# something else and is not stored under the rung's name.
+DEFINING_FIELDS = ("d_model", "n_block", "context_length", "batch_tokens", "total_steps", "schedule_steps", "lr")
+
+
+def _check_definition(report: VerificationReport, rung: Rung) -> None:
+    claimed = report.config.get("rung") if isinstance(report.config, Mapping) else None
+    if not isinstance(claimed, Mapping):
+        return  # a report that states no definition: there is nothing to compare
+    current = rung.to_dict()
+    differ = [f"{key} {claimed[key]!r} (now {current[key]!r})" for key in DEFINING_FIELDS
+              if key in claimed and claimed[key] != current[key]]
+    if differ:
+        raise ReportRejected(f"the report was made under another definition of rung {rung.name}: "
+                             + ", ".join(differ))
 
 
 def _check_tasks(report: VerificationReport, rung: Rung) -> None:
