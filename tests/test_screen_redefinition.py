@@ -47,6 +47,10 @@ def test_the_migration_renames_screens_of_earlier_definitions_and_only_those():
         "queued": OldVerification.objects.create(design=designs[3], rung="screen", seed=42, status="queued"),
         "no config": OldVerification.objects.create(design=designs[3], rung="screen", seed=1, status="failed",
                                                     report={"status": "failed"}),
+        "odd report": OldVerification.objects.create(design=designs[3], rung="screen", seed=2, status="failed",
+                                                     report=["not", "a", "report"]),
+        "odd config": OldVerification.objects.create(design=designs[3], rung="screen", seed=3, status="failed",
+                                                     report={"config": {"rung": {"context_length": [256]}}}),
         # micro's own rows share the micro-48 screen's context and step size: not a screen, untouched
         "micro": OldVerification.objects.create(design=designs[0], rung="micro", rung_index=1, seed=42,
                                                 status="done", report=_report(SCREEN_MICRO48), fitness=-2.4),
@@ -62,7 +66,8 @@ def test_the_migration_renames_screens_of_earlier_definitions_and_only_those():
              for key, row in rows.items()}
     assert after == {
         "micro48": ("screen-micro48", 9), "65k": ("screen-65k", 10), "current": ("screen", 0),
-        "queued": ("screen", 0), "no config": ("screen", 0), "micro": ("micro", 1),
+        "queued": ("screen", 0), "no config": ("screen", 0), "odd report": ("screen", 0), "odd config": ("screen", 0),
+        "micro": ("micro", 1),
         "twice": None, "own name": ("screen-micro48", 9),
     }
     executor = MigrationExecutor(connection)
@@ -113,3 +118,30 @@ def test_refresh_fitness_drops_a_renamed_screen_from_f_and_changes_nothing_when_
     assert (gpt.fitness, gpt.fitness_std) == (pytest.approx(fitness), pytest.approx(std))  # as before the screen
     assert gpt.verifications.get(rung="screen-micro48").fitness is not None  # kept and shown, not counted
     assert refresh_all_fitness() == 0
+
+
+@pytest.mark.django_db
+def test_the_design_page_shows_an_earlier_screen_off_the_ladder_with_its_probes(seeds, client_for, viewer):
+    mamba = next(d for d in seeds if d.name == "mamba2")
+    old = copy.deepcopy(REPORT)
+    old["rung"], old["config"]["rung"] = "screen-micro48", SCREEN_MICRO48.to_dict()
+    Verification.objects.create(design=mamba, rung="screen-micro48", rung_index=9, seed=42, status="done",
+                                report=old, fitness=-2.5, fitness_metric="bpb")  # as migration 0012 leaves it
+    refresh_all_fitness()
+    page = client_for(viewer).get(mamba.get_absolute_url()).content.decode()
+    table = page.split('id="verification-table"')[1].split("</table>")[0]
+    assert "screen-micro48" in table and "off the ladder: not in F" in table
+    profile = page.split('id="capabilities"')[1].split("</section>")[0]
+    assert 'id="capability-chart"' in profile and "from screen-micro48" in profile  # the same probes, still shown
+    mamba.refresh_from_db()
+    assert (mamba.confidence, mamba.fitness) == (0, None)
+
+    run = EvolutionRun.objects.create(name="r", budgets={"screen": 4}, settings={"fitness_metric": "bpb"})
+    assert _record(mamba, run, 42, REPORT).status == "done"  # screened again under today's definition
+    page = client_for(viewer).get(mamba.get_absolute_url()).content.decode()
+    table = page.split('id="verification-table"')[1].split("</table>")[0]
+    assert table.count("off the ladder: not in F") == 1  # the current screen counts
+    profile = page.split('id="capabilities"')[1].split("</section>")[0]
+    assert "from screen-micro48" not in profile  # today's screen is preferred
+    mamba.refresh_from_db()
+    assert mamba.confidence == 1 and mamba.fitness is not None

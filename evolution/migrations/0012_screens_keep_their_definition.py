@@ -13,23 +13,30 @@ EARLIER_SCREENS = {(128, 1024): ("screen-65k", 10), (256, 2048): ("screen-micro4
 
 
 def earlier_screen(report):
-    rung = ((report or {}).get("config") or {}).get("rung") or {}
-    return EARLIER_SCREENS.get((rung.get("context_length"), rung.get("batch_tokens")))
+    """(name, rung_index) of the earlier screen a report was made under; None if not one (or unreadable)."""
+    config = report.get("config") if isinstance(report, dict) else None
+    rung = config.get("rung") if isinstance(config, dict) else None
+    if not isinstance(rung, dict):
+        return None
+    key = (rung.get("context_length"), rung.get("batch_tokens"))
+    return EARLIER_SCREENS.get(key) if all(isinstance(k, int) for k in key) else None
 
 
 def rename_earlier_screens(apps, schema_editor):
     Verification = apps.get_model("evolution", "Verification")
-    for verification in Verification.objects.filter(rung="screen").exclude(report=None).iterator():
-        found = earlier_screen(verification.report)
-        if found is None:
-            continue
-        name, index = found
-        taken = Verification.objects.filter(design_id=verification.design_id, rung=name, seed=verification.seed)
-        if taken.exists():  # the same screen was also run under its own name: that row is the result
-            verification.delete()
-            continue
-        verification.rung, verification.rung_index = name, index
-        verification.save(update_fields=["rung", "rung_index"])
+    ids = list(Verification.objects.filter(rung="screen").exclude(report=None).values_list("id", flat=True))
+    for start in range(0, len(ids), 500):  # read a batch, then change it (reports are ~20 kB each)
+        for verification in Verification.objects.filter(id__in=ids[start:start + 500]):
+            found = earlier_screen(verification.report)
+            if found is None:
+                continue
+            name, index = found
+            taken = Verification.objects.filter(design_id=verification.design_id, rung=name, seed=verification.seed)
+            if taken.exists():  # the same screen was also run under its own name: that row is the result
+                verification.delete()
+                continue
+            verification.rung, verification.rung_index = name, index
+            verification.save(update_fields=["rung", "rung_index"])
 
 
 class Migration(migrations.Migration):

@@ -17,8 +17,13 @@ from verifier.core.screen.components import PROBE_PREFIX
 from verifier.core.screen.run import rescore
 from verifier.core.train.audit import ReportRejected, read_report
 from verifier.core.train.fitness import SCREEN_RUNG
+from verifier.core.train.ladder import EXTRA_RUNGS, SCREEN
 
 GPT_SEED = "gpt"
+# Every definition of the screen ran the same probes (the same ProbeConfig), so a design screened
+# before the screen was redefined keeps its profile; the current screen's report is preferred.
+PROBE_RUNGS = (SCREEN_RUNG, *(r.name for r in EXTRA_RUNGS.values()
+                              if r.kind == "screen" and r.extra.get("probes") == SCREEN.extra.get("probes")))
 
 
 @dataclass
@@ -64,11 +69,12 @@ def probe_scores(report: Any) -> dict[str, ProbeScore]:
 
 
 def latest_screens(designs: list[Design]) -> dict[int, Verification]:
-    """Each design's latest done screen verification (any seed), by design id."""
-    rows = (Verification.objects.filter(design__in=designs, rung=SCREEN_RUNG, status=Verification.Status.DONE)
-            .only("id", "design_id", "seed", "report", "finished_at").order_by("design_id", "-finished_at", "-id"))
+    """Each design's done screen verification with the probes to show (any seed): the latest at the
+    current screen, else the latest at an earlier definition of it, by design id."""
+    rows = (Verification.objects.filter(design__in=designs, rung__in=PROBE_RUNGS, status=Verification.Status.DONE)
+            .only("id", "design_id", "rung", "seed", "report", "finished_at").order_by("design_id", "-finished_at", "-id"))
     latest: dict[int, Verification] = {}
-    for v in rows:
+    for v in sorted(rows, key=lambda v: v.rung != SCREEN_RUNG):  # stable: newest first within each
         latest.setdefault(v.design_id, v)
     return latest
 

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from evolution.core import reports
 from evolution.core.diagram import unit_diagram
 from evolution.core.highlight import highlight_lines
-from evolution.core.ladder import RungInfo, chance_accuracy, ladder
+from evolution.core.ladder import RungInfo, chance_accuracy, is_ladder_rung, ladder
 from evolution.models import Design, DesignUnit, EvolutionRun, Verification
 from evolution.selectors.capabilities import GPT_SEED, capability_profiles
 from evolution.selectors.designs import annotations_of, children_of, decisions_of, parents_of
@@ -56,6 +56,11 @@ class VerificationView:
         """Half the 95% interval of the rung fitness."""
         stderr = self.row.fitness_stderr
         return Z_95 * stderr if stderr is not None else None
+
+    @property
+    def off_ladder(self) -> bool:
+        """A smoke run (`test`) or a screen of an earlier definition: shown, not counted in F."""
+        return not is_ladder_rung(self.row.rung)
 
     @property
     def on_cpu(self) -> bool:
