@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Prefetch, Sum
 from django.utils import timezone
 
 from evolution.core import reports
@@ -219,15 +219,26 @@ def _refresh_population(rung_name: str, metric: str, exclude: int | None = None)
     Design.objects.bulk_update(changed, ["fitness", "fitness_std"])
 
 
+# What F reads of a verification (`terms_of`, `counted`): not the reports, which are ~20 kB each.
+FITNESS_FIELDS = ("id", "design_id", "rung", "rung_index", "seed", "status", "fitness", "fitness_metric",
+                  "fitness_stderr")
+
+
+def _confidence(verifications) -> int:
+    """The number of ladder rungs a design was verified at (rungs, not seeds)."""
+    return len({v.rung for v in verifications if counted(v)})
+
+
 def refresh_all_fitness() -> int:
     """Recompute every design's F, its std and its confidence from the verifications stored now, for
     when rows changed outside `record_report` (a migration renamed a redefined rung's results).
     Statuses are left alone. Returns how many designs changed."""
     stats = population_stats()
+    rows = Prefetch("verifications", queryset=Verification.objects.only(*FITNESS_FIELDS))
     changed = []
-    for design in Design.objects.prefetch_related("verifications"):
+    for design in Design.objects.only("id", "fitness", "fitness_std", "confidence").prefetch_related(rows):
         combined = fitness_of(design, stats)
-        confidence = len({v.rung for v in design.verifications.all() if counted(v)})
+        confidence = _confidence(design.verifications.all())
         if (design.fitness, design.fitness_std, design.confidence) != (combined.fitness, combined.std, confidence):
             design.fitness, design.fitness_std, design.confidence = combined.fitness, combined.std, confidence
             changed.append(design)
@@ -242,7 +253,7 @@ def _refresh_design(design: Design) -> Design:
     rows = list(design.verifications.all())
     done = [v for v in rows if counted(v)]
     combined = fitness_of(design)
-    design.confidence = len({v.rung for v in done})  # rungs, not seeds
+    design.confidence = _confidence(done)
     design.fitness, design.fitness_std = combined.fitness, combined.std
     design.gpu_seconds = float(design.verifications.aggregate(s=Sum("gpu_seconds"))["s"] or 0.0)
     if any(v.status in (Verification.Status.QUEUED, Verification.Status.RUNNING) for v in rows):
